@@ -1,0 +1,71 @@
+//! `milagro-tls`: a TLS 1.3 engine for external PSKs with (EC)DHE
+//! (`psk_dhe_ke`), with no certificate path and no fallback.
+//!
+//! The protocol core is sans-IO ([`ClientConnection`], [`ServerConnection`]:
+//! bytes in, bytes out, events); [`tokio`](crate::stream) adapts it to async
+//! sockets ([`Connector`], [`Acceptor`]). Key exchange comes from rustls's
+//! aws-lc-rs provider, the key schedule from `hkdf` + `sha2`, record
+//! protection from `aws-lc-rs`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use milagro_tls::{
+//!     ClientConfig, ClientConnection, HashAlgorithm, Psk, ServerConfig, ServerConnection,
+//!     StaticPskStore,
+//! };
+//!
+//! let psk = Psk::new(b"client1", b"0123456789abcdef0123", HashAlgorithm::Sha256)?;
+//! let store: StaticPskStore = [psk.clone()].into_iter().collect();
+//! let mut client = ClientConnection::new(Arc::new(ClientConfig::new(psk)))?;
+//! let mut server = ServerConnection::new(Arc::new(ServerConfig::new(Arc::new(store))))?;
+//!
+//! client.write_plaintext(b"hello")?;
+//! while client.is_handshaking() || server.is_handshaking() {
+//!     server.read_tls(&client.take_tls());
+//!     server.process_new_packets()?;
+//!     client.read_tls(&server.take_tls());
+//!     client.process_new_packets()?;
+//! }
+//! server.read_tls(&client.take_tls());
+//! server.process_new_packets()?;
+//! let mut buf = [0u8; 16];
+//! let n = server.read_plaintext(&mut buf);
+//! assert_eq!(&buf[..n], b"hello");
+//! assert_eq!(server.psk_identity(), Some(&b"client1"[..]));
+//! assert_eq!(server.cipher_suite(), Some(milagro_tls::CipherSuite::Aes128GcmSha256));
+//! assert_eq!(server.group(), Some(milagro_tls::NamedGroup::X25519Mlkem768));
+//! # Ok::<(), milagro_tls::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod client;
+pub mod codec;
+pub mod conn;
+pub mod error;
+pub mod key_schedule;
+pub mod kx;
+pub mod messages;
+pub mod psk;
+pub mod psk_file;
+pub mod record;
+pub mod server;
+pub mod stream;
+pub mod suites;
+
+pub use alert::AlertDescription;
+pub use client::{ClientConfig, ClientConnection};
+pub use conn::{ConnectionCommon, Event, Negotiated, Side};
+pub use error::Error;
+pub use key_schedule::BinderLabel;
+pub use kx::NamedGroup;
+pub use psk::{Psk, PskStore, StaticPskStore};
+pub use server::{ServerConfig, ServerConnection};
+
+pub use suites::{CipherSuite, HashAlgorithm};
+
+/// The TLS 1.3 protocol version number.
+pub const TLS13: u16 = 0x0304;
+
+#[cfg(test)]
+mod tests;

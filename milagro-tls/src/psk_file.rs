@@ -1,0 +1,1 @@
+//! stunnel PSKsecrets parser.

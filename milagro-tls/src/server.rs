@@ -1,0 +1,411 @@
+//! The server handshake.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+
+use crate::conn::{AppKeys, ConnectionCommon, HsState, Negotiated, Side};
+use crate::error::Error;
+use crate::key_schedule::{self, Secret, Transcript};
+use crate::kx::{self, NamedGroup};
+use crate::messages::{self, ClientHello, Extension, HandshakeMessage, ServerHello, HRR_RANDOM};
+use crate::psk::{Psk, PskStore};
+use crate::record::RecordCipher;
+use crate::suites::CipherSuite;
+
+use messages::hello::ext;
+
+/// Server settings: where PSKs come from, cipher suites and groups.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// PSK lookup by identity.
+    pub psk_store: Arc<dyn PskStore>,
+    /// Cipher suites in preference order.
+    pub cipher_suites: Vec<CipherSuite>,
+    /// Groups in preference order. A group for which the client sent a key
+    /// share is chosen first; otherwise a HelloRetryRequest asks for the
+    /// most preferred group the client supports.
+    pub groups: Vec<NamedGroup>,
+}
+
+impl ServerConfig {
+    /// Defaults: all three suites and X25519MLKEM768, X25519, secp256r1.
+    pub fn new(psk_store: Arc<dyn PskStore>) -> Self {
+        Self {
+            psk_store,
+            cipher_suites: CipherSuite::ALL.to_vec(),
+            groups: NamedGroup::ALL.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("cipher_suites", &self.cipher_suites)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct ServerState {
+    config: Arc<ServerConfig>,
+    stage: Stage,
+}
+
+enum Stage {
+    WaitClientHello(Option<Retry>),
+    WaitFinished {
+        suite: CipherSuite,
+        group: NamedGroup,
+        identity: Vec<u8>,
+        transcript: Transcript,
+        client_hs: Secret,
+        app: AppKeys,
+        retried: bool,
+    },
+}
+
+/// What a HelloRetryRequest fixed.
+struct Retry {
+    suite: CipherSuite,
+    group: NamedGroup,
+    transcript: Transcript,
+    session_id: Vec<u8>,
+    identity: Vec<u8>,
+}
+
+/// A server connection: sans-IO, see [`ConnectionCommon`] for the I/O API.
+pub struct ServerConnection {
+    inner: ConnectionCommon,
+}
+
+impl ServerConnection {
+    /// A connection waiting for a ClientHello.
+    pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
+        if config.cipher_suites.is_empty() || config.groups.is_empty() {
+            return Err(Error::Config(
+                "server needs at least one cipher suite and one group".into(),
+            ));
+        }
+        let state = ServerState {
+            config,
+            stage: Stage::WaitClientHello(None),
+        };
+        Ok(Self {
+            inner: ConnectionCommon::new(Side::Server, HsState::Server(Box::new(state))),
+        })
+    }
+
+    /// Unwraps the shared connection state.
+    pub fn into_common(self) -> ConnectionCommon {
+        self.inner
+    }
+}
+
+impl Deref for ServerConnection {
+    type Target = ConnectionCommon;
+    fn deref(&self) -> &ConnectionCommon {
+        &self.inner
+    }
+}
+
+impl DerefMut for ServerConnection {
+    fn deref_mut(&mut self) -> &mut ConnectionCommon {
+        &mut self.inner
+    }
+}
+
+pub(crate) fn handle(
+    conn: &mut ConnectionCommon,
+    st: ServerState,
+    msg: HandshakeMessage,
+    raw: &[u8],
+) -> Result<HsState, Error> {
+    let ServerState { config, stage } = st;
+    match (stage, msg) {
+        (Stage::WaitClientHello(retry), HandshakeMessage::ClientHello(ch)) => {
+            let stage = client_hello(conn, &config, retry, &ch, raw)?;
+            Ok(HsState::Server(Box::new(ServerState { config, stage })))
+        }
+        (
+            Stage::WaitFinished {
+                suite,
+                group,
+                identity,
+                transcript,
+                client_hs,
+                app,
+                retried,
+            },
+            HandshakeMessage::Finished(verify),
+        ) => {
+            let expected =
+                key_schedule::finished_mac(suite.hash(), &client_hs, &transcript.current())?;
+            if !bool::from(expected.ct_eq(&verify)) {
+                return Err(Error::BadFinished);
+            }
+            conn.complete(
+                app,
+                Negotiated {
+                    suite,
+                    group,
+                    psk_identity: identity,
+                    hello_retry: retried,
+                },
+            )?;
+            Ok(HsState::Done)
+        }
+        _ => Err(Error::UnexpectedMessage("handshake message out of order")),
+    }
+}
+
+/// The PSK chosen from the client's offer.
+struct Chosen {
+    index: usize,
+    psk: Psk,
+    suite: CipherSuite,
+}
+
+fn choose_psk(
+    config: &ServerConfig,
+    ch: &ClientHello,
+    offered: &messages::OfferedPsk,
+    fixed_suite: Option<CipherSuite>,
+) -> Result<Chosen, Error> {
+    let mut known_but_unusable = false;
+    for (index, (identity, _age)) in offered.identities.iter().enumerate() {
+        let Some(psk) = config.psk_store.lookup(identity) else {
+            continue;
+        };
+        let suite = config.cipher_suites.iter().copied().find(|s| {
+            s.hash() == psk.hash()
+                && ch.cipher_suites.contains(&s.code())
+                && fixed_suite.is_none_or(|f| f == *s)
+        });
+        match suite {
+            Some(suite) => return Ok(Chosen { index, psk, suite }),
+            None => known_but_unusable = true,
+        }
+    }
+    if known_but_unusable {
+        Err(Error::HandshakeFailure(
+            "no common cipher suite uses the PSK's hash",
+        ))
+    } else {
+        Err(Error::BadPskBinder)
+    }
+}
+
+fn verify_binder(
+    chosen: &Chosen,
+    offered: &messages::OfferedPsk,
+    transcript: &Transcript,
+    raw: &[u8],
+) -> Result<Secret, Error> {
+    let alg = chosen.psk.hash();
+    let early = key_schedule::early_secret(alg, chosen.psk.key());
+    let cut = raw
+        .len()
+        .checked_sub(offered.binders_len)
+        .ok_or(Error::Decode("binders"))?;
+    let th = transcript.current_with(&raw[..cut]);
+    let expected = key_schedule::binder(alg, &early, chosen.psk.binder_label(), &th)?;
+    let got = offered
+        .binders
+        .get(chosen.index)
+        .ok_or(Error::Decode("binders"))?;
+    if bool::from(expected.ct_eq(got)) {
+        Ok(early)
+    } else {
+        Err(Error::BadPskBinder)
+    }
+}
+
+/// Burns the time of a binder check for an unknown identity, so that
+/// unknown identities and wrong keys take similar time.
+fn dummy_binder(raw: &[u8]) {
+    let alg = crate::suites::HashAlgorithm::Sha256;
+    let early = key_schedule::early_secret(alg, &[0u8; 32]);
+    let th = key_schedule::hash(alg, raw);
+    let _ = key_schedule::binder(alg, &early, key_schedule::BinderLabel::External, &th);
+}
+
+fn client_hello(
+    conn: &mut ConnectionCommon,
+    config: &ServerConfig,
+    retry: Option<Retry>,
+    ch: &ClientHello,
+    raw: &[u8],
+) -> Result<Stage, Error> {
+    match ch.supported_versions()? {
+        Some(v) if v.contains(&0x0304) => {}
+        _ => return Err(Error::ProtocolVersion),
+    }
+    if ch.compression_methods != [0] {
+        return Err(Error::IllegalParameter("compression methods"));
+    }
+    let Some(offered) = ch.pre_shared_key()? else {
+        return Err(Error::HandshakeFailure(
+            "client offered no PSK (certificates are not supported)",
+        ));
+    };
+    match ch.psk_modes()? {
+        Some(m) if m.contains(&1) => {}
+        _ => {
+            return Err(Error::HandshakeFailure(
+                "client does not offer psk_dhe_ke (psk_ke alone is refused)",
+            ))
+        }
+    }
+    let Some(shares) = ch.key_shares()? else {
+        return Err(Error::MissingExtension("key_share"));
+    };
+    let client_groups = ch.supported_groups()?;
+    if client_groups.is_empty() {
+        return Err(Error::MissingExtension("supported_groups"));
+    }
+    if let Some(r) = &retry {
+        if ch.session_id != r.session_id {
+            return Err(Error::IllegalParameter("session id changed after HelloRetryRequest"));
+        }
+    }
+    let chosen = match choose_psk(config, ch, &offered, retry.as_ref().map(|r| r.suite)) {
+        Ok(c) => c,
+        Err(e) => {
+            if e == Error::BadPskBinder {
+                dummy_binder(raw);
+            }
+            return Err(e);
+        }
+    };
+    if let Some(r) = &retry {
+        if chosen.psk.identity() != r.identity.as_slice() {
+            return Err(Error::IllegalParameter("PSK changed after HelloRetryRequest"));
+        }
+    }
+    let alg = chosen.suite.hash();
+    let mut transcript = match &retry {
+        Some(r) => r.transcript.clone(),
+        None => Transcript::new(alg),
+    };
+    let early = verify_binder(&chosen, &offered, &transcript, raw)?;
+
+    // group: a shared one in our preference order, else ask for one
+    let share = config.groups.iter().find_map(|g| {
+        shares
+            .iter()
+            .find(|(code, _)| *code == g.code())
+            .map(|(_, k)| (*g, k))
+    });
+    let (group, client_share) = match (share, &retry) {
+        (Some((g, k)), Some(r)) if g == r.group && shares.len() == 1 => (g, k),
+        (_, Some(_)) => {
+            return Err(Error::IllegalParameter(
+                "second ClientHello lacks the requested key share",
+            ))
+        }
+        (Some((g, k)), None) => (g, k),
+        (None, None) => {
+            let group = config
+                .groups
+                .iter()
+                .copied()
+                .find(|g| client_groups.contains(&g.code()))
+                .ok_or(Error::HandshakeFailure("no common key-exchange group"))?;
+            transcript.update(raw);
+            transcript.rollup_for_hrr();
+            let hrr = ServerHello {
+                legacy_version: 0x0303,
+                random: HRR_RANDOM,
+                session_id: ch.session_id.clone(),
+                cipher_suite: chosen.suite.code(),
+                compression_method: 0,
+                extensions: vec![
+                    Extension {
+                        typ: ext::SUPPORTED_VERSIONS,
+                        data: vec![3, 4],
+                    },
+                    Extension {
+                        typ: ext::KEY_SHARE,
+                        data: group.code().to_be_bytes().to_vec(),
+                    },
+                ],
+            }
+            .encode();
+            transcript.update(&hrr);
+            conn.emit_handshake(&hrr)?;
+            if !ch.session_id.is_empty() {
+                conn.emit_ccs();
+            }
+            return Ok(Stage::WaitClientHello(Some(Retry {
+                suite: chosen.suite,
+                group,
+                transcript,
+                session_id: ch.session_id.clone(),
+                identity: chosen.psk.identity().to_vec(),
+            })));
+        }
+    };
+
+    let (our_share, dhe) = kx::respond(group, client_share)?;
+    let mut random = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("random"))?;
+    let mut key_share = group.code().to_be_bytes().to_vec();
+    crate::codec::put_vec(&mut key_share, 2, |o| o.extend_from_slice(&our_share));
+    let sh = ServerHello {
+        legacy_version: 0x0303,
+        random,
+        session_id: ch.session_id.clone(),
+        cipher_suite: chosen.suite.code(),
+        compression_method: 0,
+        extensions: vec![
+            Extension {
+                typ: ext::SUPPORTED_VERSIONS,
+                data: vec![3, 4],
+            },
+            Extension {
+                typ: ext::KEY_SHARE,
+                data: key_share,
+            },
+            Extension {
+                typ: ext::PRE_SHARED_KEY,
+                data: (chosen.index as u16).to_be_bytes().to_vec(),
+            },
+        ],
+    }
+    .encode();
+    transcript.update(raw);
+    transcript.update(&sh);
+    let hs = key_schedule::handshake_secrets(alg, &early, &dhe, &transcript.current())?;
+    conn.emit_handshake(&sh)?;
+    if !ch.session_id.is_empty() {
+        conn.emit_ccs();
+    }
+    conn.set_write(RecordCipher::new(chosen.suite, &hs.server)?);
+    let ee = messages::encrypted_extensions(&[]);
+    transcript.update(&ee);
+    conn.emit_handshake(&ee)?;
+    let fin = key_schedule::finished_mac(alg, &hs.server, &transcript.current())?;
+    let fin_msg = messages::frame(messages::typ::FINISHED, &fin);
+    transcript.update(&fin_msg);
+    conn.emit_handshake(&fin_msg)?;
+    let app = key_schedule::app_secrets(alg, &hs.handshake_secret, &transcript.current())?;
+    conn.set_write(RecordCipher::new(chosen.suite, &app.server)?);
+    conn.set_read(RecordCipher::new(chosen.suite, &hs.client)?);
+    Ok(Stage::WaitFinished {
+        suite: chosen.suite,
+        group,
+        identity: chosen.psk.identity().to_vec(),
+        transcript,
+        client_hs: hs.client,
+        app: AppKeys {
+            suite: chosen.suite,
+            client: app.client,
+            server: app.server,
+            exporter: app.exporter,
+        },
+        retried: retry.is_some(),
+    })
+}

@@ -1,0 +1,246 @@
+//! The client side: a [`Credential`] (identity, token, optional time permit and the
+//! precomputed pairings) and the sans-IO [`Client`] state machine.
+//!
+//! ```text
+//! multi-pass:  hello()  → Hello        …  challenge(Challenge) → (Response, Session)
+//! one-pass:    one_pass_hello(now, msg) → OnePassHello  …  one_pass_reply(OnePassReply) → Session
+//! ```
+
+use core::fmt;
+
+use miracl_core::bls12381::ecp::ECP;
+use miracl_core::bls12381::fp12::FP12;
+use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
+
+use crate::curve::{big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
+use crate::error::{ClientError, DecodeError};
+use crate::identity::{HashedId, IdentityProfile};
+use crate::math::{self, IdPoints};
+use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response, MAX_IDENTITY_LEN, MAX_MESSAGE_LEN};
+use crate::pin::Pin;
+use crate::secrets::{TimePermit, Token};
+use crate::session::{Mode, Session, SessionKey};
+
+/// What a client holds: identity, PIN-less token, optionally today's time permit, and the
+/// precomputed `e(Q, TOKEN)`, `e(Q, A)` (two pairings, done once here).
+pub struct Credential {
+    identity: Vec<u8>,
+    hashed_id: HashedId,
+    token: Token,
+    permit: Option<TimePermit>,
+    g1: FP12,
+    g2: FP12,
+}
+
+impl Credential {
+    /// Builds a credential (costs two pairings). The identity must be 1..=1024 bytes.
+    pub fn new(identity: &[u8], token: Token, permit: Option<TimePermit>) -> Result<Self, DecodeError> {
+        if identity.is_empty() || identity.len() > MAX_IDENTITY_LEN {
+            return Err(DecodeError::Invalid { field: "identity", why: "must be 1 to 1024 bytes" });
+        }
+        let hashed_id = HashedId::of(identity);
+        let a = crate::identity::Active::identity_point(&hashed_id);
+        let (g1, g2) = math::precompute(&token.point(), &a);
+        Ok(Self { identity: identity.to_vec(), hashed_id, token, permit, g1, g2 })
+    }
+
+    /// Replaces the time permit (e.g. with the new day's).
+    pub fn set_permit(&mut self, permit: Option<TimePermit>) {
+        self.permit = permit;
+    }
+
+    /// The raw identity.
+    pub fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    /// The hashed identity.
+    pub fn hashed_id(&self) -> &HashedId {
+        &self.hashed_id
+    }
+
+    /// The permit, if any.
+    pub fn permit(&self) -> Option<&TimePermit> {
+        self.permit.as_ref()
+    }
+}
+
+impl Drop for Credential {
+    fn drop(&mut self) {
+        // Best effort: e(Q, TOKEN) is secret.
+        self.g1.zero();
+        self.g2.zero();
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("hashed_id", &self.hashed_id)
+            .field("permit_day", &self.permit.as_ref().map(TimePermit::day))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-run secrets kept between the two client steps.
+struct Pending {
+    x: Zeroizing<[u8; MB]>,
+    r: Zeroizing<[u8; MB]>,
+    sec: Zeroizing<[u8; G1_LEN]>,
+    u_prime: [u8; G1_LEN],
+    z: [u8; G1_LEN],
+    day: u32,
+    /// One-pass only: `V` and `y`, already computed.
+    v_y: Option<([u8; G1_LEN], [u8; MB])>,
+    message: Vec<u8>,
+}
+
+enum State {
+    Start,
+    AwaitChallenge(Box<Pending>),
+    AwaitOnePassReply(Box<Pending>),
+    Done,
+}
+
+/// The client state machine for one run. Wrong-order calls return [`ClientError::State`].
+pub struct Client<'c> {
+    cred: &'c Credential,
+    pin: Pin,
+    state: State,
+}
+
+impl<'c> Client<'c> {
+    /// A new run with the PIN the user entered.
+    pub fn new(cred: &'c Credential, pin: Pin) -> Self {
+        Self { cred, pin, state: State::Start }
+    }
+
+    fn commit<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Box<Pending>, [u8; G1_LEN]) {
+        let day = self.cred.permit.as_ref().map_or(0, TimePermit::day);
+        let pts = IdPoints::new(&self.cred.hashed_id, day);
+        let x = random_scalar(rng);
+        let r = random_scalar(rng);
+        let tp = self.cred.permit.as_ref().map(TimePermit::point);
+        let sec = math::client_sec(&self.cred.token.point(), &pts.a, self.pin.value(), tp.as_ref());
+        let u = g1_to_bytes(&g1_mul_secret(&pts.a, &x));
+        let u_prime = if day == 0 { u } else { g1_to_bytes(&g1_mul_secret(&pts.a_prime, &x)) };
+        let z = g1_to_bytes(&g1_mul_secret(&pts.a, &r));
+        let pending = Pending {
+            x: Zeroizing::new(big_to_bytes(&x)),
+            r: Zeroizing::new(big_to_bytes(&r)),
+            sec: Zeroizing::new(g1_to_bytes(&sec)),
+            u_prime,
+            z,
+            day,
+            v_y: None,
+            message: Vec::new(),
+        };
+        (Box::new(pending), u)
+    }
+
+    /// Multi-pass step 1: draws `x`, `r` and returns the hello.
+    pub fn hello<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Result<Hello, ClientError> {
+        if !matches!(self.state, State::Start) {
+            return Err(ClientError::State("hello() must be the first call"));
+        }
+        let (p, u) = self.commit(rng);
+        let hello = Hello {
+            identity: self.cred.identity.clone(),
+            day: p.day,
+            u,
+            ut: (p.day != 0).then_some(p.u_prime),
+            z: p.z,
+        };
+        self.state = State::AwaitChallenge(p);
+        Ok(hello)
+    }
+
+    /// Multi-pass step 2: answers the challenge; returns the response and the session.
+    pub fn challenge(&mut self, msg: &Challenge) -> Result<(Response, Session), ClientError> {
+        let State::AwaitChallenge(p) = std::mem::replace(&mut self.state, State::Done) else {
+            return Err(ClientError::State("challenge() needs a hello() first"));
+        };
+        let y = scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
+        let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
+        let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point { field: "SEC", source })?;
+        let v = math::response(&big_from(&p.x), &y, &sec).ok_or(ClientError::Degenerate)?;
+        let v = g1_to_bytes(&v);
+        let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
+        Ok((Response { v }, session))
+    }
+
+    /// One-pass step 1: `now` is the client's unix time (must be below 2^31) and `message` is
+    /// bound into the proof (at most 1024 bytes).
+    pub fn one_pass_hello<R: RngCore + CryptoRng>(
+        &mut self,
+        now: u64,
+        message: &[u8],
+        rng: &mut R,
+    ) -> Result<OnePassHello, ClientError> {
+        if !matches!(self.state, State::Start) {
+            return Err(ClientError::State("one_pass_hello() must be the first call"));
+        }
+        let time = u32::try_from(now).ok().filter(|&t| t > 0 && t <= i32::MAX as u32).ok_or(ClientError::Clock(now))?;
+        if message.len() > MAX_MESSAGE_LEN {
+            return Err(DecodeError::TooLong { field: "message", len: message.len(), max: MAX_MESSAGE_LEN }.into());
+        }
+        loop {
+            let (mut p, u) = self.commit(rng);
+            let y = math::one_pass_y(time, &p.u_prime, message);
+            let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point { field: "SEC", source })?;
+            // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
+            let Some(v) = math::response(&big_from(&p.x), &y, &sec) else { continue };
+            let v = g1_to_bytes(&v);
+            p.v_y = Some((v, big_to_bytes(&y)));
+            p.message = message.to_vec();
+            let hello = OnePassHello {
+                identity: self.cred.identity.clone(),
+                day: p.day,
+                time,
+                message: message.to_vec(),
+                u,
+                ut: (p.day != 0).then_some(p.u_prime),
+                v,
+                z: p.z,
+            };
+            self.state = State::AwaitOnePassReply(p);
+            return Ok(hello);
+        }
+    }
+
+    /// One-pass step 2: the server's reply gives the session.
+    pub fn one_pass_reply(&mut self, msg: &OnePassReply) -> Result<Session, ClientError> {
+        let State::AwaitOnePassReply(p) = std::mem::replace(&mut self.state, State::Done) else {
+            return Err(ClientError::State("one_pass_reply() needs a one_pass_hello() first"));
+        };
+        let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
+        let Some((v, y)) = p.v_y else {
+            return Err(ClientError::State("one-pass state without V"));
+        };
+        self.finish(&p, &v, &y, &t, Mode::OnePass)
+    }
+
+    fn finish(&self, p: &Pending, v: &[u8; G1_LEN], y: &[u8; MB], t: &ECP, mode: Mode) -> Result<Session, ClientError> {
+        let t_bytes = g1_to_bytes(t);
+        let (hm, h) = math::hash_all(&self.cred.hashed_id, &p.u_prime, v, y, &p.z, &t_bytes);
+        let key = math::client_key(
+            &self.cred.g1,
+            &self.cred.g2,
+            self.pin.value(),
+            &big_from(&p.r),
+            &big_from(&p.x),
+            &h,
+            t,
+        );
+        Ok(Session {
+            identity: self.cred.identity.clone(),
+            hashed_id: self.cred.hashed_id,
+            day: p.day,
+            mode,
+            message: p.message.clone(),
+            transcript_hash: hm,
+            key: SessionKey::new(key),
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! The server side: a [`ServerKey`] (server secret plus its fixed-argument Miller-loop table),
+//! a shared [`ServerContext`] (key, policy, stores) and the sans-IO [`Server`] state machine.
+//!
+//! ```text
+//! multi-pass:  hello(Hello) → Challenge   …  response(Response) → Session
+//! one-pass:    one_pass(OnePassHello) → (OnePassReply, Session)
+//! ```
+//!
+//! Every check that needs no pairing (decoding, point validation, permit day, timestamp,
+//! replay, allow-list, lockout) runs before any pairing.
+
+use std::sync::Arc;
+
+use miracl_core::bls12381::ecp::ECP;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::curve::{big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, G1_LEN, MB};
+use crate::error::{AuthError, DecodeError};
+use crate::identity::HashedId;
+use crate::math::{self, G2Table, IdPoints};
+use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
+use crate::policy::{day_of, FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy, DAY_SECS};
+use crate::secrets::ServerSecret;
+use crate::session::{Mode, Session, SessionKey};
+
+/// The server secret with its precomputed Miller-loop table.
+pub struct ServerKey {
+    table: G2Table,
+    _secret: ServerSecret,
+}
+
+impl ServerKey {
+    /// Precomputes the table for `secret`.
+    pub fn new(secret: ServerSecret) -> Result<Self, DecodeError> {
+        let table = G2Table::new(&secret.point()?);
+        Ok(Self { table, _secret: secret })
+    }
+}
+
+impl core::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ServerKey(<redacted>)")
+    }
+}
+
+/// Everything servers share across connections.
+#[derive(Clone)]
+pub struct ServerContext {
+    /// The key.
+    pub key: Arc<ServerKey>,
+    /// The policy.
+    pub policy: ServerPolicy,
+    /// One-pass replay cache.
+    pub replay: Arc<dyn ReplayCache>,
+    /// Failure counter.
+    pub failures: Arc<dyn FailureStore>,
+}
+
+impl ServerContext {
+    /// A context with in-memory stores.
+    pub fn new(key: ServerKey, policy: ServerPolicy) -> Self {
+        Self {
+            key: Arc::new(key),
+            policy,
+            replay: Arc::new(MemoryReplayCache::default()),
+            failures: Arc::new(MemoryFailureStore::default()),
+        }
+    }
+}
+
+/// A validated point with the exact bytes it was received as (those are what is hashed).
+struct Pt {
+    p: ECP,
+    b: [u8; G1_LEN],
+}
+
+fn point(field: &'static str, b: &[u8; G1_LEN]) -> Result<Pt, AuthError> {
+    let p = g1_decode(b).map_err(|source| AuthError::Decode(DecodeError::Point { field, source }))?;
+    Ok(Pt { p, b: *b })
+}
+
+struct Pending {
+    identity: Vec<u8>,
+    hashed_id: HashedId,
+    day: u32,
+    u: Pt,
+    u_prime: Pt,
+    z: Pt,
+    y: [u8; MB],
+    w: Zeroizing<[u8; MB]>,
+    t: [u8; G1_LEN],
+    started: u64,
+}
+
+enum State {
+    Start,
+    AwaitResponse(Box<Pending>),
+    Done,
+}
+
+/// The server state machine for one run. Wrong-order calls return [`AuthError::State`].
+pub struct Server {
+    ctx: ServerContext,
+    state: State,
+}
+
+/// Validates `U`, `UT` (when present) and `Z`; returns `(U, U', Z)`.
+fn validate(u: &[u8; G1_LEN], ut: Option<&[u8; G1_LEN]>, z: &[u8; G1_LEN]) -> Result<(Pt, Pt, Pt), AuthError> {
+    let u = point("U", u)?;
+    let u_prime = match ut {
+        Some(ut) => point("UT", ut)?,
+        None => Pt { p: u.p.clone(), b: u.b },
+    };
+    Ok((u, u_prime, point("Z", z)?))
+}
+
+impl Server {
+    /// A new run.
+    pub fn new(ctx: ServerContext) -> Self {
+        Self { ctx, state: State::Start }
+    }
+
+    fn admit(&self, identity: &[u8], hashed_id: &HashedId, day: u32, now: u64) -> Result<(), AuthError> {
+        let p = &self.ctx.policy;
+        if let Some(filter) = &p.identity_filter {
+            if !filter(identity) {
+                return Err(AuthError::NotAllowed);
+            }
+        }
+        let today = day_of(now);
+        if day == 0 {
+            if p.require_permits {
+                return Err(AuthError::PermitRequired);
+            }
+        } else {
+            let yesterday_ok = day.checked_add(1) == Some(today) && now % DAY_SECS < p.permit_grace_secs;
+            if day != today && !yesterday_ok {
+                return Err(AuthError::PermitDay { client: day, server: today });
+            }
+        }
+        let n = self.ctx.failures.failures(hashed_id);
+        if n >= p.max_failures {
+            return Err(AuthError::LockedOut(n));
+        }
+        Ok(())
+    }
+
+    /// Multi-pass step 1: validates the hello and returns the challenge.
+    pub fn hello<R: RngCore + CryptoRng>(&mut self, msg: &Hello, now: u64, rng: &mut R) -> Result<Challenge, AuthError> {
+        if !matches!(self.state, State::Start) {
+            return Err(AuthError::State("hello must be the first message"));
+        }
+        self.state = State::Done;
+        let hashed_id = HashedId::of(&msg.identity);
+        let (u, u_prime, z) = validate(&msg.u, msg.ut.as_ref(), &msg.z)?;
+        self.admit(&msg.identity, &hashed_id, msg.day, now)?;
+        let pts = IdPoints::new(&hashed_id, msg.day);
+        let y = big_to_bytes(&random_scalar(rng));
+        let w = random_scalar(rng);
+        let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
+        self.state = State::AwaitResponse(Box::new(Pending {
+            identity: msg.identity.clone(),
+            hashed_id,
+            day: msg.day,
+            u,
+            u_prime,
+            z,
+            y,
+            w: Zeroizing::new(big_to_bytes(&w)),
+            t,
+            started: now,
+        }));
+        Ok(Challenge { y, t })
+    }
+
+    /// Multi-pass step 2: verifies the response and returns the session.
+    pub fn response(&mut self, msg: &Response, now: u64) -> Result<Session, AuthError> {
+        let State::AwaitResponse(p) = std::mem::replace(&mut self.state, State::Done) else {
+            return Err(AuthError::State("response needs a hello first"));
+        };
+        let age = now.saturating_sub(p.started);
+        if age > self.ctx.policy.challenge_ttl_secs {
+            return Err(AuthError::Expired(age));
+        }
+        let v = point("V", &msg.v)?;
+        self.verify_and_key(&p, &v, Mode::MultiPass, Vec::new())
+    }
+
+    /// One-pass: validates and verifies the hello; returns the reply and the session.
+    pub fn one_pass<R: RngCore + CryptoRng>(
+        &mut self,
+        msg: &OnePassHello,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(OnePassReply, Session), AuthError> {
+        if !matches!(self.state, State::Start) {
+            return Err(AuthError::State("a one-pass hello must be the first message"));
+        }
+        self.state = State::Done;
+        let policy = &self.ctx.policy;
+        if !policy.allow_one_pass {
+            return Err(AuthError::State("one-pass mode is disabled"));
+        }
+        let hashed_id = HashedId::of(&msg.identity);
+        let (u, u_prime, z) = validate(&msg.u, msg.ut.as_ref(), &msg.z)?;
+        let v = point("V", &msg.v)?;
+        let skew = now.abs_diff(u64::from(msg.time));
+        if skew > policy.one_pass_window_secs {
+            return Err(AuthError::Stale { client: u64::from(msg.time), skew, window: policy.one_pass_window_secs });
+        }
+        self.admit(&msg.identity, &hashed_id, msg.day, now)?;
+        let mut h = Sha256::new();
+        h.update(hashed_id.as_bytes());
+        h.update(u_prime.b);
+        h.update(msg.time.to_be_bytes());
+        let expires = u64::from(msg.time) + policy.one_pass_window_secs + 1;
+        if !self.ctx.replay.insert_new(h.finalize().into(), now, expires) {
+            return Err(AuthError::Replay);
+        }
+        let pts = IdPoints::new(&hashed_id, msg.day);
+        let y = big_to_bytes(&math::one_pass_y(msg.time, &u_prime.b, &msg.message));
+        let w = random_scalar(rng);
+        let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
+        let p = Pending {
+            identity: msg.identity.clone(),
+            hashed_id,
+            day: msg.day,
+            u,
+            u_prime,
+            z,
+            y,
+            w: Zeroizing::new(big_to_bytes(&w)),
+            t,
+            started: now,
+        };
+        let session = self.verify_and_key(&p, &v, Mode::OnePass, msg.message.clone())?;
+        Ok((OnePassReply { t }, session))
+    }
+
+    fn verify_and_key(&self, p: &Pending, v: &Pt, mode: Mode, message: Vec<u8>) -> Result<Session, AuthError> {
+        let policy = &self.ctx.policy;
+        let attempts = self.ctx.failures.record_attempt(&p.hashed_id);
+        if attempts > policy.max_failures {
+            return Err(AuthError::LockedOut(attempts - 1));
+        }
+        let pts = IdPoints::new(&p.hashed_id, p.day);
+        let y = big_from(&p.y);
+        let check = math::verify_point(&p.u_prime.p, &y, &pts.a_prime);
+        if check.is_infinity() {
+            return Err(AuthError::Degenerate("U' + y·A' is the identity"));
+        }
+        let g = math::verify_product(&self.ctx.key.table, &v.p, &check);
+        if !g.isunity() {
+            let pin_error = if policy.pin_error_detection {
+                math::pin_error(&g, &math::pin_error_base(&p.u.p, &y, &pts.a))
+            } else {
+                None
+            };
+            return Err(AuthError::BadProof { pin_error });
+        }
+        let (hm, h) = math::hash_all(&p.hashed_id, &p.u_prime.b, &v.b, &p.y, &p.z.b, &p.t);
+        let key = math::server_key(&self.ctx.key.table, &p.z.p, &big_from(&p.w), &h, &pts.a, &p.u_prime.p)
+            .ok_or(AuthError::Degenerate("Z + h·A is the identity"))?;
+        self.ctx.failures.clear(&p.hashed_id);
+        Ok(Session {
+            identity: p.identity.clone(),
+            hashed_id: p.hashed_id,
+            day: p.day,
+            mode,
+            message,
+            transcript_hash: hm,
+            key: SessionKey::new(key),
+        })
+    }
+}
