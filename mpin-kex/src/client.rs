@@ -13,11 +13,16 @@ use miracl_core::bls12381::fp12::FP12;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::curve::{big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
+use crate::curve::{
+    big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, scalar_canonical,
+    G1_LEN, MB,
+};
 use crate::error::{ClientError, DecodeError};
 use crate::identity::{HashedId, IdentityProfile};
 use crate::math::{self, IdPoints};
-use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response, MAX_IDENTITY_LEN, MAX_MESSAGE_LEN};
+use crate::messages::{
+    Challenge, Hello, OnePassHello, OnePassReply, Response, MAX_IDENTITY_LEN, MAX_MESSAGE_LEN,
+};
 use crate::pin::Pin;
 use crate::secrets::{TimePermit, Token};
 use crate::session::{Mode, Session, SessionKey};
@@ -35,14 +40,28 @@ pub struct Credential {
 
 impl Credential {
     /// Builds a credential (costs two pairings). The identity must be 1..=1024 bytes.
-    pub fn new(identity: &[u8], token: Token, permit: Option<TimePermit>) -> Result<Self, DecodeError> {
+    pub fn new(
+        identity: &[u8],
+        token: Token,
+        permit: Option<TimePermit>,
+    ) -> Result<Self, DecodeError> {
         if identity.is_empty() || identity.len() > MAX_IDENTITY_LEN {
-            return Err(DecodeError::Invalid { field: "identity", why: "must be 1 to 1024 bytes" });
+            return Err(DecodeError::Invalid {
+                field: "identity",
+                why: "must be 1 to 1024 bytes",
+            });
         }
         let hashed_id = HashedId::of(identity);
         let a = crate::identity::Active::identity_point(&hashed_id);
         let (g1, g2) = math::precompute(&token.point(), &a);
-        Ok(Self { identity: identity.to_vec(), hashed_id, token, permit, g1, g2 })
+        Ok(Self {
+            identity: identity.to_vec(),
+            hashed_id,
+            token,
+            permit,
+            g1,
+            g2,
+        })
     }
 
     /// Replaces the time permit (e.g. with the new day's).
@@ -113,7 +132,11 @@ pub struct Client<'c> {
 impl<'c> Client<'c> {
     /// A new run with the PIN the user entered.
     pub fn new(cred: &'c Credential, pin: Pin) -> Self {
-        Self { cred, pin, state: State::Start }
+        Self {
+            cred,
+            pin,
+            state: State::Start,
+        }
     }
 
     fn commit<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Box<Pending>, [u8; G1_LEN]) {
@@ -122,9 +145,18 @@ impl<'c> Client<'c> {
         let x = random_scalar(rng);
         let r = random_scalar(rng);
         let tp = self.cred.permit.as_ref().map(TimePermit::point);
-        let sec = math::client_sec(&self.cred.token.point(), &pts.a, self.pin.value(), tp.as_ref());
+        let sec = math::client_sec(
+            &self.cred.token.point(),
+            &pts.a,
+            self.pin.value(),
+            tp.as_ref(),
+        );
         let u = g1_to_bytes(&g1_mul_secret(&pts.a, &x));
-        let u_prime = if day == 0 { u } else { g1_to_bytes(&g1_mul_secret(&pts.a_prime, &x)) };
+        let u_prime = if day == 0 {
+            u
+        } else {
+            g1_to_bytes(&g1_mul_secret(&pts.a_prime, &x))
+        };
         let z = g1_to_bytes(&g1_mul_secret(&pts.a, &r));
         let pending = Pending {
             x: Zeroizing::new(big_to_bytes(&x)),
@@ -158,12 +190,21 @@ impl<'c> Client<'c> {
 
     /// Multi-pass step 2: answers the challenge; returns the response and the session.
     pub fn challenge(&mut self, msg: &Challenge) -> Result<(Response, Session), ClientError> {
-        let State::AwaitChallenge(p) = std::mem::replace(&mut self.state, State::Done) else {
-            return Err(ClientError::State("challenge() needs a hello() first"));
+        let p = match std::mem::replace(&mut self.state, State::Done) {
+            State::AwaitChallenge(p) => p,
+            other => {
+                self.state = other;
+                return Err(ClientError::State("challenge() needs a hello() first"));
+            }
         };
-        let y = scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
+        let y =
+            scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
-        let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point { field: "SEC", source })?;
+        let sec =
+            crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
+                field: "SEC",
+                source,
+            })?;
         let v = math::response(&big_from(&p.x), &y, &sec).ok_or(ClientError::Degenerate)?;
         let v = g1_to_bytes(&v);
         let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
@@ -179,18 +220,35 @@ impl<'c> Client<'c> {
         rng: &mut R,
     ) -> Result<OnePassHello, ClientError> {
         if !matches!(self.state, State::Start) {
-            return Err(ClientError::State("one_pass_hello() must be the first call"));
+            return Err(ClientError::State(
+                "one_pass_hello() must be the first call",
+            ));
         }
-        let time = u32::try_from(now).ok().filter(|&t| t > 0 && t <= i32::MAX as u32).ok_or(ClientError::Clock(now))?;
+        let time = u32::try_from(now)
+            .ok()
+            .filter(|&t| t > 0 && t <= i32::MAX as u32)
+            .ok_or(ClientError::Clock(now))?;
         if message.len() > MAX_MESSAGE_LEN {
-            return Err(DecodeError::TooLong { field: "message", len: message.len(), max: MAX_MESSAGE_LEN }.into());
+            return Err(DecodeError::TooLong {
+                field: "message",
+                len: message.len(),
+                max: MAX_MESSAGE_LEN,
+            }
+            .into());
         }
         loop {
             let (mut p, u) = self.commit(rng);
             let y = math::one_pass_y(time, &p.u_prime, message);
-            let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point { field: "SEC", source })?;
+            let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| {
+                DecodeError::Point {
+                    field: "SEC",
+                    source,
+                }
+            })?;
             // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
-            let Some(v) = math::response(&big_from(&p.x), &y, &sec) else { continue };
+            let Some(v) = math::response(&big_from(&p.x), &y, &sec) else {
+                continue;
+            };
             let v = g1_to_bytes(&v);
             p.v_y = Some((v, big_to_bytes(&y)));
             p.message = message.to_vec();
@@ -211,8 +269,14 @@ impl<'c> Client<'c> {
 
     /// One-pass step 2: the server's reply gives the session.
     pub fn one_pass_reply(&mut self, msg: &OnePassReply) -> Result<Session, ClientError> {
-        let State::AwaitOnePassReply(p) = std::mem::replace(&mut self.state, State::Done) else {
-            return Err(ClientError::State("one_pass_reply() needs a one_pass_hello() first"));
+        let p = match std::mem::replace(&mut self.state, State::Done) {
+            State::AwaitOnePassReply(p) => p,
+            other => {
+                self.state = other;
+                return Err(ClientError::State(
+                    "one_pass_reply() needs a one_pass_hello() first",
+                ));
+            }
         };
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
         let Some((v, y)) = p.v_y else {
@@ -221,7 +285,14 @@ impl<'c> Client<'c> {
         self.finish(&p, &v, &y, &t, Mode::OnePass)
     }
 
-    fn finish(&self, p: &Pending, v: &[u8; G1_LEN], y: &[u8; MB], t: &ECP, mode: Mode) -> Result<Session, ClientError> {
+    fn finish(
+        &self,
+        p: &Pending,
+        v: &[u8; G1_LEN],
+        y: &[u8; MB],
+        t: &ECP,
+        mode: Mode,
+    ) -> Result<Session, ClientError> {
         let t_bytes = g1_to_bytes(t);
         let (hm, h) = math::hash_all(&self.cred.hashed_id, &p.u_prime, v, y, &p.z, &t_bytes);
         let key = math::client_key(

@@ -129,6 +129,11 @@ pub(crate) fn g1_to_bytes(p: &ECP) -> [u8; G1_LEN] {
 /// Decodes a G1 point without the subgroup check: canonical, on curve, not infinity.
 /// Used only for points this crate itself encoded and stored after full validation.
 pub(crate) fn g1_decode_on_curve(bytes: &[u8]) -> Result<ECP, PointError> {
+    if bytes == [0u8]
+        || (bytes.len() == G1_LEN && bytes[0] == 0x04 && bytes[1..].iter().all(|&b| b == 0))
+    {
+        return Err(PointError::Identity);
+    }
     if bytes.len() != G1_LEN {
         return Err(PointError::Length);
     }
@@ -196,6 +201,9 @@ pub fn g2_decode(bytes: &[u8]) -> Result<ECP2, PointError> {
     if bytes.len() != G2_LEN {
         return Err(PointError::Length);
     }
+    if bytes.iter().all(|&b| b == 0) {
+        return Err(PointError::Identity);
+    }
     let x = fp2_from(&bytes[..2 * MB])?;
     let y = fp2_from(&bytes[2 * MB..])?;
     let pt = ECP2::new_fp2s(&x, &y);
@@ -235,7 +243,6 @@ pub(crate) fn q_generator() -> ECP2 {
     ECP2::generator()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,10 +261,10 @@ mod tests {
         assert_eq!(
             &b[..MB],
             &[
-                0x02, 0x4a, 0xa2, 0xb2, 0xf0, 0x8f, 0x0a, 0x91, 0x26, 0x08, 0x05, 0x27, 0x2d,
-                0xc5, 0x10, 0x51, 0xc6, 0xe4, 0x7a, 0xd4, 0xfa, 0x40, 0x3b, 0x02, 0xb4, 0x51,
-                0x0b, 0x64, 0x7a, 0xe3, 0xd1, 0x77, 0x0b, 0xac, 0x03, 0x26, 0xa8, 0x05, 0xbb,
-                0xef, 0xd4, 0x80, 0x56, 0xc8, 0xc1, 0x21, 0xbd, 0xb8
+                0x02, 0x4a, 0xa2, 0xb2, 0xf0, 0x8f, 0x0a, 0x91, 0x26, 0x08, 0x05, 0x27, 0x2d, 0xc5,
+                0x10, 0x51, 0xc6, 0xe4, 0x7a, 0xd4, 0xfa, 0x40, 0x3b, 0x02, 0xb4, 0x51, 0x0b, 0x64,
+                0x7a, 0xe3, 0xd1, 0x77, 0x0b, 0xac, 0x03, 0x26, 0xa8, 0x05, 0xbb, 0xef, 0xd4, 0x80,
+                0x56, 0xc8, 0xc1, 0x21, 0xbd, 0xb8
             ][..]
         );
         assert!(g2_decode(&b).unwrap().equals(&q_generator()));

@@ -15,8 +15,11 @@ pub enum PointError {
     /// A coordinate or scalar not reduced below the modulus.
     #[error("non-canonical encoding (coordinate or scalar not reduced)")]
     NonCanonical,
-    /// Not on the curve, or the point at infinity.
-    #[error("not a point of the curve, or the identity")]
+    /// An encoding of the point at infinity (`04 ‖ 0…0` or a lone `00`).
+    #[error("the identity point (point at infinity)")]
+    Identity,
+    /// Not on the curve.
+    #[error("not a point of the curve")]
     NotOnCurve,
     /// On the curve but outside the prime-order subgroup.
     #[error("not in the prime-order subgroup")]
@@ -102,7 +105,9 @@ pub enum AuthError {
         server: u32,
     },
     /// One-pass timestamp outside the allowed window.
-    #[error("one-pass timestamp {client} is {skew} s away from the server clock (window {window} s)")]
+    #[error(
+        "one-pass timestamp {client} is {skew} s away from the server clock (window {window} s)"
+    )]
     Stale {
         /// The client's timestamp.
         client: u64,

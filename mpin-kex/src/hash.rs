@@ -34,7 +34,10 @@ mod tests {
         assert_eq!(hn(Some(0), &[b"abc"]), plain);
         let mut data = 7u32.to_be_bytes().to_vec();
         data.extend_from_slice(b"abc");
-        assert_eq!(&hn(Some(7), &[b"abc"])[16..], Sha256::digest(&data).as_slice());
+        assert_eq!(
+            &hn(Some(7), &[b"abc"])[16..],
+            Sha256::digest(&data).as_slice()
+        );
         // split parts hash like their concatenation
         assert_eq!(hn(None, &[b"a", b"bc"]), plain);
     }

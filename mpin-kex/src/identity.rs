@@ -41,7 +41,10 @@ impl HashedId {
 
     /// Lower-case hex of the 32 significant bytes (for logs: a hashed identity is not secret).
     pub fn short_hex(&self) -> String {
-        self.0[MB - 32..].iter().map(|b| format!("{b:02x}")).collect()
+        self.0[MB - 32..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 

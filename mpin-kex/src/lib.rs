@@ -62,16 +62,16 @@ pub mod secrets;
 pub mod server;
 pub mod session;
 
+pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
 pub use identity::{HashedId, IdentityProfile, MilagroLegacy};
 pub use math::{pairings_on_this_thread, KEY_LEN};
+pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};
+pub use policy::{FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy};
 pub use secrets::{
     ClientSecret, ClientSecretShare, MasterShare, ServerSecret, ServerSecretShare, TimePermit,
     TimePermitShare, Token,
 };
-pub use client::{Client, Credential};
-pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
-pub use policy::{FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy};
 pub use server::{Server, ServerContext, ServerKey};
 pub use session::{Mode, Session, SessionKey};

@@ -13,8 +13,8 @@ use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
 use crate::curve::{
-    add_mod_q, fp4_to_bytes, g1_mul_public, g1_mul_secret, g1_to_bytes, neg_mod_q,
-    order, q_generator, scalar_mod_q, MB,
+    add_mod_q, fp4_to_bytes, g1_mul_public, g1_mul_secret, g1_to_bytes, neg_mod_q, order,
+    q_generator, scalar_mod_q, MB,
 };
 use crate::hash::hn;
 use crate::identity::{Active, HashedId, IdentityProfile};
@@ -216,7 +216,7 @@ pub(crate) fn pin_error(e: &FP12, f: &FP12) -> Option<i32> {
     use std::collections::HashMap;
     const MAX: i32 = crate::pin::MAX_PIN as i32 - 1; // |e| ≤ 9999
     const M: i32 = 142; // ≥ sqrt(2·MAX + 1)
-    // Want k = e + MAX in [0, 2·MAX] with F^k = E^-1 · F^MAX.
+                        // Want k = e + MAX in [0, 2·MAX] with F^k = E^-1 · F^MAX.
     let mut target = FP12::new_copy(e);
     target.conj(); // E^-1 (GT elements are unitary)
     target.mul(&f.pow(&BIG::new_int(MAX as isize)));

@@ -89,7 +89,10 @@ pub struct OnePassReply {
 fn identity(r: &mut Reader<'_>) -> Result<Vec<u8>, DecodeError> {
     let id = r.vec16("identity", MAX_IDENTITY_LEN)?;
     if id.is_empty() {
-        return Err(DecodeError::Invalid { field: "identity", why: "empty" });
+        return Err(DecodeError::Invalid {
+            field: "identity",
+            why: "empty",
+        });
     }
     Ok(id.to_vec())
 }
@@ -125,7 +128,13 @@ impl Hello {
         let ut = ut(&mut r, day)?;
         let z = r.g1("Z")?;
         r.finish()?;
-        Ok(Self { identity, day, u, ut, z })
+        Ok(Self {
+            identity,
+            day,
+            u,
+            ut,
+            z,
+        })
     }
 }
 
@@ -166,7 +175,8 @@ impl Response {
 impl OnePassHello {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(12 + self.identity.len() + self.message.len() + 4 * G1_LEN);
+        let mut out =
+            Vec::with_capacity(12 + self.identity.len() + self.message.len() + 4 * G1_LEN);
         put_vec16(&mut out, &self.identity);
         out.extend_from_slice(&self.day.to_be_bytes());
         out.extend_from_slice(&self.time.to_be_bytes());
@@ -187,7 +197,10 @@ impl OnePassHello {
         let day = r.u32("day")?;
         let time = r.u32("time")?;
         if time == 0 || time > i32::MAX as u32 {
-            return Err(DecodeError::Invalid { field: "time", why: "must be 1..2^31" });
+            return Err(DecodeError::Invalid {
+                field: "time",
+                why: "must be 1..2^31",
+            });
         }
         let message = r.vec16("message", MAX_MESSAGE_LEN)?.to_vec();
         let u = r.g1("U")?;
@@ -195,7 +208,16 @@ impl OnePassHello {
         let v = r.g1("V")?;
         let z = r.g1("Z")?;
         r.finish()?;
-        Ok(Self { identity, day, time, message, u, ut, v, z })
+        Ok(Self {
+            identity,
+            day,
+            time,
+            message,
+            u,
+            ut,
+            v,
+            z,
+        })
     }
 }
 

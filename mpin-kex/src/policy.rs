@@ -99,7 +99,10 @@ pub struct MemoryReplayCache {
 impl MemoryReplayCache {
     /// A cache holding at most `capacity` live entries.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
     }
 }
 
@@ -111,7 +114,9 @@ impl Default for MemoryReplayCache {
 
 impl ReplayCache for MemoryReplayCache {
     fn insert_new(&self, key: [u8; 32], now: u64, expires: u64) -> bool {
-        let Ok(mut map) = self.entries.lock() else { return false };
+        let Ok(mut map) = self.entries.lock() else {
+            return false;
+        };
         if map.get(&key).is_some_and(|&exp| exp >= now) {
             return false;
         }
@@ -134,7 +139,10 @@ pub struct MemoryFailureStore {
 
 impl FailureStore for MemoryFailureStore {
     fn failures(&self, id: &HashedId) -> u32 {
-        self.counts.lock().map(|m| m.get(id).copied().unwrap_or(0)).unwrap_or(u32::MAX)
+        self.counts
+            .lock()
+            .map(|m| m.get(id).copied().unwrap_or(0))
+            .unwrap_or(u32::MAX)
     }
 
     fn record_attempt(&self, id: &HashedId) -> u32 {
@@ -164,10 +172,19 @@ mod tests {
         let c = MemoryReplayCache::new(2);
         assert!(c.insert_new([1; 32], 100, 200));
         assert!(!c.insert_new([1; 32], 150, 250));
-        assert!(c.insert_new([1; 32], 201, 300), "expired entries may be reused");
+        assert!(
+            c.insert_new([1; 32], 201, 300),
+            "expired entries may be reused"
+        );
         assert!(c.insert_new([2; 32], 201, 300));
-        assert!(!c.insert_new([3; 32], 201, 300), "full of live entries: fail closed");
-        assert!(c.insert_new([3; 32], 301, 400), "expired entries are purged");
+        assert!(
+            !c.insert_new([3; 32], 201, 300),
+            "full of live entries: fail closed"
+        );
+        assert!(
+            c.insert_new([3; 32], 301, 400),
+            "expired entries are purged"
+        );
     }
 
     #[test]

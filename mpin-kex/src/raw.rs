@@ -56,7 +56,13 @@ pub struct Client1 {
 }
 
 /// `CLIENT_1`: commitments and the client's combined secret for a given `x`.
-pub fn client_1(identity: &[u8], x: &Scalar, pin: &Pin, token: &Token, permit: Option<&TimePermit>) -> Client1 {
+pub fn client_1(
+    identity: &[u8],
+    x: &Scalar,
+    pin: &Pin,
+    token: &Token,
+    permit: Option<&TimePermit>,
+) -> Client1 {
     let id = HashedId::of(identity);
     let day = permit.map_or(0, |p| p.day());
     let pts = IdPoints::new(&id, day);
@@ -65,7 +71,11 @@ pub fn client_1(identity: &[u8], x: &Scalar, pin: &Pin, token: &Token, permit: O
     let sec = math::client_sec(&token.point(), &pts.a, pin.value(), tp.as_ref());
     let u = g1_to_bytes(&crate::curve::g1_mul_secret(&pts.a, &x));
     let ut = (day != 0).then(|| g1_to_bytes(&crate::curve::g1_mul_secret(&pts.a_prime, &x)));
-    Client1 { u, ut, sec: g1_to_bytes(&sec) }
+    Client1 {
+        u,
+        ut,
+        sec: g1_to_bytes(&sec),
+    }
 }
 
 /// One-pass `y = Hn(t, U' ‖ message) mod q`.
@@ -121,7 +131,11 @@ pub fn server_2(
         }
         None => (None, None),
     };
-    Ok(Verdict::BadPin { e: gt_to_bytes(&g), f, pin_error })
+    Ok(Verdict::BadPin {
+        e: gt_to_bytes(&g),
+        f,
+        pin_error,
+    })
 }
 
 /// `PRECOMPUTE`: `(e(Q, TOKEN), e(Q, A))` as legacy GT bytes.
@@ -134,7 +148,10 @@ pub fn precompute(token: &Token, identity: &[u8]) -> (Vec<u8>, Vec<u8>) {
 /// `GET_G1_MULTIPLE`: `k·P` for a G1 point given as bytes.
 pub fn g1_multiple(k: &Scalar, p: &[u8]) -> Result<G1Bytes, DecodeError> {
     let p = g1("point", p)?;
-    Ok(g1_to_bytes(&crate::curve::g1_mul_secret(&p, &scalar_mod_q(k))))
+    Ok(g1_to_bytes(&crate::curve::g1_mul_secret(
+        &p,
+        &scalar_mod_q(k),
+    )))
 }
 
 /// `HASH_ALL(HCID, U', V, y, Z, T)`.
@@ -156,7 +173,15 @@ pub fn client_key(
     let a = Active::identity_point(&HashedId::of(identity));
     let (g1p, g2p) = math::precompute(&token.point(), &a);
     let t = g1("T", t)?;
-    Ok(math::client_key(&g1p, &g2p, pin.value(), &scalar_mod_q(r), &scalar_mod_q(x), &scalar_mod_q(h), &t))
+    Ok(math::client_key(
+        &g1p,
+        &g2p,
+        pin.value(),
+        &scalar_mod_q(r),
+        &scalar_mod_q(x),
+        &scalar_mod_q(h),
+        &t,
+    ))
 }
 
 /// `SERVER_KEY`: the server's M-Pin Full key (`u_prime` is `UT` with permits, else `U`).
@@ -170,5 +195,12 @@ pub fn server_key(
 ) -> Result<Option<[u8; KEY_LEN]>, DecodeError> {
     let a = Active::identity_point(&HashedId::of(identity));
     let table = G2Table::new(&ss.point()?);
-    Ok(math::server_key(&table, &g1("Z", z)?, &scalar_mod_q(w), &scalar_mod_q(h), &a, &g1("U'", u_prime)?))
+    Ok(math::server_key(
+        &table,
+        &g1("Z", z)?,
+        &scalar_mod_q(w),
+        &scalar_mod_q(h),
+        &a,
+        &g1("U'", u_prime)?,
+    ))
 }

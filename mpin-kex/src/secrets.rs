@@ -21,8 +21,8 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::curve::{
-    big_to_bytes, g1_decode, g1_decode_on_curve, g1_mul_secret, g1_to_bytes, g2_decode,
-    g2_mul, g2_to_bytes, q_generator, random_scalar, scalar_canonical, G1_LEN, G2_LEN, MB,
+    big_to_bytes, g1_decode, g1_decode_on_curve, g1_mul_secret, g1_to_bytes, g2_decode, g2_mul,
+    g2_to_bytes, q_generator, random_scalar, scalar_canonical, G1_LEN, G2_LEN, MB,
 };
 use crate::error::{DecodeError, SecretError};
 use crate::identity::{Active, HashedId, IdentityProfile};
@@ -207,7 +207,10 @@ impl TimePermit {
         if let Some(other) = shares.iter().find(|s| s.day != day) {
             return Err(SecretError::MixedDays(day, other.day));
         }
-        Ok(Self::from_point(day, &sum_g1(shares.iter().map(|s| &s.bytes))?))
+        Ok(Self::from_point(
+            day,
+            &sum_g1(shares.iter().map(|s| &s.bytes))?,
+        ))
     }
 }
 
@@ -296,16 +299,23 @@ impl MasterShare {
 
     /// Draws a fresh share.
     pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
-        Self { bytes: big_to_bytes(&random_scalar(rng)) }
+        Self {
+            bytes: big_to_bytes(&random_scalar(rng)),
+        }
     }
 
     /// Reads a 48-byte big-endian scalar; must be below the group order and non-zero.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let s = scalar_canonical(bytes).map_err(point_err("master share"))?;
         if s.iszilch() {
-            return Err(DecodeError::Invalid { field: "master share", why: "zero" });
+            return Err(DecodeError::Invalid {
+                field: "master share",
+                why: "zero",
+            });
         }
-        Ok(Self { bytes: big_to_bytes(&s) })
+        Ok(Self {
+            bytes: big_to_bytes(&s),
+        })
     }
 
     /// The 48-byte encoding. Treat it as secret.
@@ -323,7 +333,11 @@ impl MasterShare {
     }
 
     /// The time-permit share `s_i·A_T(d)` for a hashed identity and day (`day > 0`).
-    pub fn time_permit_share(&self, id: &HashedId, day: u32) -> Result<TimePermitShare, SecretError> {
+    pub fn time_permit_share(
+        &self,
+        id: &HashedId,
+        day: u32,
+    ) -> Result<TimePermitShare, SecretError> {
         if day == 0 {
             return Err(SecretError::DayZero);
         }

@@ -16,12 +16,17 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::curve::{big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, G1_LEN, MB};
+use crate::curve::{
+    big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, G1_LEN, MB,
+};
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
 use crate::math::{self, G2Table, IdPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
-use crate::policy::{day_of, FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy, DAY_SECS};
+use crate::policy::{
+    day_of, FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy,
+    DAY_SECS,
+};
 use crate::secrets::ServerSecret;
 use crate::session::{Mode, Session, SessionKey};
 
@@ -35,7 +40,10 @@ impl ServerKey {
     /// Precomputes the table for `secret`.
     pub fn new(secret: ServerSecret) -> Result<Self, DecodeError> {
         let table = G2Table::new(&secret.point()?);
-        Ok(Self { table, _secret: secret })
+        Ok(Self {
+            table,
+            _secret: secret,
+        })
     }
 }
 
@@ -77,7 +85,8 @@ struct Pt {
 }
 
 fn point(field: &'static str, b: &[u8; G1_LEN]) -> Result<Pt, AuthError> {
-    let p = g1_decode(b).map_err(|source| AuthError::Decode(DecodeError::Point { field, source }))?;
+    let p =
+        g1_decode(b).map_err(|source| AuthError::Decode(DecodeError::Point { field, source }))?;
     Ok(Pt { p, b: *b })
 }
 
@@ -107,11 +116,18 @@ pub struct Server {
 }
 
 /// Validates `U`, `UT` (when present) and `Z`; returns `(U, U', Z)`.
-fn validate(u: &[u8; G1_LEN], ut: Option<&[u8; G1_LEN]>, z: &[u8; G1_LEN]) -> Result<(Pt, Pt, Pt), AuthError> {
+fn validate(
+    u: &[u8; G1_LEN],
+    ut: Option<&[u8; G1_LEN]>,
+    z: &[u8; G1_LEN],
+) -> Result<(Pt, Pt, Pt), AuthError> {
     let u = point("U", u)?;
     let u_prime = match ut {
         Some(ut) => point("UT", ut)?,
-        None => Pt { p: u.p.clone(), b: u.b },
+        None => Pt {
+            p: u.p.clone(),
+            b: u.b,
+        },
     };
     Ok((u, u_prime, point("Z", z)?))
 }
@@ -119,10 +135,19 @@ fn validate(u: &[u8; G1_LEN], ut: Option<&[u8; G1_LEN]>, z: &[u8; G1_LEN]) -> Re
 impl Server {
     /// A new run.
     pub fn new(ctx: ServerContext) -> Self {
-        Self { ctx, state: State::Start }
+        Self {
+            ctx,
+            state: State::Start,
+        }
     }
 
-    fn admit(&self, identity: &[u8], hashed_id: &HashedId, day: u32, now: u64) -> Result<(), AuthError> {
+    fn admit(
+        &self,
+        identity: &[u8],
+        hashed_id: &HashedId,
+        day: u32,
+        now: u64,
+    ) -> Result<(), AuthError> {
         let p = &self.ctx.policy;
         if let Some(filter) = &p.identity_filter {
             if !filter(identity) {
@@ -135,9 +160,13 @@ impl Server {
                 return Err(AuthError::PermitRequired);
             }
         } else {
-            let yesterday_ok = day.checked_add(1) == Some(today) && now % DAY_SECS < p.permit_grace_secs;
+            let yesterday_ok =
+                day.checked_add(1) == Some(today) && now % DAY_SECS < p.permit_grace_secs;
             if day != today && !yesterday_ok {
-                return Err(AuthError::PermitDay { client: day, server: today });
+                return Err(AuthError::PermitDay {
+                    client: day,
+                    server: today,
+                });
             }
         }
         let n = self.ctx.failures.failures(hashed_id);
@@ -148,7 +177,12 @@ impl Server {
     }
 
     /// Multi-pass step 1: validates the hello and returns the challenge.
-    pub fn hello<R: RngCore + CryptoRng>(&mut self, msg: &Hello, now: u64, rng: &mut R) -> Result<Challenge, AuthError> {
+    pub fn hello<R: RngCore + CryptoRng>(
+        &mut self,
+        msg: &Hello,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Challenge, AuthError> {
         if !matches!(self.state, State::Start) {
             return Err(AuthError::State("hello must be the first message"));
         }
@@ -177,8 +211,12 @@ impl Server {
 
     /// Multi-pass step 2: verifies the response and returns the session.
     pub fn response(&mut self, msg: &Response, now: u64) -> Result<Session, AuthError> {
-        let State::AwaitResponse(p) = std::mem::replace(&mut self.state, State::Done) else {
-            return Err(AuthError::State("response needs a hello first"));
+        let p = match std::mem::replace(&mut self.state, State::Done) {
+            State::AwaitResponse(p) => p,
+            other => {
+                self.state = other;
+                return Err(AuthError::State("response needs a hello first"));
+            }
         };
         let age = now.saturating_sub(p.started);
         if age > self.ctx.policy.challenge_ttl_secs {
@@ -196,7 +234,9 @@ impl Server {
         rng: &mut R,
     ) -> Result<(OnePassReply, Session), AuthError> {
         if !matches!(self.state, State::Start) {
-            return Err(AuthError::State("a one-pass hello must be the first message"));
+            return Err(AuthError::State(
+                "a one-pass hello must be the first message",
+            ));
         }
         self.state = State::Done;
         let policy = &self.ctx.policy;
@@ -208,7 +248,11 @@ impl Server {
         let v = point("V", &msg.v)?;
         let skew = now.abs_diff(u64::from(msg.time));
         if skew > policy.one_pass_window_secs {
-            return Err(AuthError::Stale { client: u64::from(msg.time), skew, window: policy.one_pass_window_secs });
+            return Err(AuthError::Stale {
+                client: u64::from(msg.time),
+                skew,
+                window: policy.one_pass_window_secs,
+            });
         }
         self.admit(&msg.identity, &hashed_id, msg.day, now)?;
         let mut h = Sha256::new();
@@ -216,7 +260,11 @@ impl Server {
         h.update(u_prime.b);
         h.update(msg.time.to_be_bytes());
         let expires = u64::from(msg.time) + policy.one_pass_window_secs + 1;
-        if !self.ctx.replay.insert_new(h.finalize().into(), now, expires) {
+        if !self
+            .ctx
+            .replay
+            .insert_new(h.finalize().into(), now, expires)
+        {
             return Err(AuthError::Replay);
         }
         let pts = IdPoints::new(&hashed_id, msg.day);
@@ -239,7 +287,13 @@ impl Server {
         Ok((OnePassReply { t }, session))
     }
 
-    fn verify_and_key(&self, p: &Pending, v: &Pt, mode: Mode, message: Vec<u8>) -> Result<Session, AuthError> {
+    fn verify_and_key(
+        &self,
+        p: &Pending,
+        v: &Pt,
+        mode: Mode,
+        message: Vec<u8>,
+    ) -> Result<Session, AuthError> {
         let policy = &self.ctx.policy;
         let attempts = self.ctx.failures.record_attempt(&p.hashed_id);
         if attempts > policy.max_failures {
@@ -261,8 +315,15 @@ impl Server {
             return Err(AuthError::BadProof { pin_error });
         }
         let (hm, h) = math::hash_all(&p.hashed_id, &p.u_prime.b, &v.b, &p.y, &p.z.b, &p.t);
-        let key = math::server_key(&self.ctx.key.table, &p.z.p, &big_from(&p.w), &h, &pts.a, &p.u_prime.p)
-            .ok_or(AuthError::Degenerate("Z + h·A is the identity"))?;
+        let key = math::server_key(
+            &self.ctx.key.table,
+            &p.z.p,
+            &big_from(&p.w),
+            &h,
+            &pts.a,
+            &p.u_prime.p,
+        )
+        .ok_or(AuthError::Degenerate("Z + h·A is the identity"))?;
         self.ctx.failures.clear(&p.hashed_id);
         Ok(Session {
             identity: p.identity.clone(),

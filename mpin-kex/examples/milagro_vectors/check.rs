@@ -7,8 +7,23 @@ use mpin_kex::{ClientSecret, HashedId, MasterShare, Pin, ServerSecret, TimePermi
 
 /// Inputs of a record: everything else must be recomputed.
 const INPUTS: &[&str] = &[
-    "TEST", "CURVE", "MODE", "HASH_TYPE", "test_no", "MPINId", "ID", "MS1", "MS2", "PIN1",
-    "PIN2", "DATE", "X", "R", "W", "TIMEVALUE", "MESSAGE",
+    "TEST",
+    "CURVE",
+    "MODE",
+    "HASH_TYPE",
+    "test_no",
+    "MPINId",
+    "ID",
+    "MS1",
+    "MS2",
+    "PIN1",
+    "PIN2",
+    "DATE",
+    "X",
+    "R",
+    "W",
+    "TIMEVALUE",
+    "MESSAGE",
 ];
 
 /// One vector record: field name → value as text (hex or decimal).
@@ -30,7 +45,10 @@ impl Record {
 
     /// Fields that are neither inputs nor in `checked`.
     pub fn unchecked_fields<'a>(&'a self, checked: &BTreeSet<String>) -> BTreeSet<&'a String> {
-        self.0.keys().filter(|k| !INPUTS.contains(&k.as_str()) && !checked.contains(*k)).collect()
+        self.0
+            .keys()
+            .filter(|k| !INPUTS.contains(&k.as_str()) && !checked.contains(*k))
+            .collect()
     }
 
     fn get(&self, k: &str) -> Option<&str> {
@@ -46,7 +64,9 @@ impl Record {
     }
 
     fn scalar(&self, k: &str) -> Result<[u8; 48], String> {
-        self.hex(k)?.try_into().map_err(|_| format!("{k}: not 48 bytes"))
+        self.hex(k)?
+            .try_into()
+            .map_err(|_| format!("{k}: not 48 bytes"))
     }
 
     fn int(&self, k: &str) -> Result<i64, String> {
@@ -76,7 +96,9 @@ impl Checker<'_> {
         if self.rec.get(k).is_some() {
             let want = self.rec.int(k)?;
             if want != computed {
-                return Err(format!("{k} mismatch: computed {computed}, expected {want}"));
+                return Err(format!(
+                    "{k} mismatch: computed {computed}, expected {want}"
+                ));
             }
             self.checked.insert(k.to_string());
         }
@@ -91,10 +113,23 @@ fn pin(rec: &Record, k: &str) -> Result<Pin, String> {
 
 /// Recomputes every derived field of a record from its inputs; returns the checked fields.
 pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
-    let mut c = Checker { rec, checked: BTreeSet::new() };
-    let id = if rec.get("ID").is_some() { rec.hex("ID")? } else { rec.hex("MPINId")? };
-    let ms = [MasterShare::from_bytes(&rec.hex("MS1")?), MasterShare::from_bytes(&rec.hex("MS2")?)];
-    let ms: Vec<MasterShare> = ms.into_iter().collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let mut c = Checker {
+        rec,
+        checked: BTreeSet::new(),
+    };
+    let id = if rec.get("ID").is_some() {
+        rec.hex("ID")?
+    } else {
+        rec.hex("MPINId")?
+    };
+    let ms = [
+        MasterShare::from_bytes(&rec.hex("MS1")?),
+        MasterShare::from_bytes(&rec.hex("MS2")?),
+    ];
+    let ms: Vec<MasterShare> = ms
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     let day = match rec.get("DATE") {
         Some(_) => u32::try_from(rec.int("DATE")?).map_err(|e| e.to_string())?,
         None => 0,
@@ -149,7 +184,11 @@ pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
     let y = match rec.get("TIMEVALUE") {
         Some(_) => {
             let t = u32::try_from(rec.int("TIMEVALUE")?).map_err(|e| e.to_string())?;
-            let msg = if rec.get("MESSAGE").is_some() { rec.hex("MESSAGE")? } else { Vec::new() };
+            let msg = if rec.get("MESSAGE").is_some() {
+                rec.hex("MESSAGE")?
+            } else {
+                Vec::new()
+            };
             let y = raw::one_pass_y(t, &u_prime, &msg);
             c.eq("Y", &y)?;
             y
@@ -161,7 +200,9 @@ pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
             rec.scalar("Y")?
         }
     };
-    let v = raw::client_2(&x, &y, &c1.sec).map_err(|e| e.to_string())?.ok_or("x + y = 0")?;
+    let v = raw::client_2(&x, &y, &c1.sec)
+        .map_err(|e| e.to_string())?
+        .ok_or("x + y = 0")?;
     c.eq("V", &v)?;
     // The one-pass API of Milagro returns V in the SEC buffer.
     if rec.get("TIMEVALUE").is_some() {
@@ -169,7 +210,8 @@ pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
     }
 
     // Server verification, PIN error.
-    let verdict = raw::server_2(&ss, &id, day, &y, Some(&c1.u), &u_prime, &v).map_err(|e| e.to_string())?;
+    let verdict =
+        raw::server_2(&ss, &id, day, &y, Some(&c1.u), &u_prime, &v).map_err(|e| e.to_string())?;
     let result = match &verdict {
         Verdict::Ok => 0,
         Verdict::BadPin { e, f, pin_error } => {
@@ -180,7 +222,9 @@ pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
             if rec.get("PIN_ERROR").is_some() {
                 let truth = i64::from(pin2_value(rec)?) - i64::from(pin1_value(rec)?);
                 if *pin_error != Some(truth as i32) {
-                    return Err(format!("PIN error: found {pin_error:?}, true value {truth}"));
+                    return Err(format!(
+                        "PIN error: found {pin_error:?}, true value {truth}"
+                    ));
                 }
                 // Milagro's kangaroo may fail (0); ours must find the truth, which the
                 // record's value equals whenever the kangaroo succeeded.

@@ -31,13 +31,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let records: Vec<serde_json::Map<String, serde_json::Value>> = match serde_json::from_str(&text) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{file}: not a JSON array of records: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        let records: Vec<serde_json::Map<String, serde_json::Value>> =
+            match serde_json::from_str(&text) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{file}: not a JSON array of records: {e}");
+                    return ExitCode::from(2);
+                }
+            };
         for (i, rec) in records.iter().enumerate() {
             let rec = Record::from_json(rec);
             match check_record(&rec) {

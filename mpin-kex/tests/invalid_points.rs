@@ -1,0 +1,224 @@
+//! MPIN-SPEC §8.1: U, UT, V, Z and T replaced by an off-curve point, the identity, a point with
+//! a small-subgroup component, or a non-canonical encoding are refused — each with its specific
+//! error, and before any pairing (the per-thread pairing counter does not move).
+
+mod common;
+
+use common::*;
+use miracl_core::bls12381::big::BIG;
+use miracl_core::bls12381::ecp::ECP;
+use miracl_core::bls12381::rom;
+use mpin_kex::*;
+use rand_core::OsRng;
+
+/// The four kinds of bad point built from a valid encoding, with the error each must give.
+fn bad_variants(valid: &[u8; 97]) -> Vec<(&'static str, [u8; 97], PointError)> {
+    // Off the curve: change Y by one.
+    let mut off = *valid;
+    off[96] ^= 1;
+    // The identity, as the legacy format would write it.
+    let mut identity = [0u8; 97];
+    identity[0] = 4;
+    // Add the order-3 point (0, 2) of y² = x³ + 4: on the curve, outside the prime-order subgroup.
+    let mut p = ECP::frombytes(valid);
+    p.add(&ECP::new_bigs(&BIG::new_int(0), &BIG::new_int(2)));
+    let mut small = [0u8; 97];
+    p.tobytes(&mut small, false);
+    // Non-canonical: X + p instead of X (same point for a decoder that reduces silently).
+    let mut x = BIG::frombytes(&valid[1..49]);
+    x.add(&BIG::new_ints(&rom::MODULUS));
+    x.norm();
+    let mut noncanon = *valid;
+    x.tobytes(&mut noncanon[1..49]);
+    vec![
+        ("off-curve", off, PointError::NotOnCurve),
+        ("identity", identity, PointError::Identity),
+        ("small-subgroup component", small, PointError::NotInSubgroup),
+        ("non-canonical", noncanon, PointError::NonCanonical),
+    ]
+}
+
+fn expect_point_error(got: AuthError, field: &'static str, want: PointError, what: &str) {
+    let want = AuthError::Decode(DecodeError::Point { field, source: want });
+    assert_eq!(got, want, "{field} {what}");
+}
+
+fn setup() -> (World, Credential, ServerContext) {
+    let w = World::new(2);
+    let cred = w.credential(ID, 1234, Some(today()));
+    let ctx = w.context(ServerPolicy::default());
+    (w, cred, ctx)
+}
+
+#[test]
+fn bad_u_ut_z_in_a_multi_pass_hello_are_refused_before_pairing() {
+    let (_w, cred, ctx) = setup();
+    let hello = Client::new(&cred, Pin::new(1234).unwrap())
+        .hello(&mut OsRng)
+        .unwrap();
+    for field in ["U", "UT", "Z"] {
+        let valid = match field {
+            "U" => hello.u,
+            "UT" => hello.ut.unwrap(),
+            _ => hello.z,
+        };
+        for (what, bad, want) in bad_variants(&valid) {
+            let mut h = hello.clone();
+            match field {
+                "U" => h.u = bad,
+                "UT" => h.ut = Some(bad),
+                _ => h.z = bad,
+            }
+            // Through the wire encoding, as a peer would send it.
+            let h = Hello::decode(&h.encode()).unwrap();
+            let before = pairings_on_this_thread();
+            let err = Server::new(ctx.clone())
+                .hello(&h, NOW, &mut OsRng)
+                .unwrap_err();
+            assert_eq!(pairings_on_this_thread(), before, "{field} {what}: paired");
+            expect_point_error(err, field, want, what);
+        }
+    }
+}
+
+#[test]
+fn bad_v_in_a_response_is_refused_before_pairing() {
+    let (_w, cred, ctx) = setup();
+    let mut client = Client::new(&cred, Pin::new(1234).unwrap());
+    let hello = client.hello(&mut OsRng).unwrap();
+    let mut server = Server::new(ctx.clone());
+    let ch = server.hello(&hello, NOW, &mut OsRng).unwrap();
+    let (resp, _) = client.challenge(&ch).unwrap();
+    for (what, bad, want) in bad_variants(&resp.v) {
+        // A fresh server in the same state for every variant.
+        let mut s = Server::new(ctx.clone());
+        let mut c = Client::new(&cred, Pin::new(1234).unwrap());
+        let ch = s
+            .hello(&c.hello(&mut OsRng).unwrap(), NOW, &mut OsRng)
+            .unwrap();
+        c.challenge(&ch).unwrap();
+        let before = pairings_on_this_thread();
+        let err = s.response(&Response { v: bad }, NOW).unwrap_err();
+        assert_eq!(pairings_on_this_thread(), before, "V {what}: paired");
+        expect_point_error(err, "V", want, what);
+    }
+    // The genuine response still works and nothing was counted as a failure.
+    assert!(server.response(&resp, NOW).is_ok());
+}
+
+#[test]
+fn bad_points_in_a_one_pass_hello_are_refused_before_pairing() {
+    let (_w, cred, ctx) = setup();
+    let hello = Client::new(&cred, Pin::new(1234).unwrap())
+        .one_pass_hello(NOW, b"m", &mut OsRng)
+        .unwrap();
+    for field in ["U", "UT", "V", "Z"] {
+        let valid = match field {
+            "U" => hello.u,
+            "UT" => hello.ut.unwrap(),
+            "V" => hello.v,
+            _ => hello.z,
+        };
+        for (what, bad, want) in bad_variants(&valid) {
+            let mut h = hello.clone();
+            match field {
+                "U" => h.u = bad,
+                "UT" => h.ut = Some(bad),
+                "V" => h.v = bad,
+                _ => h.z = bad,
+            }
+            let before = pairings_on_this_thread();
+            let err = Server::new(ctx.clone())
+                .one_pass(&h, NOW, &mut OsRng)
+                .unwrap_err();
+            assert_eq!(pairings_on_this_thread(), before, "{field} {what}: paired");
+            expect_point_error(err, field, want, what);
+        }
+    }
+}
+
+#[test]
+fn bad_t_is_refused_by_the_client_before_pairing() {
+    let (_w, cred, ctx) = setup();
+    let mut client = Client::new(&cred, Pin::new(1234).unwrap());
+    let ch = Server::new(ctx.clone())
+        .hello(&client.hello(&mut OsRng).unwrap(), NOW, &mut OsRng)
+        .unwrap();
+    for (what, bad, want) in bad_variants(&ch.t) {
+        let mut c = Client::new(&cred, Pin::new(1234).unwrap());
+        c.hello(&mut OsRng).unwrap();
+        let before = pairings_on_this_thread();
+        let err = c.challenge(&Challenge { y: ch.y, t: bad }).unwrap_err();
+        assert_eq!(pairings_on_this_thread(), before, "T {what}: paired");
+        assert_eq!(
+            err,
+            ClientError::Decode(DecodeError::Point {
+                field: "T",
+                source: want
+            }),
+            "T {what}"
+        );
+        // One-pass reply too.
+        let mut c = Client::new(&cred, Pin::new(1234).unwrap());
+        c.one_pass_hello(NOW, b"", &mut OsRng).unwrap();
+        let err = c.one_pass_reply(&OnePassReply { t: bad }).unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::Decode(DecodeError::Point {
+                field: "T",
+                source: want
+            }),
+            "T {what}"
+        );
+    }
+    // A challenge y ≥ q is non-canonical.
+    let mut c = Client::new(&cred, Pin::new(1234).unwrap());
+    c.hello(&mut OsRng).unwrap();
+    let err = c
+        .challenge(&Challenge {
+            y: [0xff; 48],
+            t: ch.t,
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ClientError::Decode(DecodeError::Point {
+            field: "y",
+            source: PointError::NonCanonical
+        })
+    );
+}
+
+#[test]
+fn compressed_and_odd_encodings_are_refused() {
+    let valid = mpin_kex::raw::identity_point(&HashedId::of(ID));
+    let mut compressed = [0u8; 49];
+    compressed[0] = 2;
+    compressed.copy_from_slice(&[&[2u8][..], &valid[1..49]].concat());
+    assert_eq!(
+        curve::g1_decode(&compressed).unwrap_err(),
+        PointError::Length
+    );
+    let mut prefixed = valid;
+    prefixed[0] = 3;
+    assert_eq!(
+        curve::g1_decode(&prefixed).unwrap_err(),
+        PointError::Prefix(3)
+    );
+    assert_eq!(curve::g1_decode(&[0u8]).unwrap_err(), PointError::Identity);
+    assert_eq!(curve::g1_decode(&[]).unwrap_err(), PointError::Length);
+    assert_eq!(
+        curve::g2_decode(&[0u8; 192]).unwrap_err(),
+        PointError::Identity
+    );
+    assert_eq!(
+        curve::g2_decode(&[0u8; 191]).unwrap_err(),
+        PointError::Length
+    );
+    let mut g2 = ServerSecret::combine(&[MasterShare::generate(&mut OsRng).server_secret_share()])
+        .unwrap()
+        .to_bytes();
+    g2[191] ^= 1;
+    assert_eq!(curve::g2_decode(&g2).unwrap_err(), PointError::NotOnCurve);
+    assert!(ServerSecretShare::from_bytes(&g2).is_err());
+}
