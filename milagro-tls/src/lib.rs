@@ -7,6 +7,17 @@
 //! aws-lc-rs provider, the key schedule from `hkdf` + `sha2`, record
 //! protection from `aws-lc-rs`.
 //!
+//! Scope (DESIGN §3): TLS 1.3 only; `psk_dhe_ke` only (a ClientHello without
+//! an acceptable PSK or without `psk_dhe_ke` gets `handshake_failure`, a bad
+//! binder or unknown identity `decrypt_error`); TLS_AES_128_GCM_SHA256,
+//! TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256; X25519MLKEM768,
+//! X25519, secp256r1 with HelloRetryRequest; handshake fragmentation and
+//! coalescing, 2^14 record limits, padding and dummy ChangeCipherSpec
+//! tolerated, KeyUpdate both ways, close_notify, RFC 8446 exporter. Not yet:
+//! resumption (NewSessionTicket is accepted and surfaced as
+//! [`Event::SessionTicket`] by the client, never sent by the server) and 0-RTT
+//! (never offered or accepted).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use milagro_tls::{
@@ -46,6 +57,7 @@ pub mod error;
 pub mod key_schedule;
 pub mod kx;
 pub mod messages;
+pub mod mpin;
 pub mod psk;
 pub mod psk_file;
 pub mod record;
@@ -61,6 +73,7 @@ pub use key_schedule::BinderLabel;
 pub use kx::NamedGroup;
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
+pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};
 

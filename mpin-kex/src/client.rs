@@ -6,6 +6,7 @@
 //! one-pass:    one_pass_hello(now, msg) → OnePassHello  …  one_pass_reply(OnePassReply) → Session
 //! ```
 
+use core::borrow::Borrow;
 use core::fmt;
 
 use miracl_core::bls12381::ecp::ECP;
@@ -123,15 +124,18 @@ enum State {
 }
 
 /// The client state machine for one run. Wrong-order calls return [`ClientError::State`].
-pub struct Client<'c> {
-    cred: &'c Credential,
+///
+/// `C` is anything that holds a [`Credential`]: `&Credential`, or `Arc<Credential>` for a run
+/// that must be `'static` (e.g. moved into a blocking task between network round trips).
+pub struct Client<C: Borrow<Credential>> {
+    cred: C,
     pin: Pin,
     state: State,
 }
 
-impl<'c> Client<'c> {
+impl<C: Borrow<Credential>> Client<C> {
     /// A new run with the PIN the user entered.
-    pub fn new(cred: &'c Credential, pin: Pin) -> Self {
+    pub fn new(cred: C, pin: Pin) -> Self {
         Self {
             cred,
             pin,
@@ -140,13 +144,18 @@ impl<'c> Client<'c> {
     }
 
     fn commit<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Box<Pending>, [u8; G1_LEN]) {
-        let day = self.cred.permit.as_ref().map_or(0, TimePermit::day);
-        let pts = IdPoints::new(&self.cred.hashed_id, day);
+        let day = self
+            .cred
+            .borrow()
+            .permit
+            .as_ref()
+            .map_or(0, TimePermit::day);
+        let pts = IdPoints::new(&self.cred.borrow().hashed_id, day);
         let x = random_scalar(rng);
         let r = random_scalar(rng);
-        let tp = self.cred.permit.as_ref().map(TimePermit::point);
+        let tp = self.cred.borrow().permit.as_ref().map(TimePermit::point);
         let sec = math::client_sec(
-            &self.cred.token.point(),
+            &self.cred.borrow().token.point(),
             &pts.a,
             self.pin.value(),
             tp.as_ref(),
@@ -178,7 +187,7 @@ impl<'c> Client<'c> {
         }
         let (p, u) = self.commit(rng);
         let hello = Hello {
-            identity: self.cred.identity.clone(),
+            identity: self.cred.borrow().identity.clone(),
             day: p.day,
             u,
             ut: (p.day != 0).then_some(p.u_prime),
@@ -253,7 +262,7 @@ impl<'c> Client<'c> {
             p.v_y = Some((v, big_to_bytes(&y)));
             p.message = message.to_vec();
             let hello = OnePassHello {
-                identity: self.cred.identity.clone(),
+                identity: self.cred.borrow().identity.clone(),
                 day: p.day,
                 time,
                 message: message.to_vec(),
@@ -294,10 +303,17 @@ impl<'c> Client<'c> {
         mode: Mode,
     ) -> Result<Session, ClientError> {
         let t_bytes = g1_to_bytes(t);
-        let (hm, h) = math::hash_all(&self.cred.hashed_id, &p.u_prime, v, y, &p.z, &t_bytes);
+        let (hm, h) = math::hash_all(
+            &self.cred.borrow().hashed_id,
+            &p.u_prime,
+            v,
+            y,
+            &p.z,
+            &t_bytes,
+        );
         let key = math::client_key(
-            &self.cred.g1,
-            &self.cred.g2,
+            &self.cred.borrow().g1,
+            &self.cred.borrow().g2,
             self.pin.value(),
             &big_from(&p.r),
             &big_from(&p.x),
@@ -305,8 +321,8 @@ impl<'c> Client<'c> {
             t,
         );
         Ok(Session {
-            identity: self.cred.identity.clone(),
-            hashed_id: self.cred.hashed_id,
+            identity: self.cred.borrow().identity.clone(),
+            hashed_id: self.cred.borrow().hashed_id,
             day: p.day,
             mode,
             message: p.message.clone(),

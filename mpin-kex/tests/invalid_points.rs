@@ -222,3 +222,21 @@ fn compressed_and_odd_encodings_are_refused() {
     assert_eq!(curve::g2_decode(&g2).unwrap_err(), PointError::NotOnCurve);
     assert!(ServerSecretShare::from_bytes(&g2).is_err());
 }
+
+#[test]
+fn g2_shares_outside_the_subgroup_are_refused() {
+    use miracl_core::bls12381::ecp2::ECP2;
+    // Hunt-and-peck onto the twist without clearing the cofactor: on the curve, not in G2.
+    let p = ECP2::hap2point(&BIG::new_int(5));
+    let (mut x, mut y) = (p.getx(), p.gety());
+    let mut enc = [0u8; 192];
+    for (i, mut v) in [x.geta(), x.getb(), y.geta(), y.getb()].into_iter().enumerate() {
+        v.rmod(&BIG::new_ints(&rom::MODULUS));
+        v.tobytes(&mut enc[i * 48..(i + 1) * 48]);
+    }
+    assert_eq!(curve::g2_decode(&enc).unwrap_err(), PointError::NotInSubgroup);
+    assert!(matches!(
+        ServerSecretShare::from_bytes(&enc),
+        Err(DecodeError::Point { source: PointError::NotInSubgroup, .. })
+    ));
+}

@@ -1,0 +1,119 @@
+//! The M-Pin channel: M-Pin Full authentication in front of the TLS 1.3 PSK engine
+//! (DESIGN §4; byte layout in `milagro-tls/PROTOCOL.md`).
+//!
+//! ```text
+//! client                                         server
+//! "MPIN" 01, Hello{ID, day, U, UT, Z}    ───►
+//!                                        ◄───    Challenge{session id, y, T}   (or Failure, close)
+//! Response{V}, TLS ClientHello(PSK)      ───►    PSK = RFC 9258 import(M-Pin key, session id, HM…)
+//!                                        ◄───    TLS ServerHello … Finished
+//! ```
+//!
+//! The PSK binder is the client's key confirmation and the server's Finished the server's; each
+//! imported PSK serves exactly one handshake. An [`MpinAcceptor`] also serves plain TLS-PSK
+//! peers (OpenSSL, GnuTLS, stunnel) on the same port when it has a static PSK store: a first
+//! byte `0x16` is a TLS record, `M` the M-Pin preface.
+
+mod client;
+pub mod frame;
+pub mod importer;
+mod rewind;
+mod server;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use client::{MpinClientConfig, MpinConnector};
+pub use mpin_kex::Mode;
+pub use rewind::Rewind;
+pub use server::{MpinAcceptor, MpinServerConfig, Peer};
+
+/// Why an M-Pin connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MpinError {
+    /// Transport error.
+    #[error("transport: {0}")]
+    Io(#[from] io::Error),
+    /// The peer broke the framing protocol.
+    #[error("M-Pin protocol violation: {0}")]
+    Protocol(&'static str),
+    /// The client spoke another M-Pin channel version.
+    #[error("unsupported M-Pin channel version {0} (this side speaks 1)")]
+    Version(u8),
+    /// The first bytes are neither the M-Pin preface nor (with a static PSK store) TLS.
+    #[error("peer speaks neither M-Pin nor TLS (first byte 0x{0:02x})")]
+    UnknownProtocol(u8),
+    /// The server refused the authentication (generic failure frame).
+    #[error("the server refused the M-Pin authentication (wrong PIN, revoked or locked identity, missing permit, or not allowed)")]
+    Refused,
+    /// Server side: the client's authentication failed (the wire only says "failed").
+    #[error("M-Pin authentication failed: {0}")]
+    Auth(#[from] mpin_kex::AuthError),
+    /// Client side: the server's messages were invalid.
+    #[error("M-Pin client: {0}")]
+    Client(#[from] mpin_kex::ClientError),
+    /// A malformed M-Pin message.
+    #[error("malformed M-Pin message: {0}")]
+    Decode(#[from] mpin_kex::DecodeError),
+    /// The TLS handshake after the M-Pin exchange failed.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::Error),
+    /// The whole handshake did not finish in time.
+    #[error("M-Pin/TLS handshake timed out")]
+    Timeout,
+    /// A blocking computation task failed.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<MpinError> for io::Error {
+    fn from(e: MpinError) -> Self {
+        let kind = match &e {
+            MpinError::Io(inner) => inner.kind(),
+            MpinError::Timeout => io::ErrorKind::TimedOut,
+            MpinError::Refused | MpinError::Auth(_) => io::ErrorKind::PermissionDenied,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// The [`MpinError`] inside an `io::Error` returned by this module, if any.
+pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<MpinError>())
+}
+
+/// Unix time in seconds from the system clock.
+pub fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A clock: unix seconds. Injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Default time for the whole M-Pin + TLS handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a CPU-heavy closure (pairings) off the async reactor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, MpinError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| MpinError::Internal("computation task failed"))
+}
+
+/// Turns an `io::Error` from the TLS layer back into a typed error where possible.
+fn tls_io(e: io::Error) -> MpinError {
+    if let Some(inner) = crate::stream::tls_error(&e) {
+        return MpinError::Tls(inner.clone());
+    }
+    if matches!(mpin_error(&e), Some(MpinError::Refused)) {
+        return MpinError::Refused;
+    }
+    MpinError::Io(e)
+}

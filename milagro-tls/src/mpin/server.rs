@@ -1,0 +1,263 @@
+//! The server side of the M-Pin channel, with plain TLS-PSK peers served on the same port.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpin_kex::{HashedId, Hello, Mode, OnePassHello, Response, Server, ServerContext, Session};
+use rand_core::{OsRng, RngCore};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::frame::{self, FrameType, PREFACE};
+use super::importer::{self, SESSION_ID_LEN};
+use super::{blocking, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::kx::NamedGroup;
+use crate::psk::{PskStore, StaticPskStore};
+use crate::server::ServerConfig;
+use crate::stream::{Acceptor, TlsStream};
+use crate::suites::CipherSuite;
+
+/// Server settings for the M-Pin channel.
+#[derive(Clone)]
+pub struct MpinServerConfig {
+    /// Server key, policy (permits, allow-list, lockout) and stores.
+    pub context: ServerContext,
+    /// PSKs for plain TLS-PSK peers on the same port (`None`: M-Pin only).
+    pub static_psks: Option<Arc<dyn PskStore>>,
+    /// Label naming this server, bound into the PSK (and one-pass proofs); default empty.
+    pub server_label: Vec<u8>,
+    /// TLS cipher suites.
+    pub cipher_suites: Vec<CipherSuite>,
+    /// TLS groups.
+    pub groups: Vec<NamedGroup>,
+    /// Clock (unix seconds) for permits, timestamps and challenge expiry.
+    pub clock: Clock,
+}
+
+impl MpinServerConfig {
+    /// M-Pin only, empty label, default suites and groups, system clock.
+    pub fn new(context: ServerContext) -> Self {
+        Self {
+            context,
+            static_psks: None,
+            server_label: Vec::new(),
+            cipher_suites: CipherSuite::ALL.to_vec(),
+            groups: NamedGroup::ALL.to_vec(),
+            clock: Arc::new(super::system_clock),
+        }
+    }
+
+    fn tls(&self, store: Arc<dyn PskStore>) -> Arc<ServerConfig> {
+        let mut c = ServerConfig::new(store);
+        c.cipher_suites = self.cipher_suites.clone();
+        c.groups = self.groups.clone();
+        Arc::new(c)
+    }
+}
+
+impl std::fmt::Debug for MpinServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpinServerConfig")
+            .field("policy", &self.context.policy)
+            .field("static_psks", &self.static_psks.is_some())
+            .field("server_label", &String::from_utf8_lossy(&self.server_label))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is on the other end of an accepted connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// Authenticated with M-Pin.
+    Mpin {
+        /// The raw identity.
+        identity: Vec<u8>,
+        /// Its hash.
+        hashed_id: HashedId,
+        /// Multi-pass or one-pass.
+        mode: Mode,
+        /// The time-permit day (0 = none).
+        day: u32,
+    },
+    /// A plain TLS-PSK peer with a static PSK.
+    Psk {
+        /// The PSK identity.
+        identity: Vec<u8>,
+    },
+}
+
+impl Peer {
+    /// The authenticated identity (M-Pin identity or PSK identity).
+    pub fn identity(&self) -> &[u8] {
+        match self {
+            Peer::Mpin { identity, .. } | Peer::Psk { identity } => identity,
+        }
+    }
+}
+
+/// Sends the one generic failure frame, closes our side and drains what the client already
+/// sent (its TLS ClientHello travels with the response), so that closing does not reset the
+/// connection before the client has read the failure. Best effort, bounded in time and size.
+async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO) {
+    use tokio::io::AsyncWriteExt;
+    let _ = frame::send(io, &frame::encode(FrameType::Failure, &[])).await;
+    let _ = io.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut total = 0usize;
+        while total < 64 * 1024 {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
+
+/// Accepts M-Pin clients (and, with a static store, plain TLS-PSK peers).
+#[derive(Debug, Clone)]
+pub struct MpinAcceptor {
+    config: Arc<MpinServerConfig>,
+    handshake_timeout: Duration,
+}
+
+impl MpinAcceptor {
+    /// An acceptor with the default 10 s handshake timeout.
+    pub fn new(config: Arc<MpinServerConfig>) -> Self {
+        Self {
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// Sets the timeout for the whole M-Pin + TLS handshake.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Authenticates the peer over `io` (errors: [`super::mpin_error`]). On an M-Pin failure
+    /// the peer gets one generic failure frame and the connection is closed; the returned
+    /// error says why (for logs).
+    pub async fn accept<IO>(&self, io: IO) -> io::Result<(TlsStream<Rewind<IO>>, Peer)>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        match tokio::time::timeout(self.handshake_timeout, self.run(io)).await {
+            Ok(r) => r.map_err(io::Error::from),
+            Err(_) => Err(MpinError::Timeout.into()),
+        }
+    }
+
+    async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut io: IO,
+    ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
+        let mut first = [0u8; 1];
+        io.read_exact(&mut first).await?;
+        match (first[0], &self.config.static_psks) {
+            (0x16, Some(store)) => {
+                let stream = Acceptor::new(self.config.tls(store.clone()))
+                    .with_handshake_timeout(self.handshake_timeout)
+                    .accept(Rewind::new(first.to_vec(), io))
+                    .await
+                    .map_err(tls_io)?;
+                let identity = stream.psk_identity().unwrap_or_default().to_vec();
+                Ok((stream, Peer::Psk { identity }))
+            }
+            (b'M', _) => self.mpin(first[0], io).await,
+            (other, _) => Err(MpinError::UnknownProtocol(other)),
+        }
+    }
+
+    async fn mpin<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        first: u8,
+        mut io: IO,
+    ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
+        let mut rest = [0u8; 4];
+        io.read_exact(&mut rest).await?;
+        if first != PREFACE[0] || rest[..3] != PREFACE[1..4] {
+            return Err(MpinError::UnknownProtocol(first));
+        }
+        if rest[3] != PREFACE[4] {
+            return Err(MpinError::Version(rest[3]));
+        }
+        let result = self.authenticate(&mut io).await;
+        let (sid, session) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                refuse(&mut io).await;
+                return Err(e);
+            }
+        };
+        let imported = importer::imported_identity(
+            &sid,
+            &session.transcript_hash,
+            &session.identity,
+            &self.config.server_label,
+        );
+        let psk = importer::import(session.key.as_bytes(), &imported)?;
+        let store: StaticPskStore = [psk].into_iter().collect();
+        let stream = Acceptor::new(self.config.tls(Arc::new(store)))
+            .with_handshake_timeout(self.handshake_timeout)
+            .accept(Rewind::new(Vec::new(), io))
+            .await
+            .map_err(tls_io)?;
+        let peer = Peer::Mpin {
+            identity: session.identity.clone(),
+            hashed_id: session.hashed_id,
+            mode: session.mode,
+            day: session.day,
+        };
+        Ok((stream, peer))
+    }
+
+    /// Runs the M-Pin exchange; returns the session id and the M-Pin session.
+    async fn authenticate<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: &mut IO,
+    ) -> Result<([u8; SESSION_ID_LEN], Session), MpinError> {
+        let cfg = &self.config;
+        let mut sid = [0u8; SESSION_ID_LEN];
+        OsRng.fill_bytes(&mut sid);
+        let (kind, body) = frame::read(io).await?;
+        match kind {
+            FrameType::Hello => {
+                let hello = Hello::decode(&body)?;
+                let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
+                let (mut server, challenge) = blocking(move || {
+                    let mut s = Server::new(ctx);
+                    let c = s.hello(&hello, now, &mut OsRng);
+                    (s, c)
+                })
+                .await?;
+                let mut out = sid.to_vec();
+                out.extend_from_slice(&challenge?.encode());
+                frame::send(io, &frame::encode(FrameType::Challenge, &out)).await?;
+                let body = frame::expect(io, FrameType::Response).await?;
+                let response = Response::decode(&body)?;
+                let clock = cfg.clock.clone();
+                let session = blocking(move || server.response(&response, clock())).await??;
+                Ok((sid, session))
+            }
+            FrameType::OnePassHello => {
+                let hello = OnePassHello::decode(&body)?;
+                if hello.message != cfg.server_label {
+                    return Err(MpinError::Protocol(
+                        "one-pass proof is bound to another server label",
+                    ));
+                }
+                let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
+                let (reply, session) =
+                    blocking(move || Server::new(ctx).one_pass(&hello, now, &mut OsRng)).await??;
+                let mut out = sid.to_vec();
+                out.extend_from_slice(&reply.encode());
+                frame::send(io, &frame::encode(FrameType::OnePassReply, &out)).await?;
+                Ok((sid, session))
+            }
+            _ => Err(MpinError::Protocol("expected a hello frame")),
+        }
+    }
+}
