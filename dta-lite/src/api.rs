@@ -1,0 +1,309 @@
+//! The JSON API: request and response bodies, and the response signature every D-TA answer
+//! carries (header [`SIGNATURE_HEADER`]).
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/client-secret` | [`ClientSecretRequest`] | [`ShareResponse`] (97-byte G1 share) |
+//! | `POST /v1/time-permits` | [`TimePermitsRequest`] | [`TimePermitsResponse`] |
+//! | `POST /v1/server-secret` | [`ServerSecretRequest`] | [`ShareResponse`] (192-byte G2 share) |
+//! | `POST /v1/revocations` (RA-signed) | [`RevocationRequest`] | [`RevocationResponse`] |
+//! | `GET /v1/info` | — | [`Info`] |
+//! | `GET /healthz` | — | `ok` |
+//! | `GET /metrics` | — | Prometheus text |
+//!
+//! Errors answer [`ErrorBody`] with 400 (bad request), 401 (RA signature missing, wrong,
+//! untrusted or expired), 403 (identity revoked, grant expired or of the wrong kind),
+//! 404, 409 (replayed nonce, grant already used), 413 (body over [`MAX_BODY`]), 500 (e.g. the
+//! audit log cannot be written: nothing is issued).
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ra::Grant;
+
+/// Header carrying the D-TA's Ed25519 response signature (hex).
+pub const SIGNATURE_HEADER: &str = "x-dta-signature";
+/// Largest request body a D-TA reads.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Most permit days per request.
+pub const MAX_PERMIT_DAYS: u32 = 31;
+/// Permits may start at most this many days after today (and at most one day before).
+pub const MAX_PERMIT_LEAD_DAYS: u32 = 31;
+
+/// `POST /v1/client-secret`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSecretRequest {
+    /// The hashed identity (96 hex digits); must equal the grant's.
+    pub hashed_id: String,
+    /// The RA's client grant.
+    pub grant: Grant,
+}
+
+/// `POST /v1/server-secret`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSecretRequest {
+    /// The RA's server grant.
+    pub grant: Grant,
+}
+
+/// Answer carrying one share (hex of its mpin-kex encoding).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareResponse {
+    /// The share, hex.
+    pub share: String,
+}
+
+impl Drop for ShareResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.share);
+    }
+}
+
+/// `POST /v1/time-permits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimePermitsRequest {
+    /// The hashed identity (96 hex digits); must equal the grant's.
+    pub hashed_id: String,
+    /// The client grant kept in the credential (its enrolment deadline does not apply).
+    pub grant: Grant,
+    /// First day (days since 1970-01-01 UTC).
+    pub from_day: u32,
+    /// Number of days, 1 to [`MAX_PERMIT_DAYS`].
+    pub days: u32,
+}
+
+/// One day's permit share.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermitShare {
+    /// The day.
+    pub day: u32,
+    /// The 101-byte permit share (`be32(day) ‖ G1 point`), hex.
+    pub share: String,
+}
+
+impl Drop for PermitShare {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.share);
+    }
+}
+
+/// Answer to `POST /v1/time-permits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimePermitsResponse {
+    /// One share per requested day, in order.
+    pub permits: Vec<PermitShare>,
+}
+
+/// `POST /v1/revocations` (RA-signed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    /// The hashed identity to revoke.
+    pub hashed_id: String,
+}
+
+/// Answer to a revocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationResponse {
+    /// The hashed identity.
+    pub hashed_id: String,
+    /// False if it was already revoked.
+    pub newly_revoked: bool,
+}
+
+/// `GET /v1/info`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Info {
+    /// The D-TA's name.
+    pub name: String,
+    /// Its id: the first 8 bytes of SHA-256 of the signing key, hex.
+    pub id: String,
+    /// The response-signing public key, hex.
+    pub signing_key: String,
+    /// SHA-256 of the TLS certificate, hex.
+    pub fingerprint: String,
+    /// The crate version.
+    pub version: String,
+    /// The API version.
+    pub api: u32,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+/// The bytes a D-TA signs for an answer: method, path, SHA-256 of the request body, status
+/// and SHA-256 of the answer body.
+pub fn response_message(
+    method: &str,
+    path: &str,
+    request_body: &[u8],
+    status: u16,
+    response_body: &[u8],
+) -> Vec<u8> {
+    format!(
+        "milagro-dta-response-v1\n{method}\n{path}\n{}\n{status}\n{}",
+        hex::encode(Sha256::digest(request_body)),
+        hex::encode(Sha256::digest(response_body))
+    )
+    .into_bytes()
+}
+
+/// Signs an answer (hex signature for [`SIGNATURE_HEADER`]).
+pub fn sign_response(
+    key: &SigningKey,
+    method: &str,
+    path: &str,
+    request_body: &[u8],
+    status: u16,
+    response_body: &[u8],
+) -> String {
+    hex::encode(
+        key.sign(&response_message(
+            method,
+            path,
+            request_body,
+            status,
+            response_body,
+        ))
+        .to_bytes(),
+    )
+}
+
+/// Checks an answer's signature. `false` on any mismatch or malformed signature.
+pub fn verify_response(
+    key: &VerifyingKey,
+    method: &str,
+    path: &str,
+    request_body: &[u8],
+    status: u16,
+    response_body: &[u8],
+    signature_hex: &str,
+) -> bool {
+    let Some(sig) = hex::decode(signature_hex)
+        .ok()
+        .and_then(|v| <[u8; 64]>::try_from(v).ok())
+    else {
+        return false;
+    };
+    key.verify(
+        &response_message(method, path, request_body, status, response_body),
+        &Signature::from_bytes(&sig),
+    )
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    #[test]
+    fn response_signatures_detect_any_change() {
+        let k = SigningKey::generate(&mut OsRng);
+        let vk = k.verifying_key();
+        let s = sign_response(
+            &k,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+        );
+        assert!(verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+            &s
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"05\"}",
+            &s
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req2",
+            200,
+            b"{\"share\":\"04\"}",
+            &s
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/server-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+            &s
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            403,
+            b"{\"share\":\"04\"}",
+            &s
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+            "zz"
+        ));
+        assert!(!verify_response(
+            &vk,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+            &s[..64]
+        ));
+        let other = SigningKey::generate(&mut OsRng).verifying_key();
+        assert!(!verify_response(
+            &other,
+            "POST",
+            "/v1/client-secret",
+            b"req",
+            200,
+            b"{\"share\":\"04\"}",
+            &s
+        ));
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_and_missing_fields() {
+        assert!(serde_json::from_str::<RevocationRequest>(r#"{"hashed_id":"00","x":1}"#).is_err());
+        assert!(serde_json::from_str::<RevocationRequest>(r#"{}"#).is_err());
+        assert!(serde_json::from_str::<TimePermitsRequest>(
+            r#"{"hashed_id":"00","from_day":-1,"days":1}"#
+        )
+        .is_err());
+    }
+}
