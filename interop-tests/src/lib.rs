@@ -1,9 +1,414 @@
-//! Helpers shared by the interoperability tests (tests live in `tests/`).
+//! Helpers shared by the interoperability tests (tests live in `tests/`):
+//! child processes that are killed on drop, free loopback ports, payloads
+//! and an in-process milagro-tls client/server driven against real peers.
 //!
 //! ```
 //! assert!(interop_tests::LOOPBACK.starts_with("127."));
+//! let p = interop_tests::text_payload(128);
+//! assert_eq!(p.len(), 128);
+//! assert_eq!(interop_tests::reverse_lines(&interop_tests::reverse_lines(&p)), p);
 //! ```
 #![forbid(unsafe_code)]
 
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use milagro_tls::{
+    CipherSuite, ClientConfig, Connector, HashAlgorithm, NamedGroup, Negotiated, Psk,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 /// The only address interop tests bind or connect to.
 pub const LOOPBACK: &str = "127.0.0.1";
+
+/// The PSK identity used by the tests.
+pub const IDENTITY: &str = "client1";
+
+/// The PSK (hex) used by the tests.
+pub const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A different key, for negative tests.
+pub const WRONG_KEY_HEX: &str = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// Payload size for the bulk tests.
+pub const MIB: usize = 1 << 20;
+
+/// A child process that is killed (and reaped) when dropped.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    /// What was started, for messages.
+    pub what: String,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` with piped stdio.
+    pub fn spawn(cmd: &mut Command, what: &str) -> io::Result<Self> {
+        let child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
+        Ok(Self {
+            child,
+            what: what.to_string(),
+        })
+    }
+
+    /// Spawns a server whose output nobody reads (a full pipe would block it).
+    pub fn spawn_quiet(cmd: &mut Command, what: &str) -> io::Result<Self> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
+        Ok(Self {
+            child,
+            what: what.to_string(),
+        })
+    }
+
+    /// The child.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Kills the child and returns (stdout, stderr) as text.
+    pub fn kill_and_collect(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut o) = self.child.stdout.take() {
+            let _ = io::Read::read_to_string(&mut o, &mut out);
+        }
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = io::Read::read_to_string(&mut e, &mut err);
+        }
+        let _ = self.child.wait();
+        (out, err)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True if `tool` is on PATH.
+pub fn has_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Panics with an installation hint when a peer tool is missing (CI installs
+/// them; a silent skip would hide a broken setup).
+pub fn require_tool(tool: &str) {
+    assert!(
+        has_tool(tool),
+        "{tool} not found: install openssl, gnutls-bin, stunnel4 and socat (apt-get install -y gnutls-bin stunnel4 socat)"
+    );
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> io::Result<u16> {
+    let l = TcpListener::bind((LOOPBACK, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Waits until something accepts on `port` (at most `timeout`).
+pub fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("nothing listening on port {port} after {timeout:?}"),
+    ))
+}
+
+/// `len` bytes of text lines (63 printable characters + `\n`), free of the
+/// characters and sequences peers treat as commands.
+pub fn text_payload(len: usize) -> Vec<u8> {
+    const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut x: u32 = 0x1234_5678;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        if out.len() % 64 == 63 {
+            out.push(b'\n');
+        } else {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            out.push(ALPHA[(x % ALPHA.len() as u32) as usize]);
+        }
+    }
+    out
+}
+
+/// Reverses every `\n`-terminated line (what `openssl s_server -rev` sends).
+pub fn reverse_lines(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        out.extend(body.iter().rev());
+        if line.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// A private temporary directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory.
+    pub fn new(tag: &str) -> io::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "milagro-interop-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&p)?;
+        Ok(Self(p))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes a file with mode 0600 and returns its path.
+    pub fn write_private(&self, name: &str, contents: &str) -> io::Result<PathBuf> {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Decodes hex (test constants only).
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The PSK for `key_hex`, bound to SHA-256.
+pub fn psk(identity: &str, key_hex: &str) -> Psk {
+    match Psk::new(identity.as_bytes(), &unhex(key_hex), HashAlgorithm::Sha256) {
+        Ok(p) => p,
+        Err(e) => unreachable!("test PSK constants are valid: {e}"),
+    }
+}
+
+/// Outcome of [`client_roundtrip`].
+#[derive(Debug)]
+pub struct Roundtrip {
+    /// What the handshake agreed.
+    pub negotiated: Negotiated,
+    /// Bytes received from the peer.
+    pub received: Vec<u8>,
+    /// KeyUpdates received from the peer.
+    pub peer_key_updates: usize,
+    /// NewSessionTickets received from the peer.
+    pub tickets: usize,
+}
+
+/// Our client (in process): connects to `port`, sends `payload` (with a
+/// KeyUpdate after the first 4 KiB), reads until `expect_len` bytes came
+/// back, then sends close_notify. Bounded by `timeout`.
+pub fn client_roundtrip(
+    port: u16,
+    psk: Psk,
+    suites: &[CipherSuite],
+    groups: &[NamedGroup],
+    payload: &[u8],
+    expect_len: usize,
+    timeout: Duration,
+) -> io::Result<Roundtrip> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let payload = payload.to_vec();
+    let mut config = ClientConfig::new(psk);
+    config.cipher_suites = suites.to_vec();
+    config.groups = groups.to_vec();
+    let connector = Connector::new(Arc::new(config)).with_handshake_timeout(timeout);
+    rt.block_on(async move {
+        let fut = async {
+            let sock = tokio::net::TcpStream::connect((LOOPBACK, port)).await?;
+            let mut tls = connector.connect(sock).await?;
+            // a small first part, then a KeyUpdate (the peer answers with its
+            // own), then the rest: exercises KeyUpdate both ways with real peers
+            let first = payload.len().min(4096);
+            tls.write_all(&payload[..first]).await?;
+            tls.refresh_traffic_keys().map_err(io::Error::from)?;
+            let payload = payload[first..].to_vec();
+            let negotiated = tls
+                .negotiated()
+                .cloned()
+                .ok_or_else(|| io::Error::other("no negotiated parameters"))?;
+            let (mut r, mut w) = tls.split();
+            let writer = tokio::spawn(async move {
+                w.write_all(&payload).await?;
+                w.flush().await?;
+                Ok::<_, io::Error>(w)
+            });
+            let mut received = Vec::with_capacity(expect_len);
+            let mut buf = vec![0u8; 64 * 1024];
+            while received.len() < expect_len {
+                let n = r.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                received.extend_from_slice(&buf[..n]);
+            }
+            let w = writer.await.map_err(io::Error::other)??;
+            let mut tls = r.unsplit(w);
+            let _ = tls.shutdown().await;
+            let (mut peer_key_updates, mut tickets) = (0, 0);
+            while let Some(e) = tls.next_event() {
+                match e {
+                    milagro_tls::Event::PeerKeyUpdate => peer_key_updates += 1,
+                    milagro_tls::Event::SessionTicket(_) => tickets += 1,
+                    _ => {}
+                }
+            }
+            Ok(Roundtrip {
+                negotiated,
+                received,
+                peer_key_updates,
+                tickets,
+            })
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "interop round trip timed out"))?
+    })
+}
+
+/// Starts our server (in process, on a background thread with its own
+/// runtime) on a free port: echoes every connection. Returns the port and a
+/// receiver of one line per connection outcome (`ok ...` or `err ...`).
+pub fn spawn_our_server(
+    config: milagro_tls::ServerConfig,
+) -> io::Result<(
+    u16,
+    std::sync::mpsc::Receiver<Result<Negotiated, milagro_tls::Error>>,
+)> {
+    let listener = TcpListener::bind((LOOPBACK, 0))?;
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let acceptor = milagro_tls::Acceptor::new(Arc::new(config))
+        .with_handshake_timeout(Duration::from_secs(10));
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            // bounded: the thread ends after 30 s or when the receiver is gone
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while let Ok(Ok((sock, _))) = tokio::time::timeout_at(deadline, listener.accept()).await
+            {
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match acceptor.accept(sock).await {
+                        Ok(tls) => {
+                            let n = tls.negotiated().cloned();
+                            let (mut r, mut w) = tls.split();
+                            let _ = tokio::io::copy(&mut r, &mut w).await;
+                            let _ = w.shutdown().await;
+                            if let Some(n) = n {
+                                let _ = tx.send(Ok(n));
+                            }
+                        }
+                        Err(e) => {
+                            let err = milagro_tls::stream::tls_error(&e)
+                                .cloned()
+                                .unwrap_or(milagro_tls::Error::UnexpectedEof);
+                            let _ = tx.send(Err(err));
+                        }
+                    }
+                });
+            }
+        });
+    });
+    Ok((port, rx))
+}
+
+/// Feeds `input` to a child's stdin (keeping it open) and collects its
+/// stdout until `want` bytes arrived or `timeout` passed.
+pub fn pipe_through(
+    guard: &mut ChildGuard,
+    input: Vec<u8>,
+    want: usize,
+    timeout: Duration,
+) -> Vec<u8> {
+    let child = guard.child();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let writer = std::thread::spawn(move || {
+        if let Some(mut s) = stdin {
+            let _ = io::Write::write_all(&mut s, &input);
+            let _ = io::Write::flush(&mut s);
+            // keep stdin open so the peer does not close early
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    });
+    drop(writer);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Some(mut out) = stdout else { return };
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = Vec::new();
+        while got.len() < want {
+            match io::Read::read(&mut out, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx.send(got);
+    });
+    rx.recv_timeout(timeout).unwrap_or_default()
+}

@@ -89,8 +89,17 @@ mod tests {
         for v in 0..=255u8 {
             assert_eq!(AlertDescription::from_code(v).code(), v);
         }
-        assert_eq!(AlertDescription::from_code(51), AlertDescription::DecryptError);
-        assert_eq!(AlertDescription::DecryptError.to_string(), "decrypt_error(51)");
-        assert_eq!(AlertDescription::from_code(200), AlertDescription::Unknown(200));
+        assert_eq!(
+            AlertDescription::from_code(51),
+            AlertDescription::DecryptError
+        );
+        assert_eq!(
+            AlertDescription::DecryptError.to_string(),
+            "decrypt_error(51)"
+        );
+        assert_eq!(
+            AlertDescription::from_code(200),
+            AlertDescription::Unknown(200)
+        );
     }
 }

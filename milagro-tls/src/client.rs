@@ -46,6 +46,7 @@ pub(crate) struct ClientState {
     stage: Stage,
 }
 
+#[allow(clippy::enum_variant_names)] // every stage waits for a message
 enum Stage {
     WaitServerHello {
         hello: ClientHello,
@@ -160,7 +161,10 @@ impl DerefMut for ClientConnection {
 }
 
 fn key_share_ext(shares: &[KeyShare]) -> Extension {
-    let list: Vec<(u16, &[u8])> = shares.iter().map(|s| (s.group.code(), s.public())).collect();
+    let list: Vec<(u16, &[u8])> = shares
+        .iter()
+        .map(|s| (s.group.code(), s.public()))
+        .collect();
     Extension {
         typ: ext::KEY_SHARE,
         data: messages::hello::client_key_shares(&list),
@@ -232,15 +236,29 @@ pub(crate) fn handle(
                 .filter(|s| hello.cipher_suites.contains(&s.code()))
                 .ok_or(Error::IllegalParameter("cipher suite not offered"))?;
             if retried.is_some_and(|r| r != suite) {
-                return Err(Error::IllegalParameter("cipher suite changed after HelloRetryRequest"));
+                return Err(Error::IllegalParameter(
+                    "cipher suite changed after HelloRetryRequest",
+                ));
             }
             if sh.is_hrr() {
                 if retried.is_some() {
                     return Err(Error::UnexpectedMessage("second HelloRetryRequest"));
                 }
-                retry(conn, &config, hello, shares, transcript, early, suite, &sh, raw)?
+                retry(
+                    conn, &config, hello, shares, transcript, early, suite, &sh, raw,
+                )?
             } else {
-                server_hello(conn, &config, shares, transcript, &early, suite, retried.is_some(), &sh, raw)?
+                server_hello(
+                    conn,
+                    &config,
+                    shares,
+                    transcript,
+                    &early,
+                    suite,
+                    retried.is_some(),
+                    &sh,
+                    raw,
+                )?
             }
         }
         (Stage::WaitEncryptedExtensions(mut keys), HandshakeMessage::EncryptedExtensions(exts)) => {
@@ -262,7 +280,8 @@ pub(crate) fn handle(
         }
         (Stage::WaitFinished(mut keys), HandshakeMessage::Finished(verify)) => {
             let alg = keys.suite.hash();
-            let expected = key_schedule::finished_mac(alg, &keys.server_hs, &keys.transcript.current())?;
+            let expected =
+                key_schedule::finished_mac(alg, &keys.server_hs, &keys.transcript.current())?;
             if !bool::from(expected.ct_eq(&verify)) {
                 return Err(Error::BadFinished);
             }
@@ -290,11 +309,14 @@ pub(crate) fn handle(
             )?;
             return Ok(HsState::Done);
         }
-        (_, HandshakeMessage::Unsupported(
-            messages::typ::CERTIFICATE
-            | messages::typ::CERTIFICATE_REQUEST
-            | messages::typ::CERTIFICATE_VERIFY,
-        )) => {
+        (
+            _,
+            HandshakeMessage::Unsupported(
+                messages::typ::CERTIFICATE
+                | messages::typ::CERTIFICATE_REQUEST
+                | messages::typ::CERTIFICATE_VERIFY,
+            ),
+        ) => {
             return Err(Error::UnexpectedMessage(
                 "certificate message: this client accepts only PSK authentication",
             ))
@@ -317,7 +339,9 @@ fn retry(
     raw: &[u8],
 ) -> Result<Stage, Error> {
     if hrr.selected_psk()?.is_some() {
-        return Err(Error::IllegalParameter("pre_shared_key in HelloRetryRequest"));
+        return Err(Error::IllegalParameter(
+            "pre_shared_key in HelloRetryRequest",
+        ));
     }
     let cookie = hrr.cookie()?;
     let group_code = hrr.hrr_group()?;
@@ -325,9 +349,13 @@ fn retry(
         Some(code) => {
             let group = NamedGroup::from_code(code)
                 .filter(|g| config.groups.contains(g))
-                .ok_or(Error::IllegalParameter("HelloRetryRequest group not offered"))?;
+                .ok_or(Error::IllegalParameter(
+                    "HelloRetryRequest group not offered",
+                ))?;
             if shares.iter().any(|s| s.group == group) {
-                return Err(Error::IllegalParameter("HelloRetryRequest for a group already shared"));
+                return Err(Error::IllegalParameter(
+                    "HelloRetryRequest for a group already shared",
+                ));
             }
             Some(KeyShare::start(group)?)
         }
@@ -337,12 +365,17 @@ fn retry(
         return Err(Error::IllegalParameter("HelloRetryRequest changes nothing"));
     }
     for e in &hrr.extensions {
-        if !matches!(e.typ, ext::KEY_SHARE | ext::COOKIE | ext::SUPPORTED_VERSIONS) {
+        if !matches!(
+            e.typ,
+            ext::KEY_SHARE | ext::COOKIE | ext::SUPPORTED_VERSIONS
+        ) {
             return Err(Error::UnsupportedExtension("in HelloRetryRequest"));
         }
     }
     if suite.hash() != transcript.alg() {
-        return Err(Error::IllegalParameter("cipher suite hash differs from the PSK's"));
+        return Err(Error::IllegalParameter(
+            "cipher suite hash differs from the PSK's",
+        ));
     }
     transcript.rollup_for_hrr();
     transcript.update(raw);
@@ -358,7 +391,10 @@ fn retry(
     if let Some(c) = cookie {
         let mut data = Vec::new();
         crate::codec::put_vec(&mut data, 2, |o| o.extend_from_slice(&c));
-        hello.extensions.push(Extension { typ: ext::COOKIE, data });
+        hello.extensions.push(Extension {
+            typ: ext::COOKIE,
+            data,
+        });
     }
     let (hello, transcript) = send_hello(conn, config, hello, transcript, &early)?;
     Ok(Stage::WaitServerHello {
@@ -392,18 +428,23 @@ fn server_hello(
         Some(_) => return Err(Error::IllegalParameter("selected PSK index")),
     }
     if suite.hash() != config.psk.hash() {
-        return Err(Error::IllegalParameter("cipher suite hash differs from the PSK's"));
+        return Err(Error::IllegalParameter(
+            "cipher suite hash differs from the PSK's",
+        ));
     }
-    let (code, peer) = sh
-        .key_share()?
-        .ok_or(Error::HandshakeFailure("server chose psk_ke (no key share); only psk_dhe_ke is allowed"))?;
+    let (code, peer) = sh.key_share()?.ok_or(Error::HandshakeFailure(
+        "server chose psk_ke (no key share); only psk_dhe_ke is allowed",
+    ))?;
     let share = shares
         .into_iter()
         .find(|s| s.group.code() == code)
         .ok_or(Error::IllegalParameter("key share for a group not offered"))?;
     let group = share.group;
     for e in &sh.extensions {
-        if !matches!(e.typ, ext::KEY_SHARE | ext::PRE_SHARED_KEY | ext::SUPPORTED_VERSIONS) {
+        if !matches!(
+            e.typ,
+            ext::KEY_SHARE | ext::PRE_SHARED_KEY | ext::SUPPORTED_VERSIONS
+        ) {
             return Err(Error::UnsupportedExtension("in ServerHello"));
         }
     }

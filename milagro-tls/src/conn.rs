@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::key_schedule::{self, Secret};
 use crate::kx::NamedGroup;
 use crate::messages::{self, HandshakeMessage, NewSessionTicket};
-use crate::record::{content, write_plain, Deframer, RecordCipher, RecordRef};
+use crate::record::{content, write_plain, Deframer, RecordCipher, RecordRef, MAX_PLAINTEXT};
 use crate::server::ServerState;
 use crate::suites::CipherSuite;
 
@@ -377,7 +377,10 @@ impl ConnectionCommon {
     fn send_key_update(&mut self, request: bool) -> Result<(), Error> {
         let msg = messages::key_update(request);
         self.seal(content::HANDSHAKE, &msg)?;
-        let app = self.app.as_mut().ok_or(Error::Internal("no traffic secrets"))?;
+        let app = self
+            .app
+            .as_mut()
+            .ok_or(Error::Internal("no traffic secrets"))?;
         let alg = app.suite.hash();
         let secret = match self.side {
             Side::Client => &mut app.client,
@@ -401,6 +404,9 @@ impl ConnectionCommon {
 
     fn process_record(&mut self, rec: RecordRef) -> Result<(), Error> {
         let handshaking = self.is_handshaking();
+        if rec.typ != content::APPLICATION_DATA && rec.end - rec.start > MAX_PLAINTEXT {
+            return Err(Error::RecordOverflow);
+        }
         match rec.typ {
             content::CHANGE_CIPHER_SPEC => {
                 if !handshaking || self.deframer.payload_mut(&rec) != [1] {
@@ -502,7 +508,10 @@ impl ConnectionCommon {
     fn handle_post_handshake(&mut self, msg: HandshakeMessage) -> Result<(), Error> {
         match msg {
             HandshakeMessage::KeyUpdate(request) => {
-                let app = self.app.as_mut().ok_or(Error::Internal("no traffic secrets"))?;
+                let app = self
+                    .app
+                    .as_mut()
+                    .ok_or(Error::Internal("no traffic secrets"))?;
                 let alg = app.suite.hash();
                 let secret = match self.side {
                     Side::Client => &mut app.server,
@@ -521,7 +530,9 @@ impl ConnectionCommon {
                 self.events.push_back(Event::SessionTicket(t));
                 Ok(())
             }
-            _ => Err(Error::UnexpectedMessage("handshake message after the handshake")),
+            _ => Err(Error::UnexpectedMessage(
+                "handshake message after the handshake",
+            )),
         }
     }
 }

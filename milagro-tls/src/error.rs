@@ -108,12 +108,18 @@ mod tests {
 
     #[test]
     fn binder_and_unknown_identity_share_an_alert() {
-        assert_eq!(Error::BadPskBinder.alert(), Some(AlertDescription::DecryptError));
+        assert_eq!(
+            Error::BadPskBinder.alert(),
+            Some(AlertDescription::DecryptError)
+        );
         assert_eq!(
             Error::HandshakeFailure("x").alert(),
             Some(AlertDescription::HandshakeFailure)
         );
-        assert_eq!(Error::AlertReceived(AlertDescription::DecodeError).alert(), None);
+        assert_eq!(
+            Error::AlertReceived(AlertDescription::DecodeError).alert(),
+            None
+        );
         let io: std::io::Error = Error::HandshakeTimeout.into();
         assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
     }

@@ -285,8 +285,7 @@ mod tests {
             unhex("33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a")
         );
         let dhe = unhex("8bd4054fb55b9d63fdfbacf9f04b9f0d35e6d63f537563efd46272900f89492d");
-        let hello_hash =
-            unhex("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
+        let hello_hash = unhex("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
         let hs = handshake_secrets(alg, &early, &dhe, &hello_hash).unwrap();
         assert_eq!(
             *hs.handshake_secret,

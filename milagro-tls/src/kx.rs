@@ -69,7 +69,11 @@ impl FromStr for NamedGroup {
             _ => None,
         };
         alias
-            .or_else(|| Self::ALL.into_iter().find(|g| g.name().eq_ignore_ascii_case(s)))
+            .or_else(|| {
+                Self::ALL
+                    .into_iter()
+                    .find(|g| g.name().eq_ignore_ascii_case(s))
+            })
             .ok_or_else(|| {
                 Error::Config(format!(
                     "unknown group {s:?}; expected one of X25519MLKEM768, X25519, secp256r1"

@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(s.lookup(b"a").unwrap().key(), &[1; 16]);
         assert!(s.lookup(b"b").is_none());
         assert_eq!(s.len(), 1);
-        let p = s.lookup(b"a").unwrap().with_binder_label(BinderLabel::Imported);
+        let p = s
+            .lookup(b"a")
+            .unwrap()
+            .with_binder_label(BinderLabel::Imported);
         assert_eq!(p.binder_label(), BinderLabel::Imported);
     }
 }

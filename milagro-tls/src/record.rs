@@ -156,13 +156,7 @@ impl RecordCipher {
         let first = chunks.next().unwrap_or_default();
         for chunk in std::iter::once(first).chain(chunks) {
             let len = chunk.len() + 1 + tag_len;
-            let header = [
-                content::APPLICATION_DATA,
-                3,
-                3,
-                (len >> 8) as u8,
-                len as u8,
-            ];
+            let header = [content::APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
             out.reserve(HEADER_LEN + len);
             out.extend_from_slice(&header);
             let start = out.len();
@@ -281,6 +275,9 @@ mod tests {
         tx.seal(0, &[0, 0, 0], &mut out).unwrap();
         let mut hdr = [0u8; 5];
         hdr.copy_from_slice(&out[..5]);
-        assert!(matches!(rx.open(hdr, &mut out[5..]), Err(Error::UnexpectedMessage(_))));
+        assert!(matches!(
+            rx.open(hdr, &mut out[5..]),
+            Err(Error::UnexpectedMessage(_))
+        ));
     }
 }

@@ -268,7 +268,9 @@ fn client_hello(
     }
     if let Some(r) = &retry {
         if ch.session_id != r.session_id {
-            return Err(Error::IllegalParameter("session id changed after HelloRetryRequest"));
+            return Err(Error::IllegalParameter(
+                "session id changed after HelloRetryRequest",
+            ));
         }
     }
     let chosen = match choose_psk(config, ch, &offered, retry.as_ref().map(|r| r.suite)) {
@@ -282,7 +284,9 @@ fn client_hello(
     };
     if let Some(r) = &retry {
         if chosen.psk.identity() != r.identity.as_slice() {
-            return Err(Error::IllegalParameter("PSK changed after HelloRetryRequest"));
+            return Err(Error::IllegalParameter(
+                "PSK changed after HelloRetryRequest",
+            ));
         }
     }
     let alg = chosen.suite.hash();

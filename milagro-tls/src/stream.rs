@@ -1,1 +1,310 @@
-//! tokio adapter.
+//! The tokio adapter, shaped like tokio-rustls: [`Connector`] and
+//! [`Acceptor`] run the handshake over any `AsyncRead + AsyncWrite` and
+//! return a [`TlsStream`].
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::client::{ClientConfig, ClientConnection};
+use crate::conn::{ConnectionCommon, Negotiated};
+use crate::error::Error;
+use crate::kx::NamedGroup;
+use crate::server::{ServerConfig, ServerConnection};
+use crate::suites::CipherSuite;
+
+/// Default handshake timeout.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const READ_CHUNK: usize = 32 * 1024;
+const MAX_BUFFERED_WRITE: usize = 256 * 1024;
+
+/// The crate [`Error`] inside an `io::Error` returned by this module, if any.
+pub fn tls_error(e: &io::Error) -> Option<&Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
+}
+
+/// Client side: wraps a transport with a TLS-PSK client handshake.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    config: Arc<ClientConfig>,
+    handshake_timeout: Duration,
+}
+
+impl Connector {
+    /// A connector using `config`, with the default 10 s handshake timeout.
+    pub fn new(config: Arc<ClientConfig>) -> Self {
+        Self {
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// Sets the handshake timeout.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Runs the handshake over `io`.
+    pub async fn connect<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let conn = ClientConnection::new(self.config.clone())?.into_common();
+        TlsStream::handshake(io, conn, self.handshake_timeout).await
+    }
+}
+
+/// Server side: wraps a transport with a TLS-PSK server handshake.
+#[derive(Debug, Clone)]
+pub struct Acceptor {
+    config: Arc<ServerConfig>,
+    handshake_timeout: Duration,
+}
+
+impl Acceptor {
+    /// An acceptor using `config`, with the default 10 s handshake timeout.
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        Self {
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// Sets the handshake timeout.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Runs the handshake over `io`.
+    pub async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let conn = ServerConnection::new(self.config.clone())?.into_common();
+        TlsStream::handshake(io, conn, self.handshake_timeout).await
+    }
+}
+
+/// An established TLS connection over `IO`: `AsyncRead + AsyncWrite`.
+/// Shutting it down sends close_notify. Reading returns EOF only after the
+/// peer's close_notify; a transport EOF without it is an
+/// `UnexpectedEof` error (truncation attack).
+pub struct TlsStream<IO> {
+    io: IO,
+    conn: ConnectionCommon,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    rbuf: Box<[u8]>,
+}
+
+impl<IO> std::fmt::Debug for TlsStream<IO> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("negotiated", &self.conn.negotiated())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<IO> TlsStream<IO> {
+    /// The sans-IO connection.
+    pub fn connection(&self) -> &ConnectionCommon {
+        &self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    /// The negotiated parameters.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.conn.negotiated()
+    }
+
+    /// The negotiated cipher suite.
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
+        self.conn.cipher_suite()
+    }
+
+    /// The negotiated group.
+    pub fn group(&self) -> Option<NamedGroup> {
+        self.conn.group()
+    }
+
+    /// The PSK identity that authenticated the connection.
+    pub fn psk_identity(&self) -> Option<&[u8]> {
+        self.conn.psk_identity()
+    }
+
+    /// RFC 8446 exporter.
+    pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> Result<(), Error> {
+        self.conn.export_keying_material(out, label, context)
+    }
+
+    /// The next connection event (handshake complete, tickets, peer
+    /// KeyUpdates, close), if any.
+    pub fn next_event(&mut self) -> Option<crate::conn::Event> {
+        self.conn.next_event()
+    }
+
+    /// Sends a KeyUpdate (taking effect on the next write/flush).
+    pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
+        self.conn.refresh_traffic_keys()
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
+    async fn handshake(io: IO, conn: ConnectionCommon, timeout: Duration) -> io::Result<Self> {
+        let mut s = Self {
+            io,
+            conn,
+            wbuf: Vec::new(),
+            wpos: 0,
+            rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+        };
+        match tokio::time::timeout(timeout, poll_fn(|cx| s.poll_handshake(cx))).await {
+            Ok(Ok(())) => Ok(s),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::HandshakeTimeout.into()),
+        }
+    }
+
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.poll_write_tls(cx))?;
+            if !self.conn.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => return Poll::Ready(Err(Error::UnexpectedEof.into())),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Writes buffered TLS bytes to the transport.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.wpos == self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+                if !self.conn.wants_write() {
+                    return Poll::Ready(Ok(()));
+                }
+                self.conn.write_tls_into(&mut self.wbuf);
+            }
+            let n =
+                std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+    }
+
+    fn pending_write(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Reads once from the transport and processes what arrived. On a TLS
+    /// error, tries (without waiting) to send the queued alert.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(&mut self.rbuf);
+        std::task::ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
+        let n = rb.filled().len();
+        if n == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.conn.read_tls(&self.rbuf[..n]);
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ = self.poll_write_tls(cx);
+            let _ = Pin::new(&mut self.io).poll_flush(cx);
+            return Poll::Ready(Err(e.into()));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Splits into independently usable read and write halves.
+    pub fn split(self) -> (tokio::io::ReadHalf<Self>, tokio::io::WriteHalf<Self>) {
+        tokio::io::split(self)
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.conn.plaintext_len() > 0 {
+                let n = this.conn.read_plaintext(buf.initialize_unfilled());
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.conn.peer_has_closed() {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = this.conn.error() {
+                return Poll::Ready(Err(e.clone().into()));
+            }
+            // answers such as a KeyUpdate reply go out opportunistically
+            if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
+                return Poll::Ready(Err(e));
+            }
+            match std::task::ready!(this.poll_fill(cx)) {
+                Ok(0) => return Poll::Ready(Err(Error::UnexpectedEof.into())),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pending_write() >= MAX_BUFFERED_WRITE {
+            std::task::ready!(this.poll_write_tls(cx))?;
+        }
+        let n = buf.len().min(MAX_BUFFERED_WRITE);
+        this.conn.write_plaintext(&buf[..n])?;
+        if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.conn.send_close_notify();
+        std::task::ready!(this.poll_write_tls(cx))?;
+        std::task::ready!(Pin::new(&mut this.io).poll_flush(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}

@@ -24,7 +24,10 @@ fn pair(cc: ClientConfig, sc: ServerConfig) -> (ClientConnection, ServerConnecti
 
 /// Moves bytes both ways until nothing moves; returns the first error of
 /// (client, server).
-fn pump(c: &mut ClientConnection, s: &mut ServerConnection) -> (Result<(), Error>, Result<(), Error>) {
+fn pump(
+    c: &mut ClientConnection,
+    s: &mut ServerConnection,
+) -> (Result<(), Error>, Result<(), Error>) {
     let (mut rc, mut rs) = (Ok(()), Ok(()));
     for _ in 0..20 {
         let to_s = c.take_tls();
@@ -86,10 +89,13 @@ fn every_suite_and_group() {
             }
             exchange(&mut c, &mut s, 40_000);
             let (mut a, mut b) = ([0u8; 42], [0u8; 42]);
-            c.export_keying_material(&mut a, b"EXPERIMENTAL test", b"ctx").unwrap();
-            s.export_keying_material(&mut b, b"EXPERIMENTAL test", b"ctx").unwrap();
+            c.export_keying_material(&mut a, b"EXPERIMENTAL test", b"ctx")
+                .unwrap();
+            s.export_keying_material(&mut b, b"EXPERIMENTAL test", b"ctx")
+                .unwrap();
             assert_eq!(a, b);
-            s.export_keying_material(&mut b, b"EXPERIMENTAL other", b"ctx").unwrap();
+            s.export_keying_material(&mut b, b"EXPERIMENTAL other", b"ctx")
+                .unwrap();
             assert_ne!(a, b);
         }
     }
@@ -108,7 +114,10 @@ fn default_client_offers_hybrid_and_x25519() {
     assert_eq!(s.group(), Some(NamedGroup::X25519));
     assert!(!s.negotiated().unwrap().hello_retry);
     // default server: hybrid
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     pump(&mut c, &mut s).1.unwrap();
     assert_eq!(c.group(), Some(NamedGroup::X25519Mlkem768));
 }
@@ -142,13 +151,19 @@ fn no_common_group_is_handshake_failure() {
     let (mut c, mut s) = pair(cc, sc);
     let (rc, rs) = pump(&mut c, &mut s);
     assert!(matches!(rs, Err(Error::HandshakeFailure(_))));
-    assert_eq!(rc, Err(Error::AlertReceived(AlertDescription::HandshakeFailure)));
+    assert_eq!(
+        rc,
+        Err(Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
 }
 
 #[test]
 fn byte_by_byte_delivery() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     c.write_plaintext(b"early queued data").unwrap();
     for _ in 0..10 {
         for b in c.take_tls() {
@@ -167,7 +182,10 @@ fn byte_by_byte_delivery() {
 #[test]
 fn handshake_message_fragmented_over_records() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     let first = c.take_tls();
     assert_eq!(first[0], content::HANDSHAKE);
     let mut refragmented = Vec::new();
@@ -187,20 +205,29 @@ fn coalesced_data_after_client_hello_is_rejected_at_key_change() {
     // Handshake bytes that follow the ClientHello in the same record would
     // straddle the server's key change: RFC 8446 §5.1 unexpected_message.
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     let first = c.take_tls();
     let mut payload = first[5..].to_vec();
     payload.extend_from_slice(&messages::frame(messages::typ::FINISHED, &[0; 32]));
     let mut rec = Vec::new();
     write_plain(&mut rec, content::HANDSHAKE, &payload);
     s.read_tls(&rec);
-    assert!(matches!(s.process_new_packets(), Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        s.process_new_packets(),
+        Err(Error::UnexpectedMessage(_))
+    ));
 }
 
 #[test]
 fn key_update_both_ways() {
     let p = psk(HashAlgorithm::Sha384);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     let (rc, rs) = pump(&mut c, &mut s);
     rc.unwrap();
     rs.unwrap();
@@ -225,7 +252,10 @@ fn key_update_both_ways() {
 #[test]
 fn key_update_before_handshake_is_refused() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, _s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, _s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     assert!(c.refresh_traffic_keys().is_err());
     assert!(c.export_keying_material(&mut [0u8; 8], b"l", b"").is_err());
 }
@@ -233,7 +263,10 @@ fn key_update_before_handshake_is_refused() {
 #[test]
 fn close_notify_both_ways() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     pump(&mut c, &mut s).1.unwrap();
     c.write_plaintext(b"last words").unwrap();
     c.send_close_notify();
@@ -263,7 +296,12 @@ fn expect_server_alert(
 #[test]
 fn wrong_key_gets_decrypt_error() {
     let good = psk(HashAlgorithm::Sha256);
-    let bad = Psk::new(b"client1", b"a-different-key-0123456789", HashAlgorithm::Sha256).unwrap();
+    let bad = Psk::new(
+        b"client1",
+        b"a-different-key-0123456789",
+        HashAlgorithm::Sha256,
+    )
+    .unwrap();
     let (mut c, mut s) = pair(ClientConfig::new(bad), ServerConfig::new(store_with(good)));
     c.write_plaintext(b"must not arrive").unwrap();
     let (rc, rs) = pump(&mut c, &mut s);
@@ -278,7 +316,10 @@ fn wrong_key_gets_decrypt_error() {
 fn unknown_identity_gets_decrypt_error() {
     let good = psk(HashAlgorithm::Sha256);
     let other = Psk::new(b"mallory", KEY, HashAlgorithm::Sha256).unwrap();
-    let (mut c, mut s) = pair(ClientConfig::new(other), ServerConfig::new(store_with(good)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(other),
+        ServerConfig::new(store_with(good)),
+    );
     let (rc, rs) = pump(&mut c, &mut s);
     expect_server_alert(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
 }
@@ -288,7 +329,10 @@ fn imported_binder_label_must_match() {
     let p = psk(HashAlgorithm::Sha256);
     let imp = p.clone().with_binder_label(BinderLabel::Imported);
     // both imported: works
-    let (mut c, mut s) = pair(ClientConfig::new(imp.clone()), ServerConfig::new(store_with(imp.clone())));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(imp.clone()),
+        ServerConfig::new(store_with(imp.clone())),
+    );
     pump(&mut c, &mut s).1.unwrap();
     assert!(!s.is_handshaking());
     // client external, server imported: binder fails
@@ -304,23 +348,34 @@ fn psk_hash_mismatch_is_handshake_failure() {
     let (mut c, mut s) = pair(ClientConfig::new(c384), ServerConfig::new(store_with(s256)));
     let (rc, rs) = pump(&mut c, &mut s);
     assert!(matches!(rs, Err(Error::HandshakeFailure(_))));
-    assert_eq!(rc, Err(Error::AlertReceived(AlertDescription::HandshakeFailure)));
+    assert_eq!(
+        rc,
+        Err(Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
 }
 
 #[test]
 fn client_config_without_matching_suite_is_refused() {
     let mut cc = ClientConfig::new(psk(HashAlgorithm::Sha384));
     cc.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
-    assert!(matches!(ClientConnection::new(Arc::new(cc)), Err(Error::Config(_))));
+    assert!(matches!(
+        ClientConnection::new(Arc::new(cc)),
+        Err(Error::Config(_))
+    ));
     let mut cc = ClientConfig::new(psk(HashAlgorithm::Sha256));
     cc.groups.clear();
     assert!(ClientConnection::new(Arc::new(cc)).is_err());
 }
 
 /// Re-encodes the client's first ClientHello after `edit`, then feeds it to a server.
-fn server_on_edited_hello(edit: impl FnOnce(&mut messages::ClientHello)) -> (Result<(), Error>, Vec<u8>) {
+fn server_on_edited_hello(
+    edit: impl FnOnce(&mut messages::ClientHello),
+) -> (Result<(), Error>, Vec<u8>) {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     let first = c.take_tls();
     let mut ch = messages::ClientHello::decode(&first[9..]).unwrap();
     edit(&mut ch);
@@ -406,7 +461,10 @@ fn server_rejects_out_of_order_and_plaintext_data() {
     let mut rec = Vec::new();
     write_plain(&mut rec, content::APPLICATION_DATA, b"hi");
     s.read_tls(&rec);
-    assert!(matches!(s.process_new_packets(), Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        s.process_new_packets(),
+        Err(Error::UnexpectedMessage(_))
+    ));
     assert_eq!(s.take_tls(), [21, 3, 3, 0, 2, 2, 10]);
 
     let p = psk(HashAlgorithm::Sha256);
@@ -414,7 +472,10 @@ fn server_rejects_out_of_order_and_plaintext_data() {
     let mut rec = Vec::new();
     write_plain(&mut rec, content::HANDSHAKE, &messages::frame(20, &[0; 32]));
     s.read_tls(&rec);
-    assert!(matches!(s.process_new_packets(), Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        s.process_new_packets(),
+        Err(Error::UnexpectedMessage(_))
+    ));
 }
 
 #[test]
@@ -422,9 +483,16 @@ fn client_rejects_certificate_and_peer_alerts_map() {
     let p = psk(HashAlgorithm::Sha256);
     let mut c = ClientConnection::new(Arc::new(ClientConfig::new(p.clone()))).unwrap();
     let mut rec = Vec::new();
-    write_plain(&mut rec, content::HANDSHAKE, &messages::frame(11, &[0, 0, 0, 0]));
+    write_plain(
+        &mut rec,
+        content::HANDSHAKE,
+        &messages::frame(11, &[0, 0, 0, 0]),
+    );
     c.read_tls(&rec);
-    assert!(matches!(c.process_new_packets(), Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        c.process_new_packets(),
+        Err(Error::UnexpectedMessage(_))
+    ));
 
     for code in [40u8, 47, 50, 51, 70, 80, 115, 200] {
         let mut c = ClientConnection::new(Arc::new(ClientConfig::new(p.clone()))).unwrap();
@@ -442,7 +510,10 @@ fn client_rejects_certificate_and_peer_alerts_map() {
 #[test]
 fn tampered_record_after_handshake_is_bad_record_mac() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     pump(&mut c, &mut s).1.unwrap();
     c.write_plaintext(b"hello").unwrap();
     let mut wire = c.take_tls();
@@ -456,10 +527,16 @@ fn tampered_record_after_handshake_is_bad_record_mac() {
 #[test]
 fn change_cipher_spec_after_handshake_is_unexpected() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     pump(&mut c, &mut s).1.unwrap();
     s.read_tls(&[20, 3, 3, 0, 1, 1]);
-    assert!(matches!(s.process_new_packets(), Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        s.process_new_packets(),
+        Err(Error::UnexpectedMessage(_))
+    ));
 }
 
 #[test]
@@ -469,12 +546,22 @@ fn oversized_record_is_record_overflow() {
     s.read_tls(&[22, 3, 3, 0x41, 0x01]);
     assert_eq!(s.process_new_packets(), Err(Error::RecordOverflow));
     assert_eq!(s.take_tls(), [21, 3, 3, 0, 2, 2, 22]);
+    // a plaintext record may not exceed 2^14 bytes
+    let p = psk(HashAlgorithm::Sha256);
+    let mut s = ServerConnection::new(Arc::new(ServerConfig::new(store_with(p)))).unwrap();
+    let mut rec = vec![22, 3, 3, 0x40, 0x01];
+    rec.resize(5 + 0x4001, 0);
+    s.read_tls(&rec);
+    assert_eq!(s.process_new_packets(), Err(Error::RecordOverflow));
 }
 
 #[test]
 fn client_surfaces_new_session_ticket() {
     let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(ClientConfig::new(p.clone()), ServerConfig::new(store_with(p)));
+    let (mut c, mut s) = pair(
+        ClientConfig::new(p.clone()),
+        ServerConfig::new(store_with(p)),
+    );
     pump(&mut c, &mut s).1.unwrap();
     let t = messages::NewSessionTicket {
         lifetime: 60,
@@ -487,7 +574,10 @@ fn client_surfaces_new_session_ticket() {
     s.write_plaintext(b"after ticket").unwrap();
     pump(&mut c, &mut s).0.unwrap();
     let events: Vec<_> = std::iter::from_fn(|| c.next_event()).collect();
-    assert_eq!(events, vec![Event::HandshakeComplete, Event::SessionTicket(t)]);
+    assert_eq!(
+        events,
+        vec![Event::HandshakeComplete, Event::SessionTicket(t)]
+    );
     assert_eq!(read_all(&mut c), b"after ticket");
     // a server never accepts a ticket
     let t2 = messages::new_session_ticket(&messages::NewSessionTicket {
@@ -498,5 +588,176 @@ fn client_surfaces_new_session_ticket() {
         extensions: vec![],
     });
     c.emit_handshake(&t2).unwrap();
-    assert!(matches!(pump(&mut c, &mut s).1, Err(Error::UnexpectedMessage(_))));
+    assert!(matches!(
+        pump(&mut c, &mut s).1,
+        Err(Error::UnexpectedMessage(_))
+    ));
+}
+
+/// A client that has sent its ClientHello, and that hello.
+fn client_and_hello() -> (ClientConnection, messages::ClientHello) {
+    let p = psk(HashAlgorithm::Sha256);
+    let mut c = ClientConnection::new(Arc::new(ClientConfig::new(p))).unwrap();
+    let first = c.take_tls();
+    let ch = messages::ClientHello::decode(&first[9..]).unwrap();
+    (c, ch)
+}
+
+fn feed_server_hello(c: &mut ClientConnection, sh: &messages::ServerHello) -> Result<(), Error> {
+    let mut rec = Vec::new();
+    write_plain(&mut rec, content::HANDSHAKE, &sh.encode());
+    c.read_tls(&rec);
+    c.process_new_packets()
+}
+
+fn hello_reply(
+    ch: &messages::ClientHello,
+    random: [u8; 32],
+    exts: Vec<messages::Extension>,
+) -> messages::ServerHello {
+    messages::ServerHello {
+        legacy_version: 0x0303,
+        random,
+        session_id: ch.session_id.clone(),
+        cipher_suite: 0x1301,
+        compression_method: 0,
+        extensions: exts,
+    }
+}
+
+fn ext(typ: u16, data: Vec<u8>) -> messages::Extension {
+    messages::Extension { typ, data }
+}
+
+/// An edit applied to a valid ServerHello.
+type ShEdit = Box<dyn Fn(&mut messages::ServerHello)>;
+/// An edit and the check of the resulting error.
+type Case = (ShEdit, fn(&Error) -> bool);
+
+#[test]
+fn client_rejects_bad_server_hellos() {
+    let x25519_share = {
+        let (pub_key, _) = kx::respond(NamedGroup::X25519, &[9u8; 32]).unwrap();
+        let mut d = 0x1du16.to_be_bytes().to_vec();
+        crate::codec::put_vec(&mut d, 2, |o| o.extend_from_slice(&pub_key));
+        d
+    };
+    let versions = || ext(43, vec![3, 4]);
+    let cases: Vec<Case> = vec![
+        // TLS 1.2 answer (no supported_versions): no fallback
+        (Box::new(|sh| sh.extensions.retain(|e| e.typ != 43)), |e| {
+            *e == Error::ProtocolVersion
+        }),
+        // no pre_shared_key: the server wants certificates
+        (Box::new(|sh| sh.extensions.retain(|e| e.typ != 41)), |e| {
+            matches!(e, Error::HandshakeFailure(_))
+        }),
+        // no key_share: psk_ke
+        (Box::new(|sh| sh.extensions.retain(|e| e.typ != 51)), |e| {
+            matches!(e, Error::HandshakeFailure(_))
+        }),
+        (Box::new(|sh| sh.session_id = vec![1; 32]), |e| {
+            matches!(e, Error::IllegalParameter(_))
+        }),
+        (Box::new(|sh| sh.cipher_suite = 0x1302), |e| {
+            matches!(e, Error::IllegalParameter(_))
+        }),
+        (Box::new(|sh| sh.compression_method = 1), |e| {
+            matches!(e, Error::IllegalParameter(_))
+        }),
+        (Box::new(|sh| sh.extensions[2] = ext(41, vec![0, 1])), |e| {
+            matches!(e, Error::IllegalParameter(_))
+        }),
+        (Box::new(|sh| sh.extensions.push(ext(0, vec![]))), |e| {
+            matches!(e, Error::UnsupportedExtension(_))
+        }),
+    ];
+    for (i, (edit, check)) in cases.into_iter().enumerate() {
+        let (mut c, ch) = client_and_hello();
+        let mut sh = hello_reply(
+            &ch,
+            [7; 32],
+            vec![
+                versions(),
+                ext(51, x25519_share.clone()),
+                ext(41, vec![0, 0]),
+            ],
+        );
+        edit(&mut sh);
+        let r = feed_server_hello(&mut c, &sh);
+        assert!(r.as_ref().is_err_and(check), "case {i}: {r:?}");
+        assert!(!c.take_tls().is_empty(), "case {i}: an alert is sent");
+    }
+}
+
+#[test]
+fn client_rejects_bad_hello_retry_requests() {
+    let versions = || ext(43, vec![3, 4]);
+    // a retry for a group that already has a share
+    let (mut c, ch) = client_and_hello();
+    let hrr = hello_reply(
+        &ch,
+        messages::HRR_RANDOM,
+        vec![versions(), ext(51, vec![0, 0x1d])],
+    );
+    assert!(matches!(
+        feed_server_hello(&mut c, &hrr),
+        Err(Error::IllegalParameter(_))
+    ));
+    // a retry for a group never offered
+    let (mut c, ch) = client_and_hello();
+    let hrr = hello_reply(
+        &ch,
+        messages::HRR_RANDOM,
+        vec![versions(), ext(51, vec![0, 0x18])],
+    );
+    assert!(matches!(
+        feed_server_hello(&mut c, &hrr),
+        Err(Error::IllegalParameter(_))
+    ));
+    // a retry that changes nothing
+    let (mut c, ch) = client_and_hello();
+    let hrr = hello_reply(&ch, messages::HRR_RANDOM, vec![versions()]);
+    assert!(matches!(
+        feed_server_hello(&mut c, &hrr),
+        Err(Error::IllegalParameter(_))
+    ));
+    // two retries
+    let (mut c, ch) = client_and_hello();
+    let hrr = hello_reply(
+        &ch,
+        messages::HRR_RANDOM,
+        vec![versions(), ext(51, vec![0, 0x17])],
+    );
+    feed_server_hello(&mut c, &hrr).unwrap();
+    let ch2 = messages::ClientHello::decode(&c.take_tls()[9..]).unwrap();
+    assert_eq!(ch2.key_shares().unwrap().unwrap()[0].0, 0x17);
+    assert_eq!(ch2.random, ch.random);
+    let hrr2 = hello_reply(
+        &ch,
+        messages::HRR_RANDOM,
+        vec![versions(), ext(51, vec![0, 0x1d])],
+    );
+    assert!(matches!(
+        feed_server_hello(&mut c, &hrr2),
+        Err(Error::UnexpectedMessage(_))
+    ));
+}
+
+#[test]
+fn client_echoes_hello_retry_cookie() {
+    let (mut c, ch) = client_and_hello();
+    let hrr = hello_reply(
+        &ch,
+        messages::HRR_RANDOM,
+        vec![
+            ext(43, vec![3, 4]),
+            ext(51, vec![0, 0x17]),
+            ext(44, vec![0, 3, 1, 2, 3]),
+        ],
+    );
+    feed_server_hello(&mut c, &hrr).unwrap();
+    let ch2 = messages::ClientHello::decode(&c.take_tls()[9..]).unwrap();
+    assert_eq!(ch2.cookie().unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(ch2.extensions.last().unwrap().typ, 41);
 }

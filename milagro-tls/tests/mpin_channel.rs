@@ -130,19 +130,12 @@ async fn run_mode(mode: Mode, permit: bool) {
         .unwrap()
         .unwrap()
         .unwrap();
-    match peer {
-        Peer::Mpin {
-            identity,
-            mode: m,
-            day,
-            ..
-        } => {
-            assert_eq!(identity, ID);
-            assert_eq!(m, mode);
-            assert_eq!(day != 0, permit);
-        }
-        other => panic!("expected an M-Pin peer, got {other:?}"),
-    }
+    let Peer::Mpin { identity, mode: m, day, .. } = peer else {
+        unreachable!("expected an M-Pin peer, got {peer:?}");
+    };
+    assert_eq!(identity, ID);
+    assert_eq!(m, mode);
+    assert_eq!(day != 0, permit);
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ pub fn pairings_on_this_thread() -> u64 {
 pub const KEY_LEN: usize = 16;
 
 /// The identity points a run needs: `A` and the active `A' = A + A_T(d)` (or `A` when d = 0).
+#[derive(Clone)]
 pub(crate) struct IdPoints {
     pub a: ECP,
     pub a_prime: ECP,

@@ -9,7 +9,8 @@
 //! Every check that needs no pairing (decoding, point validation, permit day, timestamp,
 //! replay, allow-list, lockout) runs before any pairing.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use miracl_core::bls12381::ecp::ECP;
 use rand_core::{CryptoRng, RngCore};
@@ -30,10 +31,15 @@ use crate::policy::{
 use crate::secrets::ServerSecret;
 use crate::session::{Mode, Session, SessionKey};
 
-/// The server secret with its precomputed Miller-loop table.
+/// Identity points kept for returning users (they are public; the map costs ~0.14 pairings).
+const POINT_CACHE_ENTRIES: usize = 4096;
+
+/// The server secret with its precomputed Miller-loop table, and a bounded cache of identity
+/// points `A`, `A + A_T(d)` for returning users.
 pub struct ServerKey {
     table: G2Table,
     _secret: ServerSecret,
+    points: Mutex<HashMap<(HashedId, u32), IdPoints>>,
 }
 
 impl ServerKey {
@@ -43,7 +49,27 @@ impl ServerKey {
         Ok(Self {
             table,
             _secret: secret,
+            points: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn id_points(&self, id: &HashedId, day: u32) -> IdPoints {
+        if let Some(p) = self
+            .points
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(*id, day)).cloned())
+        {
+            return p;
+        }
+        let pts = IdPoints::new(id, day);
+        if let Ok(mut m) = self.points.lock() {
+            if m.len() >= POINT_CACHE_ENTRIES {
+                m.clear();
+            }
+            m.insert((*id, day), pts.clone());
+        }
+        pts
     }
 }
 
@@ -101,6 +127,8 @@ struct Pending {
     w: Zeroizing<[u8; MB]>,
     t: [u8; G1_LEN],
     started: u64,
+    /// `A` and `A'`, computed once per run (the hash-to-curve map is not free).
+    pts: IdPoints,
 }
 
 enum State {
@@ -190,7 +218,7 @@ impl Server {
         let hashed_id = HashedId::of(&msg.identity);
         let (u, u_prime, z) = validate(&msg.u, msg.ut.as_ref(), &msg.z)?;
         self.admit(&msg.identity, &hashed_id, msg.day, now)?;
-        let pts = IdPoints::new(&hashed_id, msg.day);
+        let pts = self.ctx.key.id_points(&hashed_id, msg.day);
         let y = big_to_bytes(&random_scalar(rng));
         let w = random_scalar(rng);
         let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
@@ -205,6 +233,7 @@ impl Server {
             w: Zeroizing::new(big_to_bytes(&w)),
             t,
             started: now,
+            pts,
         }));
         Ok(Challenge { y, t })
     }
@@ -267,7 +296,7 @@ impl Server {
         {
             return Err(AuthError::Replay);
         }
-        let pts = IdPoints::new(&hashed_id, msg.day);
+        let pts = self.ctx.key.id_points(&hashed_id, msg.day);
         let y = big_to_bytes(&math::one_pass_y(msg.time, &u_prime.b, &msg.message));
         let w = random_scalar(rng);
         let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
@@ -282,6 +311,7 @@ impl Server {
             w: Zeroizing::new(big_to_bytes(&w)),
             t,
             started: now,
+            pts,
         };
         let session = self.verify_and_key(&p, &v, Mode::OnePass, msg.message.clone())?;
         Ok((OnePassReply { t }, session))
@@ -299,7 +329,7 @@ impl Server {
         if attempts > policy.max_failures {
             return Err(AuthError::LockedOut(attempts - 1));
         }
-        let pts = IdPoints::new(&p.hashed_id, p.day);
+        let pts = &p.pts;
         let y = big_from(&p.y);
         let check = math::verify_point(&p.u_prime.p, &y, &pts.a_prime);
         if check.is_infinity() {

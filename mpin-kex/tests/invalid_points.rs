@@ -39,7 +39,10 @@ fn bad_variants(valid: &[u8; 97]) -> Vec<(&'static str, [u8; 97], PointError)> {
 }
 
 fn expect_point_error(got: AuthError, field: &'static str, want: PointError, what: &str) {
-    let want = AuthError::Decode(DecodeError::Point { field, source: want });
+    let want = AuthError::Decode(DecodeError::Point {
+        field,
+        source: want,
+    });
     assert_eq!(got, want, "{field} {what}");
 }
 
@@ -230,13 +233,22 @@ fn g2_shares_outside_the_subgroup_are_refused() {
     let p = ECP2::hap2point(&BIG::new_int(5));
     let (mut x, mut y) = (p.getx(), p.gety());
     let mut enc = [0u8; 192];
-    for (i, mut v) in [x.geta(), x.getb(), y.geta(), y.getb()].into_iter().enumerate() {
+    for (i, mut v) in [x.geta(), x.getb(), y.geta(), y.getb()]
+        .into_iter()
+        .enumerate()
+    {
         v.rmod(&BIG::new_ints(&rom::MODULUS));
         v.tobytes(&mut enc[i * 48..(i + 1) * 48]);
     }
-    assert_eq!(curve::g2_decode(&enc).unwrap_err(), PointError::NotInSubgroup);
+    assert_eq!(
+        curve::g2_decode(&enc).unwrap_err(),
+        PointError::NotInSubgroup
+    );
     assert!(matches!(
         ServerSecretShare::from_bytes(&enc),
-        Err(DecodeError::Point { source: PointError::NotInSubgroup, .. })
+        Err(DecodeError::Point {
+            source: PointError::NotInSubgroup,
+            ..
+        })
     ));
 }

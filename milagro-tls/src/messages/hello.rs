@@ -60,7 +60,11 @@ fn find(exts: &[Extension], t: u16) -> Option<&[u8]> {
 
 fn u16_list(data: &[u8], what: &'static str, prefix: usize) -> Result<Vec<u16>, Error> {
     let mut r = Reader::new(data);
-    let body = if prefix == 1 { r.vec8(what)? } else { r.vec16(what)? };
+    let body = if prefix == 1 {
+        r.vec8(what)?
+    } else {
+        r.vec16(what)?
+    };
     r.finish(what)?;
     if body.is_empty() || body.len() % 2 != 0 {
         return Err(Error::Decode(what));
@@ -70,6 +74,9 @@ fn u16_list(data: &[u8], what: &'static str, prefix: usize) -> Result<Vec<u16>, 
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
         .collect())
 }
+
+/// One key_share entry: (group code, key exchange bytes).
+pub type KeyShareEntry = (u16, Vec<u8>);
 
 /// The pre_shared_key extension as offered by a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +139,9 @@ impl ClientHello {
         r.finish("ClientHello")?;
         if let Some(pos) = extensions.iter().position(|e| e.typ == ext::PRE_SHARED_KEY) {
             if pos + 1 != extensions.len() {
-                return Err(Error::IllegalParameter("pre_shared_key is not the last extension"));
+                return Err(Error::IllegalParameter(
+                    "pre_shared_key is not the last extension",
+                ));
             }
         }
         Ok(Self {
@@ -156,7 +165,9 @@ impl ClientHello {
                 put_u16(o, *s);
             }
         });
-        put_vec(&mut b, 1, |o| o.extend_from_slice(&self.compression_methods));
+        put_vec(&mut b, 1, |o| {
+            o.extend_from_slice(&self.compression_methods)
+        });
         encode_extensions(&mut b, &self.extensions);
         frame(typ::CLIENT_HELLO, &b)
     }
@@ -183,14 +194,14 @@ impl ClientHello {
     }
 
     /// key_share entries, or `None` when the extension is absent.
-    pub fn key_shares(&self) -> Result<Option<Vec<(u16, Vec<u8>)>>, Error> {
+    pub fn key_shares(&self) -> Result<Option<Vec<KeyShareEntry>>, Error> {
         let Some(d) = self.extension(ext::KEY_SHARE) else {
             return Ok(None);
         };
         let mut outer = Reader::new(d);
         let mut r = Reader::new(outer.vec16("key_share")?);
         outer.finish("key_share")?;
-        let mut out: Vec<(u16, Vec<u8>)> = Vec::new();
+        let mut out: Vec<KeyShareEntry> = Vec::new();
         while r.left() > 0 {
             let g = r.u16("key_share group")?;
             let k = r.vec16("key_share entry")?;
@@ -261,7 +272,9 @@ impl ClientHello {
             binders.push(b.to_vec());
         }
         if identities.is_empty() || identities.len() != binders.len() {
-            return Err(Error::IllegalParameter("psk identities and binders differ in number"));
+            return Err(Error::IllegalParameter(
+                "psk identities and binders differ in number",
+            ));
         }
         Ok(Some(OfferedPsk {
             identities,
@@ -460,11 +473,26 @@ mod tests {
             cipher_suites: vec![0x1301, 0x1303],
             compression_methods: vec![0],
             extensions: vec![
-                Extension { typ: ext::SUPPORTED_VERSIONS, data: client_versions() },
-                Extension { typ: ext::SUPPORTED_GROUPS, data: u16_vec(&[0x1d, 0x17]) },
-                Extension { typ: ext::KEY_SHARE, data: client_key_shares(&[(0x1d, &[9; 32])]) },
-                Extension { typ: ext::PSK_KEY_EXCHANGE_MODES, data: vec![1, 1] },
-                Extension { typ: ext::PRE_SHARED_KEY, data: client_psk(b"id", 32) },
+                Extension {
+                    typ: ext::SUPPORTED_VERSIONS,
+                    data: client_versions(),
+                },
+                Extension {
+                    typ: ext::SUPPORTED_GROUPS,
+                    data: u16_vec(&[0x1d, 0x17]),
+                },
+                Extension {
+                    typ: ext::KEY_SHARE,
+                    data: client_key_shares(&[(0x1d, &[9; 32])]),
+                },
+                Extension {
+                    typ: ext::PSK_KEY_EXCHANGE_MODES,
+                    data: vec![1, 1],
+                },
+                Extension {
+                    typ: ext::PRE_SHARED_KEY,
+                    data: client_psk(b"id", 32),
+                },
             ],
         }
     }
@@ -477,7 +505,10 @@ mod tests {
         assert_eq!(dec, ch);
         assert_eq!(dec.supported_versions().unwrap(), Some(vec![0x0304]));
         assert_eq!(dec.supported_groups().unwrap(), vec![0x1d, 0x17]);
-        assert_eq!(dec.key_shares().unwrap().unwrap(), vec![(0x1d, vec![9; 32])]);
+        assert_eq!(
+            dec.key_shares().unwrap().unwrap(),
+            vec![(0x1d, vec![9; 32])]
+        );
         assert_eq!(dec.psk_modes().unwrap(), Some(vec![1]));
         let psk = dec.pre_shared_key().unwrap().unwrap();
         assert_eq!(psk.identities, vec![(b"id".to_vec(), 0)]);
@@ -488,14 +519,19 @@ mod tests {
     fn client_hello_negatives() {
         let enc = sample_ch().encode();
         for cut in [0, 10, 40, 80, enc.len() - 5] {
-            assert!(ClientHello::decode(&enc[4..cut.max(4)]).is_err(), "cut {cut}");
+            assert!(
+                ClientHello::decode(&enc[4..cut.max(4)]).is_err(),
+                "cut {cut}"
+            );
         }
         // psk not last
         let mut ch = sample_ch();
         ch.extensions.swap(3, 4);
         assert_eq!(
             ClientHello::decode(&ch.encode()[4..]),
-            Err(Error::IllegalParameter("pre_shared_key is not the last extension"))
+            Err(Error::IllegalParameter(
+                "pre_shared_key is not the last extension"
+            ))
         );
         // duplicate extension
         let mut ch = sample_ch();
@@ -517,7 +553,10 @@ mod tests {
         ch.extensions[3].data = vec![0];
         assert!(ch.psk_modes().is_err());
         ch.extensions[4].data = client_psk(b"id", 8);
-        assert_eq!(ch.pre_shared_key(), Err(Error::Decode("psk binder too short")));
+        assert_eq!(
+            ch.pre_shared_key(),
+            Err(Error::Decode("psk binder too short"))
+        );
         ch.extensions[4].data = vec![0, 0, 0, 0];
         assert!(ch.pre_shared_key().is_err());
     }
@@ -530,7 +569,10 @@ mod tests {
             session_id: vec![],
             cipher_suite: 0x1301,
             compression_method: 0,
-            extensions: vec![Extension { typ: ext::KEY_SHARE, data: vec![0, 0x17] }],
+            extensions: vec![Extension {
+                typ: ext::KEY_SHARE,
+                data: vec![0, 0x17],
+            }],
         };
         let enc = sh.encode();
         let dec = ServerHello::decode(&enc[4..]).unwrap();

@@ -78,10 +78,13 @@ pub enum HandshakeMessage {
     Unsupported(u8),
 }
 
+/// A complete message at the front of a buffer: (type, body, bytes used).
+pub type Split<'a> = (u8, &'a [u8], usize);
+
 /// Splits one complete handshake message off the front of `buf`.
 /// Returns `Ok(None)` when more bytes are needed, or
 /// `Some((type, body, total_len))`.
-pub fn split_message(buf: &[u8]) -> Result<Option<(u8, &[u8], usize)>, Error> {
+pub fn split_message(buf: &[u8]) -> Result<Option<Split<'_>>, Error> {
     if buf.len() < 4 {
         return Ok(None);
     }
@@ -201,10 +204,22 @@ mod tests {
 
     #[test]
     fn key_update_values() {
-        assert_eq!(decode_framed(&key_update(true)).unwrap(), HandshakeMessage::KeyUpdate(true));
-        assert_eq!(decode(typ::KEY_UPDATE, &[2]), Err(Error::IllegalParameter("KeyUpdate request value")));
-        assert_eq!(decode(typ::KEY_UPDATE, &[]), Err(Error::Decode("KeyUpdate")));
-        assert_eq!(decode(typ::KEY_UPDATE, &[0, 0]), Err(Error::Decode("KeyUpdate")));
+        assert_eq!(
+            decode_framed(&key_update(true)).unwrap(),
+            HandshakeMessage::KeyUpdate(true)
+        );
+        assert_eq!(
+            decode(typ::KEY_UPDATE, &[2]),
+            Err(Error::IllegalParameter("KeyUpdate request value"))
+        );
+        assert_eq!(
+            decode(typ::KEY_UPDATE, &[]),
+            Err(Error::Decode("KeyUpdate"))
+        );
+        assert_eq!(
+            decode(typ::KEY_UPDATE, &[0, 0]),
+            Err(Error::Decode("KeyUpdate"))
+        );
     }
 
     #[test]
@@ -217,13 +232,20 @@ mod tests {
             extensions: vec![],
         };
         let enc = new_session_ticket(&t);
-        assert_eq!(decode_framed(&enc).unwrap(), HandshakeMessage::NewSessionTicket(t));
+        assert_eq!(
+            decode_framed(&enc).unwrap(),
+            HandshakeMessage::NewSessionTicket(t)
+        );
         assert!(decode_framed(&enc[..enc.len() - 1]).is_err());
         let mut extra = enc.clone();
         extra.push(0);
         assert!(decode_framed(&extra).is_err());
         // empty ticket
-        assert!(decode(typ::NEW_SESSION_TICKET, &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(decode(
+            typ::NEW_SESSION_TICKET,
+            &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        )
+        .is_err());
     }
 
     #[test]
