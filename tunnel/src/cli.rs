@@ -1,0 +1,173 @@
+//! Command line (DESIGN §5).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{
+    validate_service, Config, ConfigError, Mode, Origin, RawService, DEFAULT_DRAIN_TIMEOUT,
+};
+use crate::logging::LogFormat;
+
+/// Certificate-less TLS 1.3 tunnels authenticated by static PSKs or M-Pin.
+#[derive(Debug, Parser)]
+#[command(name = "milagro-tunnel", version, about)]
+pub struct Cli {
+    /// Log line format (overrides the config file's `log_format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log level or filter (`RUST_LOG` takes precedence).
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service of a TOML config file.
+    Run(RunArgs),
+    /// Accept plaintext on --accept, connect with TLS to --connect.
+    Client(TunnelArgs),
+    /// Accept TLS on --accept, forward plaintext to --connect.
+    Server(TunnelArgs),
+    /// Whole system on loopback (not available yet).
+    Demo(StubArgs),
+    /// Enrol an identity with the D-TAs (not available yet).
+    Enroll(StubArgs),
+    /// Fetch a server secret from the D-TAs (not available yet).
+    ServerSecret(StubArgs),
+    /// Fetch time permits (not available yet).
+    Permit(StubArgs),
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: PathBuf,
+    /// Only validate the config (and the files it names), then exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of subcommands that are not implemented yet.
+#[derive(Debug, Args)]
+pub struct StubArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+/// `client` / `server` arguments: one service from flags.
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// Listen address: HOST:PORT or unix:PATH.
+    #[arg(long, value_name = "ADDR")]
+    pub accept: String,
+    /// Forward address: HOST:PORT or unix:PATH.
+    #[arg(long, value_name = "ADDR")]
+    pub connect: String,
+    /// Service name in logs and metrics (default: client or server).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Static PSK: stunnel PSKsecrets file (IDENTITY:KEY lines).
+    #[arg(long, value_name = "FILE")]
+    pub psk_secrets: Option<PathBuf>,
+    /// Static PSK, client: identity to offer (default: the file's first line).
+    #[arg(long, value_name = "ID")]
+    pub psk_identity: Option<String>,
+    /// M-Pin client: credential file.
+    #[arg(long, value_name = "FILE")]
+    pub credential: Option<PathBuf>,
+    /// M-Pin client: file holding the PIN.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// M-Pin server: server secret file.
+    #[arg(long, value_name = "FILE")]
+    pub server_secret: Option<PathBuf>,
+    /// M-Pin server: require time permits.
+    #[arg(long)]
+    pub require_permits: bool,
+    /// M-Pin server: allowed identities (glob; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub allow: Vec<String>,
+    /// Only this cipher suite (IANA name, e.g. TLS_AES_128_GCM_SHA256).
+    #[arg(long, value_name = "NAME")]
+    pub suite: Option<String>,
+    /// Only this group (IANA name: X25519MLKEM768, X25519, secp256r1).
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+    /// Status listener (/healthz, /metrics), e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub status: Option<String>,
+    /// Most simultaneous connections; more are closed at once.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<i64>,
+    /// Seconds allowed for connecting and the handshake.
+    #[arg(long, value_name = "SECS")]
+    pub handshake_timeout: Option<f64>,
+    /// Close a connection after this many seconds without traffic.
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
+    /// Handshakes per second allowed per source IP.
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate_limit: Option<f64>,
+    /// Seconds live connections get after SIGTERM.
+    #[arg(long, value_name = "SECS")]
+    pub drain_timeout: Option<f64>,
+}
+
+impl TunnelArgs {
+    /// The one-service configuration these flags describe.
+    pub fn to_config(&self, mode: Mode) -> Result<Config, ConfigError> {
+        let raw = RawService {
+            name: self.name.clone(),
+            mode: Some(mode),
+            accept: Some(self.accept.clone()),
+            connect: Some(self.connect.clone()),
+            psk_secrets: self.psk_secrets.clone(),
+            psk_identity: self.psk_identity.clone(),
+            credential: self.credential.clone(),
+            pin_file: self.pin_file.clone(),
+            server_secret: self.server_secret.clone(),
+            require_permits: self.require_permits.then_some(true),
+            allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
+            suite: self.suite.clone(),
+            group: self.group.clone(),
+            max_connections: self.max_connections,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+            rate_limit: self.rate_limit,
+        };
+        let service = validate_service(raw, Origin::Flags, 0..0)?;
+        let flag_err = |flag: &str, msg: String| {
+            ConfigError::Invalid(format!("command line: --{flag}: {msg}"))
+        };
+        let status = match &self.status {
+            Some(s) => Some(s.parse().map_err(|e| flag_err("status", format!("{e}")))?),
+            None => None,
+        };
+        let drain_timeout = match self.drain_timeout {
+            Some(v) if v.is_finite() && (0.0..=1e9).contains(&v) => {
+                std::time::Duration::from_secs_f64(v)
+            }
+            Some(v) => {
+                return Err(flag_err(
+                    "drain-timeout",
+                    format!("{v} is not a valid number of seconds"),
+                ))
+            }
+            None => DEFAULT_DRAIN_TIMEOUT,
+        };
+        Ok(Config {
+            log_format: None,
+            status,
+            drain_timeout,
+            services: vec![service],
+        })
+    }
+}
