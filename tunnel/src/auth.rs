@@ -25,6 +25,7 @@ use milagro_tls::{
 };
 
 use crate::addr::BoxStream;
+use crate::mpin_auth::{MpinClient, MpinServer};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -72,6 +73,8 @@ pub enum AuthSpec {
         credential: PathBuf,
         /// File holding the PIN.
         pin_file: Option<PathBuf>,
+        /// One-pass instead of multi-pass.
+        one_pass: bool,
     },
     /// M-Pin server (not wired yet); may also serve static-PSK peers on the
     /// same port when `psk_secrets` is set.
@@ -157,8 +160,16 @@ pub fn build_client(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthClie
                 Connector::new(Arc::new(config)).with_handshake_timeout(tls.handshake_timeout);
             Ok(Arc::new(StaticPskClient { connector }))
         }
-        // M-Pin: the lead plugs milagro_tls::mpin::MpinConnector in here.
-        AuthSpec::MpinClient { .. } => Err(AuthError::NotAvailable("M-Pin client")),
+        AuthSpec::MpinClient {
+            credential,
+            pin_file,
+            one_pass,
+        } => Ok(Arc::new(MpinClient::new(
+            credential,
+            pin_file.as_deref(),
+            *one_pass,
+            tls,
+        )?)),
         AuthSpec::MpinServer { .. } => Err(AuthError::NotAvailable("M-Pin server")),
     }
 }
@@ -176,8 +187,18 @@ pub fn build_server(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthServ
                 Acceptor::new(Arc::new(config)).with_handshake_timeout(tls.handshake_timeout);
             Ok(Arc::new(StaticPskServer { acceptor }))
         }
-        // M-Pin: the lead plugs milagro_tls::mpin::MpinAcceptor in here.
-        AuthSpec::MpinServer { .. } => Err(AuthError::NotAvailable("M-Pin server")),
+        AuthSpec::MpinServer {
+            server_secret,
+            require_permits,
+            allow,
+            psk_secrets,
+        } => Ok(Arc::new(MpinServer::new(
+            server_secret,
+            *require_permits,
+            allow,
+            psk_secrets.as_deref(),
+            tls,
+        )?)),
         AuthSpec::MpinClient { .. } => Err(AuthError::NotAvailable("M-Pin client")),
     }
 }

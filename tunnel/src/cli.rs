@@ -33,14 +33,14 @@ pub enum Command {
     Client(TunnelArgs),
     /// Accept TLS on --accept, forward plaintext to --connect.
     Server(TunnelArgs),
-    /// Whole system on loopback (not available yet).
-    Demo(StubArgs),
-    /// Enrol an identity with the D-TAs (not available yet).
-    Enroll(StubArgs),
-    /// Fetch a server secret from the D-TAs (not available yet).
-    ServerSecret(StubArgs),
-    /// Fetch time permits (not available yet).
-    Permit(StubArgs),
+    /// The whole system on loopback: 3 D-TAs, enrolment, tunnels, data, a wrong PIN; prints a report.
+    Demo,
+    /// Enrol an identity with the D-TAs: writes a credential file (mode 0600, no PIN inside).
+    Enroll(EnrollArgs),
+    /// Fetch the server secret from the D-TAs.
+    ServerSecret(ServerSecretArgs),
+    /// Fetch time permits for a credential.
+    Permit(PermitArgs),
 }
 
 /// `run` arguments.
@@ -54,12 +54,52 @@ pub struct RunArgs {
     pub check: bool,
 }
 
-/// Arguments of subcommands that are not implemented yet.
+/// `enroll` arguments.
 #[derive(Debug, Args)]
-pub struct StubArgs {
-    /// Ignored.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+pub struct EnrollArgs {
+    /// The identity (the RA's grant must be for it).
+    #[arg(long, value_name = "ID")]
+    pub identity: String,
+    /// A D-TA as URL,FINGERPRINT,SIGNING_KEY (repeat for every D-TA).
+    #[arg(long = "dta", value_name = "URL,FP,KEY", required = true)]
+    pub dtas: Vec<String>,
+    /// The RA's client grant file.
+    #[arg(long, value_name = "FILE")]
+    pub grant: PathBuf,
+    /// Where to write the credential.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// PIN file (else MILAGRO_PIN, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Days of time permits to fetch right away.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub days: u32,
+}
+
+/// `server-secret` arguments.
+#[derive(Debug, Args)]
+pub struct ServerSecretArgs {
+    /// A D-TA as URL,FINGERPRINT,SIGNING_KEY (repeat for every D-TA).
+    #[arg(long = "dta", value_name = "URL,FP,KEY", required = true)]
+    pub dtas: Vec<String>,
+    /// The RA's server grant file.
+    #[arg(long, value_name = "FILE")]
+    pub grant: PathBuf,
+    /// Where to write the server secret.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `permit` arguments.
+#[derive(Debug, Args)]
+pub struct PermitArgs {
+    /// The credential file (updated in place).
+    #[arg(long, value_name = "FILE")]
+    pub credential: PathBuf,
+    /// Days of permits from today.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub days: u32,
 }
 
 /// `client` / `server` arguments: one service from flags.
@@ -86,6 +126,9 @@ pub struct TunnelArgs {
     /// M-Pin client: file holding the PIN.
     #[arg(long, value_name = "FILE")]
     pub pin_file: Option<PathBuf>,
+    /// M-Pin client: one-pass flow (one message each way) instead of multi-pass.
+    #[arg(long)]
+    pub one_pass: bool,
     /// M-Pin server: server secret file.
     #[arg(long, value_name = "FILE")]
     pub server_secret: Option<PathBuf>,
@@ -133,6 +176,7 @@ impl TunnelArgs {
             psk_identity: self.psk_identity.clone(),
             credential: self.credential.clone(),
             pin_file: self.pin_file.clone(),
+            one_pass: self.one_pass.then_some(true),
             server_secret: self.server_secret.clone(),
             require_permits: self.require_permits.then_some(true),
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),

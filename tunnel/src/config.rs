@@ -94,6 +94,8 @@ pub struct RawService {
     pub credential: Option<PathBuf>,
     /// M-Pin PIN file.
     pub pin_file: Option<PathBuf>,
+    /// M-Pin client: use the one-pass flow instead of multi-pass.
+    pub one_pass: Option<bool>,
     /// M-Pin server secret.
     pub server_secret: Option<PathBuf>,
     /// M-Pin server: demand time permits.
@@ -423,6 +425,11 @@ pub fn validate_service(
                         raw.pin_file.is_some(),
                         "only applies with credential (M-Pin)",
                     )?;
+                    not_in(
+                        "one_pass",
+                        raw.one_pass.is_some(),
+                        "only applies with credential (M-Pin)",
+                    )?;
                     AuthSpec::StaticPsk {
                         secrets: secrets.clone(),
                         identity: raw.psk_identity.clone(),
@@ -437,6 +444,7 @@ pub fn validate_service(
                     AuthSpec::MpinClient {
                         credential: credential.clone(),
                         pin_file: raw.pin_file.clone(),
+                        one_pass: raw.one_pass.unwrap_or(false),
                     }
                 }
             }
@@ -450,6 +458,11 @@ pub fn validate_service(
             not_in(
                 "pin_file",
                 raw.pin_file.is_some(),
+                "only applies to client mode",
+            )?;
+            not_in(
+                "one_pass",
+                raw.one_pass.is_some(),
                 "only applies to client mode",
             )?;
             not_in("psk_identity", raw.psk_identity.is_some(), "only applies to client mode (a server accepts every identity of its psk_secrets file)")?;

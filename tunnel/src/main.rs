@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use dta_lite::client::DtaEndpoint;
 use milagro_tunnel::cli::{Cli, Command};
 use milagro_tunnel::config::{Config, Mode};
-use milagro_tunnel::logging;
 use milagro_tunnel::run::{prepare, run, Loader};
+use milagro_tunnel::{demo, logging, provision};
 
 /// Exit status for usage and configuration errors.
 const USAGE: u8 = 2;
@@ -18,6 +19,58 @@ const RUNTIME: u8 = 1;
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("milagro-tunnel: {msg}");
     ExitCode::from(code)
+}
+
+/// Runs `demo`, `enroll`, `server-secret` or `permit` to completion.
+fn one_shot(command: Command, log_level: &str) -> ExitCode {
+    if let Err(e) = logging::init(Default::default(), log_level) {
+        return fail(USAGE, e);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(RUNTIME, format!("cannot start the runtime: {e}")),
+    };
+    let dtas = |list: &[String]| -> Result<Vec<DtaEndpoint>, String> {
+        list.iter()
+            .map(|s| {
+                s.parse::<DtaEndpoint>()
+                    .map_err(|e| format!("--dta {s}: {e}"))
+            })
+            .collect()
+    };
+    let result: Result<(), String> = rt.block_on(async {
+        match command {
+            Command::Demo => {
+                let report = demo::run().await.map_err(|e| e.to_string())?;
+                print!("{report}");
+                Ok(())
+            }
+            Command::Enroll(a) => provision::enroll(
+                &a.identity,
+                &dtas(&a.dtas)?,
+                &a.grant,
+                &a.out,
+                a.pin_file.as_deref(),
+                a.days,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+            Command::ServerSecret(a) => provision::server_secret(&dtas(&a.dtas)?, &a.grant, &a.out)
+                .await
+                .map_err(|e| e.to_string()),
+            Command::Permit(a) => provision::permit(&a.credential, a.days)
+                .await
+                .map_err(|e| e.to_string()),
+            Command::Run(_) | Command::Client(_) | Command::Server(_) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(RUNTIME, e),
+    }
 }
 
 fn main() -> ExitCode {
@@ -49,12 +102,7 @@ fn main() -> ExitCode {
             let args = Arc::new(args);
             Box::new(move || args.to_config(Mode::Server))
         }
-        Command::Demo(_) | Command::Enroll(_) | Command::ServerSecret(_) | Command::Permit(_) => {
-            return fail(
-                USAGE,
-                "this subcommand is not available yet in this build (it arrives with the M-Pin channel and dta-lite)",
-            );
-        }
+        other => return one_shot(other, &cli.log_level),
     };
     let prepared = match prepare(&loader) {
         Ok(p) => p,
