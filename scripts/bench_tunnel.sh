@@ -5,7 +5,8 @@
 #   - milagro-tunnel static PSK (client tunnel -> server tunnel),
 #   - stunnel4 in PSK mode (stunnel client -> stunnel server, TLS 1.3),
 #   - a two-hop socat relay (plain TCP),
-#   - [slot] milagro-tunnel M-Pin (filled in when the M-Pin channel is wired),
+#   - milagro-tunnel M-Pin (provisioned from 3 local dta-lite D-TAs): with session-ticket
+#     resumption (the default) and with --no-resume (a full M-Pin run, with pairings, per connection),
 # and prints a table with ratios to stunnel and to socat.
 #
 # usage: scripts/bench_tunnel.sh [BYTES] [CONNECTIONS]     (default 1 GiB, 300)
@@ -21,7 +22,7 @@ for tool in stunnel4 socat python3; do
   command -v "$tool" >/dev/null || { echo "bench_tunnel: $tool is required" >&2; exit 2; }
 done
 
-cargo build --release -q -p milagro-tunnel
+cargo build --release -q -p milagro-tunnel -p dta-lite
 BIN="$TARGET/release/milagro-tunnel"
 
 WORK=$(mktemp -d /tmp/bench-tunnel.XXXXXX)
@@ -178,21 +179,45 @@ socat TCP-LISTEN:"$X_CLI",bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:"$X_SRV" &
 py wait "$X_SRV"; py wait "$X_CLI"
 run_case "socat two-hop" "$X_CLI"
 
-# --- slot: milagro-tunnel M-Pin -------------------------------------------------------------
-# When the M-Pin channel is wired, start `milagro-tunnel server --server-secret …` and
-# `milagro-tunnel client --credential … --pin-file …` here like the PSK pair above and call
-#   run_case "milagro-tunnel (M-Pin)" "$MPIN_CLI"
-# ---------------------------------------------------------------------------------------------
+# milagro-tunnel M-Pin: provisioned for real — 3 dta-lite D-TAs, an RA, `milagro-tunnel enroll`
+# and `server-secret`. The first connection runs M-Pin Full + TLS 1.3; later ones resume with the
+# session ticket it got (no pairings) unless --no-resume.
+DTA="$TARGET/release/dta-lite"
+export DTA_PASSPHRASE=bench-passphrase-not-secret
+"$DTA" ra keygen --out "$WORK/ra.key" >/dev/null
+DTA_ARGS=()
+for i in 1 2 3; do
+  "$DTA" init --dir "$WORK/dta$i" --name "dta$i" --ra-pubkey "$(cat "$WORK/ra.key.pub")" >/dev/null
+  "$DTA" serve --dir "$WORK/dta$i" --listen 127.0.0.1:0 >"$WORK/dta$i.out" 2>"$WORK/dta$i.log" & PIDS+=($!)
+  for _ in $(seq 100); do grep -q '^dta ' "$WORK/dta$i.out" 2>/dev/null && break; sleep 0.1; done
+  DTA_ARGS+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
+done
+"$DTA" ra grant client --key "$WORK/ra.key" --identity bench@example.com --out "$WORK/client.grant" >/dev/null
+"$DTA" ra grant server --key "$WORK/ra.key" --name bench-server --out "$WORK/server.grant" >/dev/null
+printf '1234' >"$WORK/pin"; chmod 600 "$WORK/pin"
+"$BIN" enroll --identity bench@example.com "${DTA_ARGS[@]}" --grant "$WORK/client.grant" \
+  --out "$WORK/bench.credential" --pin-file "$WORK/pin" --days 2 2>"$WORK/enroll.log"
+"$BIN" server-secret "${DTA_ARGS[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
+P_SRV=$(py port); P_CLI=$(py port)
+"$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$SINK" --server-secret "$WORK/server.secret" \
+  --require-permits --log-level warn >/dev/null 2>"$WORK/p-srv.log" & PIDS+=($!)
+"$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+  --pin-file "$WORK/pin" --log-level warn >/dev/null 2>"$WORK/p-cli.log" & PIDS+=($!)
+py wait "$P_SRV"; py wait "$P_CLI"
+run_case "milagro-tunnel (M-Pin)" "$P_CLI"
+# the same without session tickets: every connection is a full M-Pin run (pairings on both ends)
+F_CLI=$(py port)
+"$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+  --pin-file "$WORK/pin" --no-resume --log-level warn >/dev/null 2>"$WORK/f-cli.log" & PIDS+=($!)
+py wait "$F_CLI"
+run_case "milagro-tunnel (M-Pin, full)" "$F_CLI"
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
 echo
 printf '| setup | 1 GiB throughput (MB/s) | vs stunnel | vs socat | sequential connections/s | vs stunnel | vs socat |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|\n'
-for name in direct "milagro-tunnel (PSK)" "milagro-tunnel (M-Pin)" "stunnel4 (PSK)" "socat two-hop"; do
-  if [ -z "${TPUT[$name]:-}" ]; then
-    [ "$name" = "milagro-tunnel (M-Pin)" ] && printf '| %s | (not wired yet) | | | | | |\n' "$name"
-    continue
-  fi
+for name in direct "milagro-tunnel (PSK)" "milagro-tunnel (M-Pin)" "milagro-tunnel (M-Pin, full)" "stunnel4 (PSK)" "socat two-hop"; do
+  [ -n "${TPUT[$name]:-}" ] || continue
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
     "${TPUT[$name]}" "$(ratio "${TPUT[$name]}" "${TPUT[stunnel4 (PSK)]}")" "$(ratio "${TPUT[$name]}" "${TPUT[socat two-hop]}")" \
     "${RATE[$name]}" "$(ratio "${RATE[$name]}" "${RATE[stunnel4 (PSK)]}")" "$(ratio "${RATE[$name]}" "${RATE[socat two-hop]}")"

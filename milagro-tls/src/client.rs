@@ -13,14 +13,26 @@ use crate::messages::{self, ClientHello, Extension, HandshakeMessage};
 use crate::psk::Psk;
 use crate::record::RecordCipher;
 use crate::suites::CipherSuite;
+use crate::ticket::{self, ClientResumption, ClientTicket, Clock, TicketCache};
 
 use messages::hello::ext;
 
-/// Client settings: the external PSK to offer, cipher suites and groups.
-#[derive(Debug, Clone)]
+/// Client settings: the PSK to offer (external, or a resumption ticket),
+/// cipher suites, groups and where received tickets go.
+#[derive(Clone)]
 pub struct ClientConfig {
-    /// The PSK offered to the server.
+    /// The PSK offered to the server ([`ClientConfig::resuming`] sets it to
+    /// the ticket's PSK).
     pub psk: Psk,
+    /// A ticket to resume with: when set, the ClientHello offers its PSK
+    /// (binder label "res binder") with the obfuscated ticket age, and
+    /// [`ConnectionCommon::resumed`] reports true after the handshake.
+    pub resume: Option<ClientTicket>,
+    /// Where tickets received after the handshake are deposited (they are
+    /// also available from [`ConnectionCommon::take_tickets`]).
+    pub ticket_cache: Option<Arc<TicketCache>>,
+    /// Clock (unix seconds) for ticket ages and expiry.
+    pub clock: Clock,
     /// Cipher suites in preference order; only those matching the PSK's hash
     /// are offered.
     pub cipher_suites: Vec<CipherSuite>,
@@ -35,9 +47,31 @@ impl ClientConfig {
     pub fn new(psk: Psk) -> Self {
         Self {
             psk,
+            resume: None,
+            ticket_cache: None,
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
+            clock: Arc::new(ticket::system_clock),
         }
+    }
+
+    /// Defaults, resuming with `ticket` (its PSK is the only one offered).
+    pub fn resuming(ticket: ClientTicket) -> Self {
+        let mut c = Self::new(ticket.psk().clone());
+        c.resume = Some(ticket);
+        c
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("psk", &self.psk)
+            .field("resume", &self.resume)
+            .field("ticket_cache", &self.ticket_cache)
+            .field("cipher_suites", &self.cipher_suites)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,6 +111,13 @@ pub struct ClientConnection {
 impl ClientConnection {
     /// Starts a handshake; the ClientHello is queued immediately.
     pub fn new(config: Arc<ClientConfig>) -> Result<Self, Error> {
+        if let Some(t) = &config.resume {
+            if !t.is_fresh_at((config.clock)()) {
+                return Err(Error::Config(
+                    "the session ticket has expired (RFC 8446 §4.6.1)".into(),
+                ));
+            }
+        }
         let hash = config.psk.hash();
         let suites: Vec<u16> = config
             .cipher_suites
@@ -183,9 +224,13 @@ fn send_hello(
     let psk = &config.psk;
     let alg = psk.hash();
     let hlen = alg.output_len();
+    let age = config
+        .resume
+        .as_ref()
+        .map_or(0, |t| t.obfuscated_age((config.clock)()));
     hello.extensions.push(Extension {
         typ: ext::PRE_SHARED_KEY,
-        data: messages::hello::client_psk(psk.identity(), hlen),
+        data: messages::hello::client_psk(psk.identity(), age, hlen),
     });
     let mut msg = hello.encode();
     let binders_len = 2 + 1 + hlen;
@@ -291,8 +336,25 @@ pub(crate) fn handle(
             let fin = key_schedule::finished_mac(alg, &keys.client_hs, &th)?;
             let fin_msg = messages::frame(messages::typ::FINISHED, &fin);
             keys.transcript.update(&fin_msg);
+            let rms = key_schedule::derive_secret(
+                alg,
+                &app.master,
+                b"res master",
+                &keys.transcript.current(),
+            )?;
             conn.set_write(RecordCipher::new(keys.suite, &keys.client_hs)?);
             conn.emit_handshake(&fin_msg)?;
+            conn.set_resumption(
+                config.resume.is_some(),
+                None,
+                Some(ClientResumption {
+                    hash: alg,
+                    rms,
+                    clock: config.clock.clone(),
+                    cache: config.ticket_cache.clone(),
+                    received: Default::default(),
+                }),
+            );
             conn.complete(
                 AppKeys {
                     suite: keys.suite,

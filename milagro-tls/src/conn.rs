@@ -12,6 +12,7 @@ use crate::messages::{self, HandshakeMessage, NewSessionTicket};
 use crate::record::{content, write_plain, Deframer, RecordCipher, RecordRef, MAX_PLAINTEXT};
 use crate::server::ServerState;
 use crate::suites::CipherSuite;
+use crate::ticket::{ClientResumption, ClientTicket};
 
 /// Something that happened on a connection, reported by
 /// [`ConnectionCommon::next_event`].
@@ -19,7 +20,9 @@ use crate::suites::CipherSuite;
 pub enum Event {
     /// The handshake finished; application data can flow.
     HandshakeComplete,
-    /// The peer sent a NewSessionTicket (kept for future resumption; not used yet).
+    /// The peer sent a NewSessionTicket (client side). The usable ticket is
+    /// available from [`ConnectionCommon::take_tickets`] (and the configured
+    /// [`TicketCache`](crate::TicketCache)).
     SessionTicket(NewSessionTicket),
     /// The peer updated its sending keys (KeyUpdate).
     PeerKeyUpdate,
@@ -94,6 +97,9 @@ pub struct ConnectionCommon {
     pub(crate) ccs_sent: bool,
     negotiated: Option<Negotiated>,
     app: Option<AppKeys>,
+    resumed: bool,
+    resumption_app_data: Option<Vec<u8>>,
+    client_resumption: Option<ClientResumption>,
 }
 
 impl ConnectionCommon {
@@ -117,6 +123,9 @@ impl ConnectionCommon {
             ccs_sent: false,
             negotiated: None,
             app: None,
+            resumed: false,
+            resumption_app_data: None,
+            client_resumption: None,
         }
     }
 
@@ -288,6 +297,30 @@ impl ConnectionCommon {
         !self.is_handshaking() && self.negotiated.is_some()
     }
 
+    /// True once a handshake that resumed a session ticket completed.
+    pub fn resumed(&self) -> bool {
+        self.resumed && !self.is_handshaking()
+    }
+
+    /// Server side, after a resumed handshake: the application data the
+    /// redeemed ticket was bound to ([`TicketSettings::app_data`](crate::TicketSettings::app_data)).
+    pub fn resumption_app_data(&self) -> Option<&[u8]> {
+        if self.is_handshaking() {
+            return None;
+        }
+        self.resumption_app_data.as_deref()
+    }
+
+    /// Client side: takes the usable tickets received so far (at most the
+    /// four most recent), each able to resume one later connection
+    /// ([`ClientConfig::resuming`](crate::ClientConfig::resuming)).
+    pub fn take_tickets(&mut self) -> Vec<ClientTicket> {
+        self.client_resumption
+            .as_mut()
+            .map(|r| r.received.drain(..).collect())
+            .unwrap_or_default()
+    }
+
     /// RFC 8446 §7.5 exporter: fills `out` from `label` and `context`.
     pub fn export_keying_material(
         &self,
@@ -330,6 +363,17 @@ impl ConnectionCommon {
 
     pub(crate) fn set_write(&mut self, c: RecordCipher) {
         self.write = Some(c);
+    }
+
+    pub(crate) fn set_resumption(
+        &mut self,
+        resumed: bool,
+        app_data: Option<Vec<u8>>,
+        client: Option<ClientResumption>,
+    ) {
+        self.resumed = resumed;
+        self.resumption_app_data = app_data;
+        self.client_resumption = client;
     }
 
     pub(crate) fn complete(&mut self, app: AppKeys, negotiated: Negotiated) -> Result<(), Error> {
@@ -527,6 +571,9 @@ impl ConnectionCommon {
                 Ok(())
             }
             HandshakeMessage::NewSessionTicket(t) if self.side == Side::Client => {
+                if let Some(r) = &mut self.client_resumption {
+                    r.receive(&t)?;
+                }
                 self.events.push_back(Event::SessionTicket(t));
                 Ok(())
             }

@@ -222,8 +222,7 @@ pub(crate) struct AppSecrets {
     pub(crate) client: Secret,
     pub(crate) server: Secret,
     pub(crate) exporter: Secret,
-    /// Master secret; resumption (planned) derives its secret from it.
-    #[allow(dead_code)]
+    /// Master secret; the resumption master secret is derived from it.
     pub(crate) master: Secret,
 }
 

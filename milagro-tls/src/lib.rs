@@ -13,10 +13,10 @@
 //! TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256; X25519MLKEM768,
 //! X25519, secp256r1 with HelloRetryRequest; handshake fragmentation and
 //! coalescing, 2^14 record limits, padding and dummy ChangeCipherSpec
-//! tolerated, KeyUpdate both ways, close_notify, RFC 8446 exporter. Not yet:
-//! resumption (NewSessionTicket is accepted and surfaced as
-//! [`Event::SessionTicket`] by the client, never sent by the server) and 0-RTT
-//! (never offered or accepted).
+//! tolerated, KeyUpdate both ways, close_notify, RFC 8446 exporter;
+//! `psk_dhe_ke` resumption with single-use server-side tickets
+//! ([`ticket`]: [`ServerConfig::tickets`], [`ClientConfig::resuming`]). No
+//! 0-RTT (never offered or accepted).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -64,6 +64,7 @@ pub mod record;
 pub mod server;
 pub mod stream;
 pub mod suites;
+pub mod ticket;
 
 pub use alert::AlertDescription;
 pub use client::{ClientConfig, ClientConnection};
@@ -76,6 +77,7 @@ pub use server::{ServerConfig, ServerConnection};
 pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};
+pub use ticket::{ClientTicket, TicketCache, TicketSettings, TicketStore};
 
 /// The TLS 1.3 protocol version number.
 pub const TLS13: u16 = 0x0304;

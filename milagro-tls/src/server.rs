@@ -13,10 +13,11 @@ use crate::messages::{self, ClientHello, Extension, HandshakeMessage, ServerHell
 use crate::psk::{Psk, PskStore};
 use crate::record::RecordCipher;
 use crate::suites::CipherSuite;
+use crate::ticket::{Binding, TicketSettings};
 
 use messages::hello::ext;
 
-/// Server settings: where PSKs come from, cipher suites and groups.
+/// Server settings: where PSKs come from, tickets, cipher suites and groups.
 #[derive(Clone)]
 pub struct ServerConfig {
     /// PSK lookup by identity.
@@ -27,6 +28,11 @@ pub struct ServerConfig {
     /// share is chosen first; otherwise a HelloRetryRequest asks for the
     /// most preferred group the client supports.
     pub groups: Vec<NamedGroup>,
+    /// Session tickets (default `None`: no ticket is issued or accepted).
+    /// With settings, a ClientHello offering a ticket from the store resumes
+    /// (binder label "res binder"); other identities go to
+    /// [`psk_store`](Self::psk_store).
+    pub tickets: Option<TicketSettings>,
 }
 
 impl ServerConfig {
@@ -36,6 +42,7 @@ impl ServerConfig {
             psk_store,
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
+            tickets: None,
         }
     }
 }
@@ -45,6 +52,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("cipher_suites", &self.cipher_suites)
             .field("groups", &self.groups)
+            .field("tickets", &self.tickets)
             .finish_non_exhaustive()
     }
 }
@@ -62,8 +70,10 @@ enum Stage {
         identity: Vec<u8>,
         transcript: Transcript,
         client_hs: Secret,
+        master: Secret,
         app: AppKeys,
         retried: bool,
+        resumed: Option<Binding>,
     },
 }
 
@@ -73,7 +83,8 @@ struct Retry {
     group: NamedGroup,
     transcript: Transcript,
     session_id: Vec<u8>,
-    identity: Vec<u8>,
+    psk: Psk,
+    resumed: Option<Binding>,
 }
 
 /// A server connection: sans-IO, see [`ConnectionCommon`] for the I/O API.
@@ -134,18 +145,21 @@ pub(crate) fn handle(
                 suite,
                 group,
                 identity,
-                transcript,
+                mut transcript,
                 client_hs,
+                master,
                 app,
                 retried,
+                resumed,
             },
             HandshakeMessage::Finished(verify),
         ) => {
-            let expected =
-                key_schedule::finished_mac(suite.hash(), &client_hs, &transcript.current())?;
+            let alg = suite.hash();
+            let expected = key_schedule::finished_mac(alg, &client_hs, &transcript.current())?;
             if !bool::from(expected.ct_eq(&verify)) {
                 return Err(Error::BadFinished);
             }
+            transcript.update(raw);
             conn.complete(
                 app,
                 Negotiated {
@@ -155,6 +169,22 @@ pub(crate) fn handle(
                     hello_retry: retried,
                 },
             )?;
+            conn.set_resumption(
+                resumed.is_some(),
+                resumed.as_ref().map(|b| b.app_data.clone()),
+                None,
+            );
+            if let Some(settings) = &config.tickets {
+                let rms = key_schedule::derive_secret(
+                    alg,
+                    &master,
+                    b"res master",
+                    &transcript.current(),
+                )?;
+                if let Some(nst) = settings.issue(alg, &rms, resumed.as_ref())? {
+                    conn.emit_handshake(&nst)?;
+                }
+            }
             Ok(HsState::Done)
         }
         _ => Err(Error::UnexpectedMessage("handshake message out of order")),
@@ -166,28 +196,63 @@ struct Chosen {
     index: usize,
     psk: Psk,
     suite: CipherSuite,
+    /// Set when the PSK came from a redeemed ticket.
+    resumed: Option<Binding>,
 }
 
+/// Picks the first offered PSK the server knows (a ticket from the ticket
+/// store, which redeems it, else the PSK store) and can use with a
+/// suite the client offered. After a HelloRetryRequest the same PSK must
+/// be offered again.
 fn choose_psk(
     config: &ServerConfig,
     ch: &ClientHello,
     offered: &messages::OfferedPsk,
-    fixed_suite: Option<CipherSuite>,
+    retry: Option<&Retry>,
 ) -> Result<Chosen, Error> {
     let mut known_but_unusable = false;
     for (index, (identity, _age)) in offered.identities.iter().enumerate() {
-        let Some(psk) = config.psk_store.lookup(identity) else {
-            continue;
+        let (psk, resumed) = match retry {
+            Some(r) if r.psk.identity() == identity.as_slice() => {
+                (r.psk.clone(), r.resumed.clone())
+            }
+            Some(_) => continue,
+            None => {
+                let redeemed = config
+                    .tickets
+                    .as_ref()
+                    .and_then(|t| t.store.redeem(identity, (t.clock)()));
+                match redeemed {
+                    Some(r) => (r.psk, Some(r.binding)),
+                    None => match config.psk_store.lookup(identity) {
+                        Some(p) => (p, None),
+                        None => continue,
+                    },
+                }
+            }
         };
+        let fixed_suite = retry.map(|r| r.suite);
         let suite = config.cipher_suites.iter().copied().find(|s| {
             s.hash() == psk.hash()
                 && ch.cipher_suites.contains(&s.code())
                 && fixed_suite.is_none_or(|f| f == *s)
         });
         match suite {
-            Some(suite) => return Ok(Chosen { index, psk, suite }),
+            Some(suite) => {
+                return Ok(Chosen {
+                    index,
+                    psk,
+                    suite,
+                    resumed,
+                })
+            }
             None => known_but_unusable = true,
         }
+    }
+    if retry.is_some() && !known_but_unusable {
+        return Err(Error::IllegalParameter(
+            "PSK changed after HelloRetryRequest",
+        ));
     }
     if known_but_unusable {
         Err(Error::HandshakeFailure(
@@ -273,7 +338,7 @@ fn client_hello(
             ));
         }
     }
-    let chosen = match choose_psk(config, ch, &offered, retry.as_ref().map(|r| r.suite)) {
+    let chosen = match choose_psk(config, ch, &offered, retry.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             if e == Error::BadPskBinder {
@@ -282,13 +347,6 @@ fn client_hello(
             return Err(e);
         }
     };
-    if let Some(r) = &retry {
-        if chosen.psk.identity() != r.identity.as_slice() {
-            return Err(Error::IllegalParameter(
-                "PSK changed after HelloRetryRequest",
-            ));
-        }
-    }
     let alg = chosen.suite.hash();
     let mut transcript = match &retry {
         Some(r) => r.transcript.clone(),
@@ -348,7 +406,8 @@ fn client_hello(
                 group,
                 transcript,
                 session_id: ch.session_id.clone(),
-                identity: chosen.psk.identity().to_vec(),
+                psk: chosen.psk,
+                resumed: chosen.resumed,
             })));
         }
     };
@@ -404,6 +463,7 @@ fn client_hello(
         identity: chosen.psk.identity().to_vec(),
         transcript,
         client_hs: hs.client,
+        master: app.master,
         app: AppKeys {
             suite: chosen.suite,
             client: app.client,
@@ -411,5 +471,6 @@ fn client_hello(
             exporter: app.exporter,
         },
         retried: retry.is_some(),
+        resumed: chosen.resumed,
     })
 }

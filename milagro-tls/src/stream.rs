@@ -103,6 +103,7 @@ pub struct TlsStream<IO> {
     wbuf: Vec<u8>,
     wpos: usize,
     rbuf: Box<[u8]>,
+    peer_identity: Option<Vec<u8>>,
 }
 
 impl<IO> std::fmt::Debug for TlsStream<IO> {
@@ -144,6 +145,34 @@ impl<IO> TlsStream<IO> {
         self.conn.psk_identity()
     }
 
+    /// True if the handshake resumed a session ticket.
+    pub fn resumed(&self) -> bool {
+        self.conn.resumed()
+    }
+
+    /// Server side, after a resumed handshake: the application data bound to
+    /// the redeemed ticket.
+    pub fn resumption_app_data(&self) -> Option<&[u8]> {
+        self.conn.resumption_app_data()
+    }
+
+    /// Client side: takes the usable tickets received so far. Tickets arrive
+    /// after the handshake, so they show up once the stream has been read
+    /// from (or use [`ClientConfig::ticket_cache`](crate::ClientConfig::ticket_cache)).
+    pub fn take_tickets(&mut self) -> Vec<crate::ticket::ClientTicket> {
+        self.conn.take_tickets()
+    }
+
+    /// Server side of the M-Pin channel: the peer's authenticated M-Pin
+    /// identity (also after a resumed handshake); `None` for other peers.
+    pub fn peer_mpin_identity(&self) -> Option<&[u8]> {
+        self.peer_identity.as_deref()
+    }
+
+    pub(crate) fn set_peer_mpin_identity(&mut self, identity: Vec<u8>) {
+        self.peer_identity = Some(identity);
+    }
+
     /// RFC 8446 exporter.
     pub fn export_keying_material(
         &self,
@@ -174,6 +203,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             wbuf: Vec::new(),
             wpos: 0,
             rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            peer_identity: None,
         };
         match tokio::time::timeout(timeout, poll_fn(|cx| s.poll_handshake(cx))).await {
             Ok(Ok(())) => Ok(s),

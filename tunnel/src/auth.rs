@@ -75,6 +75,8 @@ pub enum AuthSpec {
         pin_file: Option<PathBuf>,
         /// One-pass instead of multi-pass.
         one_pass: bool,
+        /// Resume with session tickets.
+        resume: bool,
     },
     /// M-Pin server (not wired yet); may also serve static-PSK peers on the
     /// same port when `psk_secrets` is set.
@@ -164,10 +166,12 @@ pub fn build_client(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthClie
             credential,
             pin_file,
             one_pass,
+            resume,
         } => Ok(Arc::new(MpinClient::new(
             credential,
             pin_file.as_deref(),
             *one_pass,
+            *resume,
             tls,
         )?)),
         AuthSpec::MpinServer { .. } => Err(AuthError::NotAvailable("M-Pin server")),

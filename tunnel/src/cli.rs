@@ -129,6 +129,9 @@ pub struct TunnelArgs {
     /// M-Pin client: one-pass flow (one message each way) instead of multi-pass.
     #[arg(long)]
     pub one_pass: bool,
+    /// M-Pin client: no session-ticket resumption (every connection runs M-Pin, with pairings).
+    #[arg(long)]
+    pub no_resume: bool,
     /// M-Pin server: server secret file.
     #[arg(long, value_name = "FILE")]
     pub server_secret: Option<PathBuf>,
@@ -177,6 +180,7 @@ impl TunnelArgs {
             credential: self.credential.clone(),
             pin_file: self.pin_file.clone(),
             one_pass: self.one_pass.then_some(true),
+            resume: self.no_resume.then_some(false),
             server_secret: self.server_secret.clone(),
             require_permits: self.require_permits.then_some(true),
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),

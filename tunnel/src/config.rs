@@ -96,6 +96,8 @@ pub struct RawService {
     pub pin_file: Option<PathBuf>,
     /// M-Pin client: use the one-pass flow instead of multi-pass.
     pub one_pass: Option<bool>,
+    /// M-Pin client: resume with session tickets (default true); false runs M-Pin every time.
+    pub resume: Option<bool>,
     /// M-Pin server secret.
     pub server_secret: Option<PathBuf>,
     /// M-Pin server: demand time permits.
@@ -430,6 +432,11 @@ pub fn validate_service(
                         raw.one_pass.is_some(),
                         "only applies with credential (M-Pin)",
                     )?;
+                    not_in(
+                        "resume",
+                        raw.resume.is_some(),
+                        "only applies with credential (M-Pin)",
+                    )?;
                     AuthSpec::StaticPsk {
                         secrets: secrets.clone(),
                         identity: raw.psk_identity.clone(),
@@ -445,6 +452,7 @@ pub fn validate_service(
                         credential: credential.clone(),
                         pin_file: raw.pin_file.clone(),
                         one_pass: raw.one_pass.unwrap_or(false),
+                        resume: raw.resume.unwrap_or(true),
                     }
                 }
             }
@@ -463,6 +471,11 @@ pub fn validate_service(
             not_in(
                 "one_pass",
                 raw.one_pass.is_some(),
+                "only applies to client mode",
+            )?;
+            not_in(
+                "resume",
+                raw.resume.is_some(),
                 "only applies to client mode",
             )?;
             not_in("psk_identity", raw.psk_identity.is_some(), "only applies to client mode (a server accepts every identity of its psk_secrets file)")?;

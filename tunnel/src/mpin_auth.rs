@@ -39,6 +39,7 @@ pub struct MpinClient {
     pin: Pin,
     tls: TlsParams,
     one_pass: bool,
+    resume: bool,
     cached: Mutex<Option<(u32, MpinConnector)>>,
 }
 
@@ -48,6 +49,7 @@ impl MpinClient {
         credential: &Path,
         pin_file: Option<&Path>,
         one_pass: bool,
+        resume: bool,
         tls: &TlsParams,
     ) -> Result<Self, AuthError> {
         CredentialFile::load(credential).map_err(other)?;
@@ -57,6 +59,7 @@ impl MpinClient {
             pin,
             tls: tls.clone(),
             one_pass,
+            resume,
             cached: Mutex::new(None),
         })
     }
@@ -95,6 +98,7 @@ impl MpinClient {
         let mut cfg = MpinClientConfig::new(Arc::new(cred), self.pin.clone());
         cfg.cipher_suites = self.tls.suites();
         cfg.groups = self.tls.groups();
+        cfg.resume = self.resume;
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
@@ -195,6 +199,7 @@ impl AuthServer for MpinServer {
         Box::pin(async move {
             let (s, peer) = self.acceptor.accept(io).await?;
             let method = match peer {
+                Peer::Mpin { resumed: true, .. } => "mpin-resumed",
                 Peer::Mpin { .. } => "mpin",
                 Peer::Psk { .. } => "psk",
             };

@@ -154,6 +154,35 @@ fn mpin_tunnels_carry_data_in_both_modes_with_permits() {
 }
 
 #[test]
+fn reconnects_resume_with_tickets_unless_disabled() {
+    let dir = TempDir::new("mpin-res");
+    let w = World::new();
+    let echo = Echo::start();
+    let secret = w.server_secret(&dir);
+    let mut srv = mpin_server(&dir, &secret, &echo.addr, &["--require-permits"]);
+    let srv_addr = srv.addr("server");
+    let cred = w.credential(&dir, "frank", 4444, Some(today()));
+    let mut cli = mpin_client(&dir, "resuming", &cred, "4444", &srv_addr, &[]);
+    let addr = cli.addr("client");
+    for i in 0..3u8 {
+        assert_eq!(roundtrip(&addr, &[i; 10]).unwrap(), vec![i; 10]);
+    }
+    srv.wait_log_count("identity=frank method=mpin ", 1);
+    srv.wait_log_count("identity=frank method=mpin-resumed", 2);
+    let mut full = mpin_client(&dir, "full", &cred, "4444", &srv_addr, &["--no-resume"]);
+    let addr = full.addr("client");
+    for i in 0..2u8 {
+        assert_eq!(roundtrip(&addr, &[i; 10]).unwrap(), vec![i; 10]);
+    }
+    srv.wait_log_count("identity=frank method=mpin ", 3);
+    assert_eq!(
+        srv.log_text().matches("method=mpin-resumed").count(),
+        2,
+        "--no-resume must never resume"
+    );
+}
+
+#[test]
 fn mpin_tunnels_without_permits() {
     let dir = TempDir::new("mpin-np");
     let w = World::new();

@@ -312,12 +312,13 @@ pub(crate) fn client_key_shares(shares: &[(u16, &[u8])]) -> Vec<u8> {
     o
 }
 
-/// Extension body: a pre_shared_key offer with zeroed binders of `binder_len`.
-pub(crate) fn client_psk(identity: &[u8], binder_len: usize) -> Vec<u8> {
+/// Extension body: a pre_shared_key offer (one identity with its
+/// obfuscated ticket age, 0 for external PSKs) with zeroed binders of `binder_len`.
+pub(crate) fn client_psk(identity: &[u8], obfuscated_age: u32, binder_len: usize) -> Vec<u8> {
     let mut o = Vec::new();
     put_vec(&mut o, 2, |o| {
         put_vec(o, 2, |o| o.extend_from_slice(identity));
-        o.extend_from_slice(&0u32.to_be_bytes());
+        o.extend_from_slice(&obfuscated_age.to_be_bytes());
     });
     put_vec(&mut o, 2, |o| {
         put_vec(o, 1, |o| o.resize(o.len() + binder_len, 0));
@@ -491,7 +492,7 @@ mod tests {
                 },
                 Extension {
                     typ: ext::PRE_SHARED_KEY,
-                    data: client_psk(b"id", 32),
+                    data: client_psk(b"id", 0, 32),
                 },
             ],
         }
@@ -552,7 +553,7 @@ mod tests {
         assert!(ch.key_shares().is_err());
         ch.extensions[3].data = vec![0];
         assert!(ch.psk_modes().is_err());
-        ch.extensions[4].data = client_psk(b"id", 8);
+        ch.extensions[4].data = client_psk(b"id", 0, 8);
         assert_eq!(
             ch.pre_shared_key(),
             Err(Error::Decode("psk binder too short"))

@@ -34,8 +34,9 @@ pub mod typ {
 /// Largest handshake message accepted (bounds pre-authentication memory).
 pub const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
 
-/// A NewSessionTicket (RFC 8446 §4.6.1); accepted from peers and surfaced,
-/// not yet used for resumption.
+/// A NewSessionTicket (RFC 8446 §4.6.1): sent by a server with
+/// [`TicketSettings`](crate::TicketSettings), turned into a
+/// [`ClientTicket`](crate::ClientTicket) by the client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewSessionTicket {
     /// Ticket lifetime in seconds.
@@ -170,7 +171,7 @@ pub fn key_update(request: bool) -> Vec<u8> {
     frame(typ::KEY_UPDATE, &[u8::from(request)])
 }
 
-/// Encodes a NewSessionTicket (used by tests and, later, resumption).
+/// Encodes a NewSessionTicket.
 pub fn new_session_ticket(t: &NewSessionTicket) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&t.lifetime.to_be_bytes());

@@ -15,6 +15,7 @@ use crate::client::ClientConfig;
 use crate::kx::NamedGroup;
 use crate::stream::{Connector, TlsStream};
 use crate::suites::CipherSuite;
+use crate::ticket::{ClientTicket, TicketCache};
 
 /// Client settings for the M-Pin channel.
 #[derive(Clone)]
@@ -32,8 +33,11 @@ pub struct MpinClientConfig {
     pub cipher_suites: Vec<CipherSuite>,
     /// TLS key-exchange groups in preference order.
     pub groups: Vec<NamedGroup>,
-    /// Clock for one-pass timestamps.
+    /// Clock for one-pass timestamps and ticket expiry.
     pub clock: Clock,
+    /// Keep the session ticket the server issues and resume with it on the next connection
+    /// (no M-Pin exchange, no pairing) while it is fresh (default true).
+    pub resume: bool,
 }
 
 impl MpinClientConfig {
@@ -47,6 +51,7 @@ impl MpinClientConfig {
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
             clock: Arc::new(super::system_clock),
+            resume: true,
         }
     }
 }
@@ -57,15 +62,20 @@ impl std::fmt::Debug for MpinClientConfig {
             .field("credential", &self.credential)
             .field("mode", &self.mode)
             .field("server_label", &String::from_utf8_lossy(&self.server_label))
+            .field("resume", &self.resume)
             .finish_non_exhaustive()
     }
 }
 
-/// Connects with M-Pin authentication, then TLS 1.3 with the imported PSK.
+/// Connects with M-Pin authentication, then TLS 1.3 with the imported PSK; or, holding a
+/// fresh session ticket from an earlier connection (and with
+/// [`resume`](MpinClientConfig::resume) on), resumes it with a plain TLS 1.3 handshake.
+/// Clones share the ticket.
 #[derive(Debug, Clone)]
 pub struct MpinConnector {
     config: Arc<MpinClientConfig>,
     handshake_timeout: Duration,
+    tickets: Arc<TicketCache>,
 }
 
 impl MpinConnector {
@@ -74,7 +84,18 @@ impl MpinConnector {
         Self {
             config,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            tickets: Arc::new(TicketCache::new()),
         }
+    }
+
+    /// True if a session ticket is held (the next connection tries to resume it if fresh).
+    pub fn has_ticket(&self) -> bool {
+        self.tickets.has_ticket()
+    }
+
+    /// Drops the held session ticket: the next connection runs M-Pin.
+    pub fn forget_ticket(&self) {
+        self.tickets.clear();
     }
 
     /// Sets the timeout for the whole M-Pin + TLS handshake.
@@ -84,6 +105,9 @@ impl MpinConnector {
     }
 
     /// Authenticates over `io` and returns the TLS stream (errors: [`super::mpin_error`]).
+    /// With a fresh ticket this is a resumption; if it fails the error is returned and the
+    /// ticket is gone, so the next call runs M-Pin. The ticket for the next connection
+    /// arrives after the handshake, once the stream has been read from.
     pub async fn connect<IO>(&self, io: IO) -> io::Result<TlsStream<Rewind<IO>>>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -99,6 +123,11 @@ impl MpinConnector {
         mut io: IO,
     ) -> Result<TlsStream<Rewind<IO>>, MpinError> {
         let cfg = self.config.clone();
+        if cfg.resume {
+            if let Some(ticket) = self.tickets.take_fresh((cfg.clock)()) {
+                return self.resume(io, ticket).await;
+            }
+        }
         let (session_id, session) = match cfg.mode {
             Mode::MultiPass => multi_pass(&mut io, &cfg).await?,
             Mode::OnePass => one_pass(&mut io, &cfg).await?,
@@ -110,15 +139,36 @@ impl MpinConnector {
             &cfg.server_label,
         );
         let psk = importer::import(session.key.as_bytes(), &imported)?;
-        let mut tls = ClientConfig::new(psk);
-        tls.cipher_suites = cfg.cipher_suites.clone();
-        tls.groups = cfg.groups.clone();
+        let tls = self.tls_config(ClientConfig::new(psk));
         let stream = Connector::new(Arc::new(tls))
             .with_handshake_timeout(self.handshake_timeout)
             .connect(Rewind::sniffing_failure(io))
             .await
             .map_err(tls_io)?;
         Ok(stream)
+    }
+
+    /// A plain TLS 1.3 handshake offering only the ticket.
+    async fn resume<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: IO,
+        ticket: ClientTicket,
+    ) -> Result<TlsStream<Rewind<IO>>, MpinError> {
+        let tls = self.tls_config(ClientConfig::resuming(ticket));
+        Connector::new(Arc::new(tls))
+            .with_handshake_timeout(self.handshake_timeout)
+            .connect(Rewind::new(Vec::new(), io))
+            .await
+            .map_err(tls_io)
+    }
+
+    fn tls_config(&self, mut tls: ClientConfig) -> ClientConfig {
+        let cfg = &self.config;
+        tls.cipher_suites = cfg.cipher_suites.clone();
+        tls.groups = cfg.groups.clone();
+        tls.clock = cfg.clock.clone();
+        tls.ticket_cache = cfg.resume.then(|| self.tickets.clone());
+        tls
     }
 }
 

@@ -13,21 +13,26 @@
 //! imported PSK serves exactly one handshake. An [`MpinAcceptor`] also serves plain TLS-PSK
 //! peers (OpenSSL, GnuTLS, stunnel) on the same port when it has a static PSK store: a first
 //! byte `0x16` is a TLS record, `M` the M-Pin preface.
+//!
+//! Resumption: after an M-Pin handshake the server issues a single-use session ticket bound to
+//! the M-Pin identity, expiring with the time permit's day; the [`MpinConnector`] keeps the
+//! latest one and its next connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin
+//! messages, no pairing), reported as `Peer::Mpin { resumed: true, .. }`.
 
 mod client;
 pub mod frame;
 pub mod importer;
+mod resume;
 mod rewind;
 mod server;
 
 use std::io;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use client::{MpinClientConfig, MpinConnector};
 pub use mpin_kex::Mode;
 pub use rewind::Rewind;
-pub use server::{MpinAcceptor, MpinServerConfig, Peer};
+pub use server::{MpinAcceptor, MpinServerConfig, Peer, DEFAULT_TICKET_LIFETIME};
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,15 +90,7 @@ pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
         .and_then(|inner| inner.downcast_ref::<MpinError>())
 }
 
-/// Unix time in seconds from the system clock.
-pub fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// A clock: unix seconds. Injectable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use crate::ticket::{system_clock, Clock};
 
 /// Default time for the whole M-Pin + TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

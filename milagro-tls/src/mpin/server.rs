@@ -10,12 +10,17 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
+use super::resume::{permit_day_end, MpinBinding};
 use super::{blocking, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::kx::NamedGroup;
 use crate::psk::{PskStore, StaticPskStore};
 use crate::server::ServerConfig;
 use crate::stream::{Acceptor, TlsStream};
 use crate::suites::CipherSuite;
+use crate::ticket::{TicketSettings, TicketStore};
+
+/// Default lifetime of the session tickets an [`MpinAcceptor`] issues.
+pub const DEFAULT_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Server settings for the M-Pin channel.
 #[derive(Clone)]
@@ -30,8 +35,15 @@ pub struct MpinServerConfig {
     pub cipher_suites: Vec<CipherSuite>,
     /// TLS groups.
     pub groups: Vec<NamedGroup>,
-    /// Clock (unix seconds) for permits, timestamps and challenge expiry.
+    /// Clock (unix seconds) for permits, timestamps, challenge and ticket expiry.
     pub clock: Clock,
+    /// Session tickets (default: an in-memory store shared by clones of this config).
+    /// After an M-Pin handshake the client gets a single-use ticket bound to its identity
+    /// that expires with the permit's day (or after `ticket_lifetime` without a permit); a
+    /// client presenting it skips the M-Pin exchange. `None`: no tickets.
+    pub tickets: Option<Arc<TicketStore>>,
+    /// Lifetime of one ticket (default 1 hour; capped by the permit day and at 7 days).
+    pub ticket_lifetime: Duration,
 }
 
 impl MpinServerConfig {
@@ -44,13 +56,30 @@ impl MpinServerConfig {
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
             clock: Arc::new(super::system_clock),
+            tickets: Some(Arc::new(TicketStore::default())),
+            ticket_lifetime: DEFAULT_TICKET_LIFETIME,
         }
     }
 
-    fn tls(&self, store: Arc<dyn PskStore>) -> Arc<ServerConfig> {
+    /// The TLS settings; tickets issued after a full handshake are bound to `binding`
+    /// (`None`: only resumed handshakes get a fresh ticket).
+    fn tls(&self, store: Arc<dyn PskStore>, binding: Option<&MpinBinding>) -> Arc<ServerConfig> {
         let mut c = ServerConfig::new(store);
         c.cipher_suites = self.cipher_suites.clone();
         c.groups = self.groups.clone();
+        c.tickets = self.tickets.as_ref().map(|store| {
+            let mut t = TicketSettings::new(
+                store.clone(),
+                self.ticket_lifetime,
+                binding.map(MpinBinding::encode),
+            );
+            t.not_after = binding.map(|b| match b.day {
+                0 => (self.clock)().saturating_add(self.ticket_lifetime.as_secs()),
+                day => permit_day_end(day),
+            });
+            t.clock = self.clock.clone();
+            t
+        });
         Arc::new(c)
     }
 }
@@ -61,6 +90,8 @@ impl std::fmt::Debug for MpinServerConfig {
             .field("policy", &self.context.policy)
             .field("static_psks", &self.static_psks.is_some())
             .field("server_label", &String::from_utf8_lossy(&self.server_label))
+            .field("tickets", &self.tickets)
+            .field("ticket_lifetime", &self.ticket_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +109,10 @@ pub enum Peer {
         mode: Mode,
         /// The time-permit day (0 = none).
         day: u32,
+        /// True when the client resumed a session ticket from an earlier M-Pin handshake
+        /// (no M-Pin exchange, no pairing on this connection); the other fields come from
+        /// that handshake.
+        resumed: bool,
     },
     /// A plain TLS-PSK peer with a static PSK.
     Psk {
@@ -156,19 +191,49 @@ impl MpinAcceptor {
     ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
         let mut first = [0u8; 1];
         io.read_exact(&mut first).await?;
-        match (first[0], &self.config.static_psks) {
-            (0x16, Some(store)) => {
-                let stream = Acceptor::new(self.config.tls(store.clone()))
-                    .with_handshake_timeout(self.handshake_timeout)
-                    .accept(Rewind::new(first.to_vec(), io))
-                    .await
-                    .map_err(tls_io)?;
-                let identity = stream.psk_identity().unwrap_or_default().to_vec();
-                Ok((stream, Peer::Psk { identity }))
+        let cfg = &self.config;
+        match first[0] {
+            0x16 if cfg.static_psks.is_some() || cfg.tickets.is_some() => {
+                self.plain_tls(first[0], io).await
             }
-            (b'M', _) => self.mpin(first[0], io).await,
-            (other, _) => Err(MpinError::UnknownProtocol(other)),
+            b'M' => self.mpin(first[0], io).await,
+            other => Err(MpinError::UnknownProtocol(other)),
         }
+    }
+
+    /// A TLS ClientHello straight away: a static-PSK peer, or an M-Pin client resuming a
+    /// ticket.
+    async fn plain_tls<IO: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        first: u8,
+        io: IO,
+    ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
+        let cfg = &self.config;
+        let store: Arc<dyn PskStore> = match &cfg.static_psks {
+            Some(s) => s.clone(),
+            None => Arc::new(StaticPskStore::new()),
+        };
+        let mut stream = Acceptor::new(cfg.tls(store, None))
+            .with_handshake_timeout(self.handshake_timeout)
+            .accept(Rewind::new(vec![first], io))
+            .await
+            .map_err(tls_io)?;
+        let Some(app_data) = stream.resumption_app_data() else {
+            let identity = stream.psk_identity().unwrap_or_default().to_vec();
+            return Ok((stream, Peer::Psk { identity }));
+        };
+        let binding = MpinBinding::decode(app_data)?;
+        // the ticket is spent; a refused peer just sees the connection close
+        let hashed_id = binding.admit(&cfg.context.policy, cfg.context.failures.as_ref())?;
+        stream.set_peer_mpin_identity(binding.identity.clone());
+        let peer = Peer::Mpin {
+            identity: binding.identity,
+            hashed_id,
+            mode: binding.mode,
+            day: binding.day,
+            resumed: true,
+        };
+        Ok((stream, peer))
     }
 
     async fn mpin<IO: AsyncRead + AsyncWrite + Unpin>(
@@ -200,16 +265,23 @@ impl MpinAcceptor {
         );
         let psk = importer::import(session.key.as_bytes(), &imported)?;
         let store: StaticPskStore = [psk].into_iter().collect();
-        let stream = Acceptor::new(self.config.tls(Arc::new(store)))
+        let binding = MpinBinding {
+            identity: session.identity.clone(),
+            mode: session.mode,
+            day: session.day,
+        };
+        let mut stream = Acceptor::new(self.config.tls(Arc::new(store), Some(&binding)))
             .with_handshake_timeout(self.handshake_timeout)
             .accept(Rewind::new(Vec::new(), io))
             .await
             .map_err(tls_io)?;
+        stream.set_peer_mpin_identity(session.identity.clone());
         let peer = Peer::Mpin {
             identity: session.identity.clone(),
             hashed_id: session.hashed_id,
             mode: session.mode,
             day: session.day,
+            resumed: false,
         };
         Ok((stream, peer))
     }
