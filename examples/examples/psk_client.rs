@@ -4,6 +4,7 @@
 //!
 //! Exits 0 after the peer's close_notify; otherwise prints a one-line reason
 //! on stderr and exits 1.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,6 +4,7 @@
 //!
 //! Prints `listening on ADDR` on stdout, then one line per connection on
 //! stderr, and echoes every byte back until the peer closes.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
-use super::{blocking, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
+use super::{blocking, bounded, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::client::ClientConfig;
 use crate::kx::NamedGroup;
 use crate::stream::{Connector, TlsStream};
@@ -112,10 +112,7 @@ impl MpinConnector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        match tokio::time::timeout(self.handshake_timeout, self.run(io)).await {
-            Ok(r) => r.map_err(io::Error::from),
-            Err(_) => Err(MpinError::Timeout.into()),
-        }
+        bounded(self.handshake_timeout, self.run(io)).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

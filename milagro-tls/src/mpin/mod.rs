@@ -95,6 +95,18 @@ pub use crate::ticket::{system_clock, Clock};
 /// Default time for the whole M-Pin + TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Runs a whole handshake under `limit`; the error comes back as an `io::Error` carrying the
+/// [`MpinError`] (see [`mpin_error`]).
+async fn bounded<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, MpinError>>,
+) -> io::Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(io::Error::from),
+        Err(_) => Err(MpinError::Timeout.into()),
+    }
+}
+
 /// Runs a CPU-heavy closure (pairings) off the async reactor.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
 use super::resume::{permit_day_end, MpinBinding};
-use super::{blocking, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
+use super::{blocking, bounded, tls_io, Clock, MpinError, Rewind, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::kx::NamedGroup;
 use crate::psk::{PskStore, StaticPskStore};
 use crate::server::ServerConfig;
@@ -179,10 +179,7 @@ impl MpinAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        match tokio::time::timeout(self.handshake_timeout, self.run(io)).await {
-            Ok(r) => r.map_err(io::Error::from),
-            Err(_) => Err(MpinError::Timeout.into()),
-        }
+        bounded(self.handshake_timeout, self.run(io)).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

@@ -8,6 +8,7 @@
 //! Both formats of `tests/vectors/` are understood: `BLS381.json` (Milagro's shipped vectors)
 //! and `MPINFULL_BLS381.json` (full-protocol vectors). Prints one line per failing record and
 //! ends with `N passed, M failed`; exits 1 if any record failed.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
