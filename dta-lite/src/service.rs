@@ -249,27 +249,50 @@ impl Dta {
     fn client_secret(&self, body: &[u8], now: u64) -> Result<ShareResponse, Refusal> {
         let r: ClientSecretRequest = parse(body)?;
         let (v, id) = self.client_grant(&r.grant, &r.hashed_id)?;
+        let share = self.master.client_secret_share(&id);
+        let answer = self.issue_once(
+            &v,
+            "client-secret",
+            id.short_hex(),
+            counter::CLIENT_SECRETS,
+            &share.to_bytes(),
+            now,
+        )?;
+        tracing::info!(hashed_id = %id.short_hex(), "client-secret share issued");
+        Ok(answer)
+    }
+
+    /// Issues a secret share against an enrolment grant: refuses an expired grant, records the
+    /// issuance (grant id used once, counter, audit record) in one transaction, and only then
+    /// returns the share.
+    fn issue_once(
+        &self,
+        v: &VerifiedGrant,
+        event: &'static str,
+        subject: String,
+        counter_name: &str,
+        share: &[u8],
+        now: u64,
+    ) -> Result<ShareResponse, Refusal> {
         if now > v.enrol_until {
             return Err(refuse(
                 403,
                 RaError::GrantExpired(v.enrol_until).to_string(),
             ));
         }
-        let share = self.master.client_secret_share(&id);
         self.db.record_issuance(
             AuditEvent {
-                event: "client-secret",
-                subject: id.short_hex(),
+                event,
+                subject,
                 detail: format!("grant {}", hex::encode(v.grant_id)),
             },
             Some(&v.grant_id),
-            counter::CLIENT_SECRETS,
+            counter_name,
             1,
             now,
         )?;
-        tracing::info!(hashed_id = %id.short_hex(), "client-secret share issued");
         Ok(ShareResponse {
-            share: hex::encode(&*share.to_bytes()),
+            share: hex::encode(share),
         })
     }
 
@@ -324,29 +347,18 @@ impl Dta {
     fn server_secret(&self, body: &[u8], now: u64) -> Result<ShareResponse, Refusal> {
         let r: ServerSecretRequest = parse(body)?;
         let v = self.check_grant(&r.grant, GrantKind::Server)?;
-        if now > v.enrol_until {
-            return Err(refuse(
-                403,
-                RaError::GrantExpired(v.enrol_until).to_string(),
-            ));
-        }
         let name = v.server_name.clone().unwrap_or_default();
         let share = self.master.server_secret_share();
-        self.db.record_issuance(
-            AuditEvent {
-                event: "server-secret",
-                subject: name.clone(),
-                detail: format!("grant {}", hex::encode(v.grant_id)),
-            },
-            Some(&v.grant_id),
+        let answer = self.issue_once(
+            &v,
+            "server-secret",
+            name.clone(),
             counter::SERVER_SECRETS,
-            1,
+            &share.to_bytes(),
             now,
         )?;
         tracing::info!(server = %name, "server-secret share issued");
-        Ok(ShareResponse {
-            share: hex::encode(&*share.to_bytes()),
-        })
+        Ok(answer)
     }
 
     fn revocation(&self, req: &ApiRequest<'_>, now: u64) -> Result<RevocationResponse, Refusal> {
