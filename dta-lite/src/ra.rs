@@ -456,9 +456,13 @@ pub fn verify_request<'a>(
     let key = parse_public_key(get(H_RA_KEY)?, H_RA_KEY)
         .map_err(|_| RequestAuthError::Malformed(H_RA_KEY))?;
     let ts_str = get(H_RA_TIMESTAMP)?;
+    // Only the canonical decimal form (what is signed is the number, so `+5` or `05` must not
+    // pass as `5`).
     let timestamp: u64 = ts_str
         .parse()
-        .map_err(|_| RequestAuthError::Malformed(H_RA_TIMESTAMP))?;
+        .ok()
+        .filter(|t: &u64| t.to_string() == ts_str)
+        .ok_or(RequestAuthError::Malformed(H_RA_TIMESTAMP))?;
     let nonce_str = get(H_RA_NONCE)?;
     let nonce: [u8; 16] = hex::decode(nonce_str)
         .ok()
@@ -546,6 +550,18 @@ mod tests {
             h[i].1 = "zz".into();
             let e = verify_request(lookup(&h), "POST", "/p", b"", 5, &trusted);
             assert_eq!(e.unwrap_err(), RequestAuthError::Malformed(name));
+        }
+        // The signed timestamp is a number: only its canonical spelling is accepted.
+        let ts = good.iter().position(|(k, _)| *k == H_RA_TIMESTAMP).unwrap();
+        for alias in ["+5", "05", " 5"] {
+            let mut h = good.clone();
+            h[ts].1 = alias.into();
+            let e = verify_request(lookup(&h), "POST", "/p", b"", 5, &trusted);
+            assert_eq!(
+                e.unwrap_err(),
+                RequestAuthError::Malformed(H_RA_TIMESTAMP),
+                "{alias:?}"
+            );
         }
     }
 
