@@ -50,17 +50,11 @@ pub struct ServerSecretRequest {
 }
 
 /// Answer carrying one share (hex of its mpin-kex encoding).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
 pub struct ShareResponse {
     /// The share, hex.
     pub share: String,
-}
-
-impl Drop for ShareResponse {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.share);
-    }
 }
 
 /// `POST /v1/time-permits`.
@@ -78,19 +72,13 @@ pub struct TimePermitsRequest {
 }
 
 /// One day's permit share.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
 pub struct PermitShare {
     /// The day.
     pub day: u32,
     /// The 101-byte permit share (`be32(day) ‖ G1 point`), hex.
     pub share: String,
-}
-
-impl Drop for PermitShare {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.share);
-    }
 }
 
 /// Answer to `POST /v1/time-permits`.
