@@ -12,7 +12,8 @@
 //! | `GET /metrics` | — | Prometheus text |
 //!
 //! Errors answer [`ErrorBody`] with 400 (bad request), 401 (RA signature missing, wrong,
-//! untrusted or expired), 403 (identity revoked, grant expired or of the wrong kind),
+//! untrusted or expired), 403 (identity revoked, grant expired or of the wrong kind, permit
+//! days outside [`issuable_days`]),
 //! 404, 409 (replayed nonce, grant already used), 413 (body over [`MAX_BODY`]), 500 (e.g. the
 //! audit log cannot be written: nothing is issued).
 
@@ -28,8 +29,24 @@ pub const SIGNATURE_HEADER: &str = "x-dta-signature";
 pub const MAX_BODY: usize = 64 * 1024;
 /// Most permit days per request.
 pub const MAX_PERMIT_DAYS: u32 = 31;
-/// Permits may start at most this many days after today (and at most one day before).
-pub const MAX_PERMIT_LEAD_DAYS: u32 = 31;
+/// Default permit horizon (`dta-lite serve --permit-horizon`): today and tomorrow.
+pub const DEFAULT_PERMIT_HORIZON_DAYS: u32 = 2;
+/// Largest permit horizon a D-TA may be configured with.
+pub const MAX_PERMIT_HORIZON_DAYS: u32 = MAX_PERMIT_DAYS;
+
+/// The days a D-TA with permit horizon `horizon` (1 to [`MAX_PERMIT_HORIZON_DAYS`]) issues
+/// permits for at unix time `now`: today to today + `horizon` − 1, and also yesterday during
+/// the first `grace_secs` seconds of the UTC day (the relying servers' `permit_grace_secs`,
+/// during which they still accept yesterday's permit).
+pub fn issuable_days(now: u64, horizon: u32, grace_secs: u64) -> std::ops::RangeInclusive<u32> {
+    let today = mpin_kex::policy::day_of(now);
+    let first = if now % mpin_kex::policy::DAY_SECS < grace_secs {
+        today.saturating_sub(1)
+    } else {
+        today
+    };
+    first..=today.saturating_add(horizon.max(1) - 1)
+}
 
 /// `POST /v1/client-secret`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +140,9 @@ pub struct Info {
     pub version: String,
     /// The API version.
     pub api: u32,
+    /// Permit horizon in days: permits are issued for today to today + this − 1 (and
+    /// yesterday during the grace hour); clients ask for no more.
+    pub permit_horizon_days: u32,
 }
 
 /// The body of every error answer.
@@ -293,5 +313,21 @@ mod tests {
             r#"{"hashed_id":"00","from_day":-1,"days":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn issuable_days_are_today_to_the_horizon_and_yesterday_in_the_grace_hour() {
+        let day = 20_000u32;
+        let noon = u64::from(day) * 86_400 + 43_200;
+        assert_eq!(issuable_days(noon, 2, 3600), day..=day + 1);
+        assert_eq!(issuable_days(noon, 1, 3600), day..=day);
+        let early = u64::from(day) * 86_400 + 3599;
+        assert_eq!(issuable_days(early, 2, 3600), day - 1..=day + 1);
+        assert_eq!(issuable_days(early + 1, 2, 3600), day..=day + 1);
+        assert_eq!(
+            issuable_days(early, 0, 3600),
+            day - 1..=day,
+            "horizon 0 acts as 1"
+        );
     }
 }

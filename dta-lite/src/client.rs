@@ -580,6 +580,35 @@ pub async fn refresh_permits(
     Ok(n)
 }
 
+/// The smallest permit horizon (days, `GET /v1/info`) among `dtas`: a client asks for
+/// permits for today to today + this − 1 only, since every D-TA must issue each day's share.
+pub async fn permit_horizon(
+    dtas: &[DtaEndpoint],
+    progress: Progress<'_>,
+) -> Result<u32, ClientError> {
+    let horizons = fan_out(
+        dtas,
+        "GET",
+        "/v1/info",
+        Vec::new(),
+        Vec::new,
+        |url, body| {
+            let info: api::Info = decode(url, body)?;
+            if info.permit_horizon_days == 0 {
+                return Err(ClientError::BadAnswer {
+                    url: url.to_owned(),
+                    field: "permit_horizon_days",
+                    why: "must be at least 1".to_owned(),
+                });
+            }
+            Ok(info.permit_horizon_days)
+        },
+        progress,
+    )
+    .await?;
+    horizons.into_iter().min().ok_or(ClientError::NoDtas)
+}
+
 /// Fetches and combines the server secret for a server grant.
 pub async fn server_secret(
     dtas: &[DtaEndpoint],

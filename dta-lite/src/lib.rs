@@ -22,7 +22,7 @@
 //! assert!(verify_request(lookup, "POST", "/v1/revocations", b"{}", now, &[ra.public()]).is_err());
 //! ```
 //!
-//! Modules: [`seal`] (master share at rest), [`ra`] (RA keys, grants, signed requests),
+//! Modules: [`clock`] (the time, with a test-only hook), [`seal`] (master share at rest), [`ra`] (RA keys, grants, signed requests),
 //! [`api`] (JSON bodies, response signatures), [`db`] and [`audit`] (revocations, counters,
 //! hash-chained audit log), [`service`] (request handling), [`server`] (HTTPS), [`ratelimit`], [`tls`]
 //! (certificates, pinning), [`dtadir`] (a D-TA's folder), [`client`] (enrolment, permits,
@@ -33,6 +33,7 @@
 pub mod api;
 pub mod audit;
 pub mod client;
+pub mod clock;
 pub mod db;
 pub mod dtadir;
 pub mod files;

@@ -52,6 +52,12 @@ enum Cmd {
         /// File holding the passphrase (else DTA_PASSPHRASE, else a prompt).
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
+        /// Issue time permits for today up to today + DAYS - 1 only (and yesterday during
+        /// the first hour of the UTC day). A revoked identity keeps working at most until
+        /// its last permit's day ends: keep this small. Published in /v1/info.
+        #[arg(long, value_name = "DAYS", default_value_t = dta_lite::api::DEFAULT_PERMIT_HORIZON_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(dta_lite::api::MAX_PERMIT_HORIZON_DAYS)))]
+        permit_horizon: u32,
     },
     /// Revoke a hashed identity in the D-TA's database (the server must be stopped; while it
     /// runs use `dta-lite ra revoke`).
@@ -217,7 +223,8 @@ fn run(cli: Cli) -> Res {
             dir,
             listen,
             passphrase_file,
-        } => serve(&dir, listen, passphrase_file.as_deref()),
+            permit_horizon,
+        } => serve(&dir, listen, passphrase_file.as_deref(), permit_horizon),
         Cmd::Revoke { dir, hashed_id } => {
             let id =
                 ra::parse_hashed_id(&hashed_id).map_err(|why| format!("--hashed-id: {why}"))?;
@@ -331,12 +338,17 @@ fn ra_cmd(cmd: RaCmd) -> Res {
     }
 }
 
-fn serve(dir: &Path, listen: SocketAddr, passphrase_file: Option<&Path>) -> Res {
+fn serve(
+    dir: &Path,
+    listen: SocketAddr,
+    passphrase_file: Option<&Path>,
+    permit_horizon: u32,
+) -> Res {
     let pw = pin_input::read_passphrase(passphrase_file, false)?;
     let opened = dtadir::open(dir, pw.as_bytes())?;
     drop(pw);
     let tls_cfg = Arc::new(tls::server_config(&opened.tls_cert, &opened.tls_key)?);
-    let dta = Arc::new(opened.dta);
+    let dta = Arc::new(opened.dta.with_permit_horizon(permit_horizon));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -356,7 +368,7 @@ fn serve(dir: &Path, listen: SocketAddr, passphrase_file: Option<&Path>) -> Res 
             )?;
             out.flush()?;
         }
-        tracing::info!(%addr, name = %opened.config.name, "D-TA serving");
+        tracing::info!(%addr, name = %opened.config.name, permit_horizon_days = dta.permit_horizon(), "D-TA serving");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = server::serve(dta, listener, tls_cfg) => r?,

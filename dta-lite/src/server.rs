@@ -31,12 +31,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a connection may live.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Current unix time in seconds.
+/// Current unix time in seconds ([`crate::clock::now`]).
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::now()
 }
 
 /// Serves HTTPS on `listener` until the task is dropped or accepting fails persistently.

@@ -81,6 +81,8 @@ pub struct Dta {
     fingerprint: String,
     trusted: Vec<VerifyingKey>,
     db: Db,
+    permit_horizon: u32,
+    permit_grace_secs: u64,
     requests: AtomicU64,
     refused: AtomicU64,
 }
@@ -115,9 +117,24 @@ impl Dta {
             fingerprint,
             trusted,
             db,
+            permit_horizon: api::DEFAULT_PERMIT_HORIZON_DAYS,
+            permit_grace_secs: mpin_kex::ServerPolicy::default().permit_grace_secs,
             requests: AtomicU64::new(0),
             refused: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the permit horizon: permits are issued for today to today + `days` − 1 (and
+    /// yesterday during the grace hour). `days` is clamped to 1 ..=
+    /// [`api::MAX_PERMIT_HORIZON_DAYS`]; the default is [`api::DEFAULT_PERMIT_HORIZON_DAYS`].
+    pub fn with_permit_horizon(mut self, days: u32) -> Self {
+        self.permit_horizon = days.clamp(1, api::MAX_PERMIT_HORIZON_DAYS);
+        self
+    }
+
+    /// The permit horizon in days.
+    pub fn permit_horizon(&self) -> u32 {
+        self.permit_horizon
     }
 
     /// The database.
@@ -135,6 +152,7 @@ impl Dta {
             fingerprint: self.fingerprint.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             api: crate::API_VERSION,
+            permit_horizon_days: self.permit_horizon,
         }
     }
 
@@ -304,17 +322,20 @@ impl Dta {
                 format!("field `days`: must be 1 to {}", api::MAX_PERMIT_DAYS),
             ));
         }
-        let today = mpin_kex::policy::day_of(now);
-        if r.from_day == 0
-            || r.from_day.saturating_add(1) < today
-            || r.from_day > today.saturating_add(api::MAX_PERMIT_LEAD_DAYS)
-        {
+        let window = api::issuable_days(now, self.permit_horizon, self.permit_grace_secs);
+        let last = r.from_day.saturating_add(r.days - 1);
+        if !window.contains(&r.from_day) || !window.contains(&last) {
             return Err(refuse(
-                400,
+                403,
                 format!(
-                "field `from_day`: must be from yesterday to {} days ahead (today is day {today})",
-                api::MAX_PERMIT_LEAD_DAYS
-            ),
+                    "permit days {}..={last} refused: this D-TA issues permits only for days \
+                     {}..={} (today is day {}; permit horizon {} day(s)); ask only for days in that range",
+                    r.from_day,
+                    window.start(),
+                    window.end(),
+                    mpin_kex::policy::day_of(now),
+                    self.permit_horizon
+                ),
             ));
         }
         let (_, id) = self.client_grant(&r.grant, &r.hashed_id)?;
@@ -615,10 +636,15 @@ mod tests {
         assert_eq!(permits(today, 2, &expired), 200);
         assert_eq!(permits(today, 0, &client), 400);
         assert_eq!(permits(today, 32, &client), 400);
-        assert_eq!(permits(today - 2, 1, &client), 400);
-        assert_eq!(permits(today + 32, 1, &client), 400);
-        assert_eq!(permits(0, 1, &client), 400);
-        assert_eq!(permits(today + 31, 31, &client), 200);
+        // Default horizon 2: today and tomorrow only (NOW is not in the grace hour).
+        assert_ne!(NOW % 86_400 / 3600, 0);
+        assert_eq!(permits(today + 1, 1, &client), 200);
+        assert_eq!(permits(today, 3, &client), 403);
+        assert_eq!(permits(today + 2, 1, &client), 403);
+        assert_eq!(permits(today - 1, 1, &client), 403);
+        assert_eq!(permits(today - 2, 1, &client), 403);
+        assert_eq!(permits(0, 1, &client), 403);
+        assert_eq!(permits(u32::MAX, 1, &client), 403);
         f.dta.db().revoke(&id, "test", NOW).unwrap();
         assert_eq!(permits(today, 1, &client), 403);
         let r = post(
@@ -628,6 +654,73 @@ mod tests {
             &[],
         );
         assert_eq!(r.status, 403);
+    }
+
+    #[test]
+    fn permits_only_from_today_to_the_horizon_and_yesterday_in_the_grace_hour() {
+        let f = fixture();
+        let dta = Dta::new(
+            "h".into(),
+            f.master.clone(),
+            SigningKey::generate(&mut OsRng),
+            "00".repeat(32),
+            vec![f.ra.public()],
+            Db::open(&f._tmp.path().join("db2")).unwrap(),
+        )
+        .with_permit_horizon(3);
+        assert_eq!(dta.info().permit_horizon_days, 3);
+        let id = HashedId::of(b"erin");
+        let body = |from: u32, days: u32| {
+            serde_json::json!({"hashed_id": hex::encode(id.as_bytes()),
+                "grant": f.ra.grant_client(&id, NOW, 60), "from_day": from, "days": days})
+            .to_string()
+        };
+        let ask = |from: u32, days: u32, now: u64| {
+            let b = body(from, days);
+            let r = dta.handle(
+                &ApiRequest {
+                    method: "POST",
+                    path: "/v1/time-permits",
+                    headers: &[],
+                    body: b.as_bytes(),
+                },
+                now,
+            );
+            (r.status, String::from_utf8_lossy(&r.body).into_owned())
+        };
+        let day = mpin_kex::policy::day_of(NOW);
+        let midnight = u64::from(day) * 86_400;
+        assert_eq!(ask(day, 3, NOW).0, 200);
+        let (status, msg) = ask(day, 4, NOW);
+        assert_eq!(status, 403);
+        assert!(
+            msg.contains(&format!("issues permits only for days {day}..={}", day + 2))
+                && msg.contains("permit horizon 3"),
+            "{msg}"
+        );
+        assert_eq!(
+            ask(day - 1, 1, NOW).0,
+            403,
+            "yesterday after the grace hour"
+        );
+        assert_eq!(ask(day - 1, 1, midnight + 3599).0, 200, "grace hour");
+        assert_eq!(ask(day - 1, 1, midnight + 3600).0, 403);
+        assert_eq!(ask(day - 2, 1, midnight).0, 403);
+        assert_eq!(ask(day + 2, 1, midnight).0, 200);
+        assert_eq!(ask(day + 3, 1, midnight + 86_399).0, 403);
+        assert_eq!(
+            Dta::new(
+                "z".into(),
+                f.master.clone(),
+                SigningKey::generate(&mut OsRng),
+                "00".repeat(32),
+                vec![],
+                Db::open(&f._tmp.path().join("db3")).unwrap(),
+            )
+            .with_permit_horizon(0)
+            .permit_horizon(),
+            1
+        );
     }
 
     #[test]

@@ -174,6 +174,12 @@ impl World {
     pub fn serve(&self, dir: &Path) -> Running {
         Running::start(dir, &self.passphrase)
     }
+
+    /// `serve` with extra arguments and the test-only clock read from `clock` (see
+    /// `dta_lite::clock`).
+    pub fn serve_with(&self, dir: &Path, args: &[&str], clock: &Path) -> Running {
+        Running::start_with(dir, &self.passphrase, args, Some(clock))
+    }
 }
 
 /// A running `dta-lite serve`, killed on drop.
@@ -185,6 +191,10 @@ pub struct Running {
 
 impl Running {
     pub fn start(dir: &Path, passphrase: &Path) -> Self {
+        Self::start_with(dir, passphrase, &[], None)
+    }
+
+    pub fn start_with(dir: &Path, passphrase: &Path, args: &[&str], clock: Option<&Path>) -> Self {
         let log = dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -200,6 +210,8 @@ impl Running {
                 "127.0.0.1:0",
             ])
             .args(["--passphrase-file", passphrase.to_str().unwrap()])
+            .args(args)
+            .envs(clock.map(|c| (dta_lite::clock::TEST_NOW_FILE_ENV, c)))
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -254,6 +266,11 @@ impl Drop for Running {
     }
 }
 
+/// Sets the test clock file to `t` (atomically: readers never see a partial number).
+pub fn set_clock(file: &Path, t: u64) {
+    dta_lite::fsutil::write_atomic(file, t.to_string().as_bytes(), 0o600).unwrap();
+}
+
 /// Errors of an in-process M-Pin Full run.
 #[derive(Debug)]
 pub enum LoginError {
@@ -269,7 +286,17 @@ pub fn login(
     pin: &str,
     now: u64,
 ) -> Result<(), LoginError> {
-    let day = mpin_kex::policy::day_of(now);
+    login_with_permit(cred, ss, pin, mpin_kex::policy::day_of(now), now)
+}
+
+/// [`login`] offering the cached permit of `day` (a client may keep yesterday's).
+pub fn login_with_permit(
+    cred: &CredentialFile,
+    ss: &ServerSecretFile,
+    pin: &str,
+    day: u32,
+    now: u64,
+) -> Result<(), LoginError> {
     let credential = cred.to_credential(day).map_err(LoginError::Decode)?;
     let key = ServerKey::new(ss.secret().clone()).map_err(LoginError::Decode)?;
     let mut server = Server::new(ServerContext::new(key, ServerPolicy::default()));
