@@ -72,9 +72,10 @@ pub struct EnrollArgs {
     /// PIN file (else MILAGRO_PIN, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub pin_file: Option<PathBuf>,
-    /// Days of time permits to fetch right away.
-    #[arg(long, value_name = "N", default_value_t = 7)]
-    pub days: u32,
+    /// Days of time permits to fetch right away, from today (default and most: the D-TAs'
+    /// permit horizon from /v1/info; more is cut to it with a warning; 0: none).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
 }
 
 /// `server-secret` arguments.
@@ -97,9 +98,10 @@ pub struct PermitArgs {
     /// The credential file (updated in place).
     #[arg(long, value_name = "FILE")]
     pub credential: PathBuf,
-    /// Days of permits from today.
-    #[arg(long, value_name = "N", default_value_t = 7)]
-    pub days: u32,
+    /// Days of permits from today (default and most: the D-TAs' permit horizon from
+    /// /v1/info; more is cut to it with a warning).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
 }
 
 /// `client` / `server` arguments: one service from flags.

@@ -2,14 +2,17 @@
 //! `milagro_tls::mpin::{MpinConnector, MpinAcceptor}`.
 //!
 //! The client reads its credential file (dta-lite format) and builds the day's
-//! `mpin_kex::Credential` once per UTC day; when the file holds no permit for today and lists
-//! its D-TAs, it fetches a week of permits from them and saves the file. The server reads its
+//! `mpin_kex::Credential` once per UTC day, before the day's first connection; when the file
+//! lists its D-TAs and lacks today's or tomorrow's permit, it first fetches permits for
+//! today up to the D-TAs' permit horizon (`GET /v1/info`) and saves the file. A failed fetch
+//! is logged and retried before a connection at most every [`PERMIT_RETRY`]. The server reads its
 //! server-secret file once per (re)load; its lockout and replay stores are shared by every
 //! M-Pin service of the process, so a reload does not reset them.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use dta_lite::files::{CredentialFile, ServerSecretFile};
 use globset::{Glob, GlobSetBuilder};
@@ -26,8 +29,8 @@ use mpin_kex::{
 use crate::addr::BoxStream;
 use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo, TlsParams};
 
-/// Days of permits fetched at once when the credential has none for today.
-pub const PERMIT_DAYS: u32 = 7;
+/// Shortest time between two permit fetches after one failed.
+pub const PERMIT_RETRY: Duration = Duration::from_secs(30);
 
 fn other(e: impl std::fmt::Display) -> AuthError {
     AuthError::Mpin(e.to_string())
@@ -40,7 +43,14 @@ pub struct MpinClient {
     tls: TlsParams,
     one_pass: bool,
     resume: bool,
-    cached: Mutex<Option<(u32, MpinConnector)>>,
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+/// The day's connector; `retry_at`: permits are missing, fetch again after this.
+struct Cached {
+    day: u32,
+    connector: MpinConnector,
+    retry_at: Option<Instant>,
 }
 
 impl MpinClient {
@@ -60,36 +70,22 @@ impl MpinClient {
             tls: tls.clone(),
             one_pass,
             resume,
-            cached: Mutex::new(None),
+            cached: tokio::sync::Mutex::new(None),
         })
     }
 
-    /// The connector for today, building it (and fetching permits) when the day changed.
+    /// The connector for today, building it (and fetching permits) when the day changed or
+    /// a failed fetch is due for a retry. Concurrent connections wait for one rebuild.
     async fn connector(&self) -> io::Result<MpinConnector> {
-        let today = policy::day_of(mpin::system_clock());
-        if let Ok(guard) = self.cached.lock() {
-            if let Some((day, c)) = guard.as_ref() {
-                if *day == today {
-                    return Ok(c.clone());
-                }
+        let today = policy::day_of(dta_lite::clock::now());
+        let mut guard = self.cached.lock().await;
+        if let Some(c) = guard.as_ref() {
+            if c.day == today && c.retry_at.is_none_or(|t| Instant::now() < t) {
+                return Ok(c.connector.clone());
             }
         }
         let mut file = CredentialFile::load(&self.credential).map_err(io::Error::other)?;
-        if file.permit_for(today).is_none() {
-            let held: Vec<u32> = file.permits().iter().map(|p| p.day()).collect();
-            tracing::warn!(day = today, held = ?held, file = %self.credential.display(), "no time permit for today in the credential; asking the D-TAs");
-        }
-        if file.permit_for(today).is_none() && !file.dtas.is_empty() {
-            match dta_lite::client::refresh_permits(&mut file, today, PERMIT_DAYS, None).await {
-                Ok(n) => {
-                    file.save(&self.credential).map_err(io::Error::other)?;
-                    tracing::info!(days = n, file = %self.credential.display(), "fetched time permits from the D-TAs");
-                }
-                // No permit: try anyway (a server that does not require permits accepts it),
-                // and say why it is missing.
-                Err(e) => tracing::warn!(error = %e, "could not fetch today's time permit"),
-            }
-        }
+        let complete = self.ensure_permits(&mut file, today).await;
         let path = self.credential.clone();
         let cred = tokio::task::spawn_blocking(move || file.to_credential(today))
             .await
@@ -99,15 +95,63 @@ impl MpinClient {
         cfg.cipher_suites = self.tls.suites();
         cfg.groups = self.tls.groups();
         cfg.resume = self.resume;
+        cfg.clock = Arc::new(dta_lite::clock::now);
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
         let c =
             MpinConnector::new(Arc::new(cfg)).with_handshake_timeout(self.tls.handshake_timeout);
-        if let Ok(mut guard) = self.cached.lock() {
-            *guard = Some((today, c.clone()));
-        }
+        *guard = Some(Cached {
+            day: today,
+            connector: c.clone(),
+            retry_at: (!complete).then(|| Instant::now() + PERMIT_RETRY),
+        });
         Ok(c)
+    }
+
+    /// Makes sure `file` holds today's and (when the D-TAs issue it) tomorrow's permit,
+    /// fetching today to the D-TAs' horizon when not, and saves it. False when permits are
+    /// still missing because a D-TA failed (logged; the caller retries later).
+    async fn ensure_permits(&self, file: &mut CredentialFile, today: u32) -> bool {
+        let has = |f: &CredentialFile, d: u32| f.permit_for(d).is_some();
+        let need_today = !has(file, today);
+        if file.dtas.is_empty() || (!need_today && has(file, today.saturating_add(1))) {
+            if need_today {
+                tracing::warn!(day = today, file = %self.credential.display(), "no time permit for today and no D-TAs in the credential");
+            }
+            return true;
+        }
+        if need_today {
+            let held: Vec<u32> = file.permits().iter().map(|p| p.day()).collect();
+            tracing::warn!(day = today, held = ?held, file = %self.credential.display(), "no time permit for today in the credential; asking the D-TAs");
+        }
+        let fetched = async {
+            let horizon = dta_lite::client::permit_horizon(&file.dtas, None).await?;
+            if !need_today && horizon < 2 {
+                return Ok(0); // tomorrow's permit is not issued yet
+            }
+            dta_lite::client::refresh_permits(file, today, horizon, None).await
+        }
+        .await;
+        match fetched {
+            Ok(0) => true,
+            Ok(n) => match file.save(&self.credential) {
+                Ok(()) => {
+                    tracing::info!(days = n, from_day = today, file = %self.credential.display(), "fetched time permits from the D-TAs");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "fetched time permits but cannot save the credential; retrying later");
+                    false
+                }
+            },
+            // Without today's permit, try anyway (a server that does not require permits
+            // accepts it), and say why it is missing.
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_secs = PERMIT_RETRY.as_secs(), have_today = !need_today, "could not fetch time permits");
+                false
+            }
+        }
     }
 }
 
@@ -180,6 +224,7 @@ impl MpinServer {
             failures,
         };
         let mut cfg = MpinServerConfig::new(context);
+        cfg.clock = Arc::new(dta_lite::clock::now);
         cfg.cipher_suites = tls.suites();
         cfg.groups = tls.groups();
         if let Some(p) = psk_secrets {

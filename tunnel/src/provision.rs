@@ -56,20 +56,39 @@ fn fresh(out: &Path) -> Result<(), ProvisionError> {
     Ok(())
 }
 
-/// Today's UTC day number.
+/// Today's UTC day number ([`dta_lite::clock::now`]).
 pub fn today() -> u32 {
-    policy::day_of(milagro_tls::mpin::system_clock())
+    policy::day_of(dta_lite::clock::now())
+}
+
+/// How many days of permits to ask for: `wanted` (`None`: all of them) cut to the smallest
+/// permit horizon among `dtas` (asked with `GET /v1/info`), with a warning when cut.
+pub async fn permit_days(dtas: &[DtaEndpoint], wanted: Option<u32>) -> Result<u32, ClientError> {
+    let horizon = client::permit_horizon(dtas, None).await?;
+    Ok(match wanted {
+        Some(n) if n > horizon => {
+            eprintln!(
+                "warning: --days {n} is beyond the D-TAs' permit horizon of {horizon} day(s); \
+                 fetching days {} to {} only (refetch later: the tunnel client does it by itself)",
+                today(),
+                today().saturating_add(horizon - 1)
+            );
+            horizon
+        }
+        Some(n) => n,
+        None => horizon,
+    })
 }
 
 /// Enrols `identity` at every D-TA, asks for the PIN, writes the credential (mode 0600, no
-/// PIN inside) with `days` days of permits.
+/// PIN inside) with `days` days of permits (see [`permit_days`]; `Some(0)`: none).
 pub async fn enroll(
     identity: &str,
     dtas: &[DtaEndpoint],
     grant: &Path,
     out: &Path,
     pin_file: Option<&Path>,
-    days: u32,
+    days: Option<u32>,
 ) -> Result<(), ProvisionError> {
     if dtas.is_empty() {
         return Err(ProvisionError::NoDta);
@@ -79,7 +98,8 @@ pub async fn enroll(
     let pin = dta_lite::pin_input::read_pin(pin_file)?;
     eprintln!("enrolling {identity} at {} D-TAs", dtas.len());
     let mut cred = client::enroll(dtas, &grant, identity, &pin, Some(&progress)).await?;
-    if days > 0 {
+    if days != Some(0) {
+        let days = permit_days(dtas, days).await?;
         eprintln!("fetching {days} day(s) of time permits");
         client::refresh_permits(&mut cred, today(), days, Some(&progress)).await?;
     }
@@ -109,14 +129,15 @@ pub async fn server_secret(
     Ok(())
 }
 
-/// Fetches `days` days of permits for a credential and saves it.
-pub async fn permit(credential: &Path, days: u32) -> Result<(), ProvisionError> {
+/// Fetches `days` days of permits for a credential (see [`permit_days`]) and saves it.
+pub async fn permit(credential: &Path, days: Option<u32>) -> Result<(), ProvisionError> {
     let mut cred = dta_lite::files::CredentialFile::load(credential)?;
+    let days = permit_days(&cred.dtas, days.map(|d| d.max(1))).await?;
     eprintln!(
         "fetching {days} day(s) of time permits for {}",
         cred.identity
     );
-    let n = client::refresh_permits(&mut cred, today(), days.max(1), Some(&progress)).await?;
+    let n = client::refresh_permits(&mut cred, today(), days, Some(&progress)).await?;
     cred.save(credential)?;
     eprintln!(
         "{}: {n} permit(s) from day {}",
