@@ -723,6 +723,28 @@ mod tests {
         );
     }
 
+    /// Documented in docs/SECURITY.md: `SS = s·Q` has no per-server part, so one stolen
+    /// server secret stands for every relying server.
+    #[test]
+    fn every_relying_server_gets_the_same_server_secret_share() {
+        let f = fixture();
+        let share = |name: &str| {
+            let g = f.ra.grant_server(name, NOW, 60);
+            let r = post(
+                &f.dta,
+                "/v1/server-secret",
+                &serde_json::json!({ "grant": g }),
+                &[],
+            );
+            assert_eq!(r.status, 200);
+            serde_json::from_slice::<ShareResponse>(&r.body)
+                .unwrap()
+                .share
+                .clone()
+        };
+        assert_eq!(share("web-1"), share("mail.example.com"));
+    }
+
     #[test]
     fn malformed_requests_routes_and_metrics() {
         let f = fixture();
