@@ -2,10 +2,11 @@
 //! `milagro_tls::mpin::{MpinConnector, MpinAcceptor}`.
 //!
 //! The client reads its credential file (dta-lite format) and builds the day's
-//! `mpin_kex::Credential` once per UTC day, before the day's first connection; when the file
-//! lists its D-TAs and lacks today's or tomorrow's permit, it first fetches permits for
-//! today up to the D-TAs' permit horizon (`GET /v1/info`) and saves the file. A failed fetch
-//! is logged and retried before a connection at most every [`PERMIT_RETRY`]. The server reads its
+//! `mpin_kex::Credential` once per UTC day, at the day's first connection. When the file
+//! lists its D-TAs and lacks today's permit, it first fetches permits for today up to the
+//! D-TAs' permit horizon (`GET /v1/info`) and saves the file; when it lacks only tomorrow's,
+//! it fetches in the background. A failed fetch is logged and retried at a connection at
+//! most every [`PERMIT_RETRY`]. The server reads its
 //! server-secret file once per (re)load; its lockout and replay stores are shared by every
 //! M-Pin service of the process, so a reload does not reset them.
 
@@ -43,14 +44,22 @@ pub struct MpinClient {
     tls: TlsParams,
     one_pass: bool,
     resume: bool,
-    cached: tokio::sync::Mutex<Option<Cached>>,
+    cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
 }
 
 /// The day's connector; `retry_at`: permits are missing, fetch again after this.
 struct Cached {
     day: u32,
     connector: MpinConnector,
+    has_today: bool,
     retry_at: Option<Instant>,
+    refreshing: bool,
+}
+
+impl Cached {
+    fn retry_due(&self) -> bool {
+        self.retry_at.is_some_and(|t| Instant::now() >= t)
+    }
 }
 
 impl MpinClient {
@@ -70,22 +79,36 @@ impl MpinClient {
             tls: tls.clone(),
             one_pass,
             resume,
-            cached: tokio::sync::Mutex::new(None),
+            cached: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
-    /// The connector for today, building it (and fetching permits) when the day changed or
-    /// a failed fetch is due for a retry. Concurrent connections wait for one rebuild.
+    /// The connector for today. Built when the day changes (or, while today's permit is
+    /// missing, when a retry is due), fetching permits first when today's is missing; when
+    /// only tomorrow's is missing it is fetched in the background, so no connection waits.
     async fn connector(&self) -> io::Result<MpinConnector> {
         let today = policy::day_of(dta_lite::clock::now());
         let mut guard = self.cached.lock().await;
-        if let Some(c) = guard.as_ref() {
-            if c.day == today && c.retry_at.is_none_or(|t| Instant::now() < t) {
+        if let Some(c) = guard.as_mut() {
+            if c.day == today && (c.has_today || !c.retry_due()) {
+                if c.has_today && c.retry_due() {
+                    self.spawn_top_up(c);
+                }
                 return Ok(c.connector.clone());
             }
         }
         let mut file = CredentialFile::load(&self.credential).map_err(io::Error::other)?;
-        let complete = self.ensure_permits(&mut file, today).await;
+        let mut complete = true;
+        if file.permit_for(today).is_none() {
+            let held: Vec<u32> = file.permits().iter().map(|p| p.day()).collect();
+            tracing::warn!(day = today, held = ?held, file = %self.credential.display(), "no time permit for today in the credential; asking the D-TAs");
+            // Without it, try anyway (a server that does not require permits accepts it).
+            complete = fetch_permits(&self.credential, &mut file, today).await;
+        }
+        let has_today = file.permit_for(today).is_some();
+        let top_up = has_today
+            && !file.dtas.is_empty()
+            && file.permit_for(today.saturating_add(1)).is_none();
         let path = self.credential.clone();
         let cred = tokio::task::spawn_blocking(move || file.to_credential(today))
             .await
@@ -99,58 +122,77 @@ impl MpinClient {
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
-        let c =
+        let connector =
             MpinConnector::new(Arc::new(cfg)).with_handshake_timeout(self.tls.handshake_timeout);
-        *guard = Some(Cached {
+        let c = guard.insert(Cached {
             day: today,
-            connector: c.clone(),
+            connector: connector.clone(),
+            has_today,
             retry_at: (!complete).then(|| Instant::now() + PERMIT_RETRY),
+            refreshing: false,
         });
-        Ok(c)
+        if top_up {
+            self.spawn_top_up(c);
+        }
+        Ok(connector)
     }
 
-    /// Makes sure `file` holds today's and (when the D-TAs issue it) tomorrow's permit,
-    /// fetching today to the D-TAs' horizon when not, and saves it. False when permits are
-    /// still missing because a D-TA failed (logged; the caller retries later).
-    async fn ensure_permits(&self, file: &mut CredentialFile, today: u32) -> bool {
-        let has = |f: &CredentialFile, d: u32| f.permit_for(d).is_some();
-        let need_today = !has(file, today);
-        if file.dtas.is_empty() || (!need_today && has(file, today.saturating_add(1))) {
-            if need_today {
-                tracing::warn!(day = today, file = %self.credential.display(), "no time permit for today and no D-TAs in the credential");
-            }
-            return true;
+    /// Fetches permits for today to the horizon in the background (today's is held, so this
+    /// is for tomorrow's); on failure the next connection after [`PERMIT_RETRY`] tries again.
+    fn spawn_top_up(&self, c: &mut Cached) {
+        if c.refreshing {
+            return;
         }
-        if need_today {
-            let held: Vec<u32> = file.permits().iter().map(|p| p.day()).collect();
-            tracing::warn!(day = today, held = ?held, file = %self.credential.display(), "no time permit for today in the credential; asking the D-TAs");
-        }
-        let fetched = async {
-            let horizon = dta_lite::client::permit_horizon(&file.dtas, None).await?;
-            if !need_today && horizon < 2 {
-                return Ok(0); // tomorrow's permit is not issued yet
-            }
-            dta_lite::client::refresh_permits(file, today, horizon, None).await
-        }
-        .await;
-        match fetched {
-            Ok(0) => true,
-            Ok(n) => match file.save(&self.credential) {
-                Ok(()) => {
-                    tracing::info!(days = n, from_day = today, file = %self.credential.display(), "fetched time permits from the D-TAs");
-                    true
-                }
+        c.refreshing = true;
+        let (state, path, day) = (self.cached.clone(), self.credential.clone(), c.day);
+        tokio::spawn(async move {
+            let ok = match CredentialFile::load(&path) {
+                Ok(mut file) => fetch_permits(&path, &mut file, day).await,
                 Err(e) => {
-                    tracing::warn!(error = %e, "fetched time permits but cannot save the credential; retrying later");
+                    tracing::warn!(error = %e, "cannot read the credential to fetch permits");
                     false
                 }
-            },
-            // Without today's permit, try anyway (a server that does not require permits
-            // accepts it), and say why it is missing.
+            };
+            let mut guard = state.lock().await;
+            if let Some(c) = guard.as_mut().filter(|c| c.day == day) {
+                c.refreshing = false;
+                c.retry_at = (!ok).then(|| Instant::now() + PERMIT_RETRY);
+            }
+        });
+    }
+}
+
+/// Fetches permits for `today` up to the D-TAs' horizon into `file` and saves it at `path`.
+/// True when nothing is left to fetch; false (logged) when a D-TA failed or saving failed.
+async fn fetch_permits(path: &Path, file: &mut CredentialFile, today: u32) -> bool {
+    if file.dtas.is_empty() {
+        tracing::warn!(day = today, file = %path.display(), "the credential lists no D-TAs to fetch time permits from");
+        return true;
+    }
+    let have_today = file.permit_for(today).is_some();
+    let fetched = async {
+        let horizon = dta_lite::client::permit_horizon(&file.dtas, None).await?;
+        if have_today && horizon < 2 {
+            return Ok(0); // tomorrow's permit is not issued yet
+        }
+        dta_lite::client::refresh_permits(file, today, horizon, None).await
+    }
+    .await;
+    match fetched {
+        Ok(0) => true,
+        Ok(n) => match file.save(path) {
+            Ok(()) => {
+                tracing::info!(days = n, from_day = today, file = %path.display(), "fetched time permits from the D-TAs");
+                true
+            }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_secs = PERMIT_RETRY.as_secs(), have_today = !need_today, "could not fetch time permits");
+                tracing::warn!(error = %e, "fetched time permits but cannot save the credential; retrying later");
                 false
             }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, retry_in_secs = PERMIT_RETRY.as_secs(), have_today, "could not fetch time permits");
+            false
         }
     }
 }
