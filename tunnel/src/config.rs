@@ -574,18 +574,19 @@ pub fn validate_service(
         Some(v) => Some(seconds(&ctx, "idle_timeout", v, false)?),
         None => None,
     };
-    let rate_limit =
-        match raw.rate_limit {
-            Some(0.0) => None,
-            Some(v) if v.is_finite() && v > 0.0 => Some(v),
-            Some(v) => return Err(ctx.err(
+    let rate_limit = match raw.rate_limit {
+        Some(0.0) => None,
+        Some(v) if v.is_finite() && v > 0.0 => Some(v),
+        Some(v) => {
+            return Err(ctx.err(
                 "rate_limit",
                 format!(
                     "{v} is not a positive number of handshakes per second (0 turns the limit off)"
                 ),
-            )),
-            None => Some(DEFAULT_RATE_LIMIT),
-        };
+            ))
+        }
+        None => Some(DEFAULT_RATE_LIMIT),
+    };
     let rate_burst = match raw.rate_burst {
         Some(v) if v.is_finite() && v >= 1.0 => v,
         Some(v) => return Err(ctx.err("rate_burst", format!("{v} is not a number of at least 1"))),
