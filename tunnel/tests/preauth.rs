@@ -426,3 +426,54 @@ fn tls_eof_without_close_notify_resets_the_plaintext_side() {
     let m = wait_metrics(&status, |m| m.contains("truncations_total"));
     assert!(m.contains("milagro_tunnel_truncations_total{service=\"server\"} 1"));
 }
+
+#[test]
+fn failed_handshakes_cost_their_source_more_of_its_rate_limit() {
+    let dir = TempDir::new("charge");
+    let echo = Echo::start();
+    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
+    let mut srv = server(
+        &dir,
+        "server",
+        &psk,
+        &echo.addr,
+        &[
+            "--rate-limit",
+            "0.1",
+            "--rate-burst",
+            "10",
+            "--status",
+            "127.0.0.1:0",
+        ],
+    );
+    let status = srv.status_addr();
+    let addr = srv.addr("server");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // 10 tokens: without the extra cost 10 junk handshakes would run;
+    // each failure costs 5, so only 2 do
+    for _ in 0..10 {
+        let mut s = connect_from(&rt, "127.0.0.2", &addr);
+        s.set_nonblocking(false).unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        assert!(closed_within(&mut s, Duration::from_secs(5)));
+    }
+    let m = wait_metrics(&status, |m| {
+        rejected(m, "rate_limited")
+            + metric(
+                m,
+                "milagro_tunnel_handshakes_total{service=\"server\",result=\"failed\"}",
+            )
+            == 10
+    });
+    let failed = metric(
+        &m,
+        "milagro_tunnel_handshakes_total{service=\"server\",result=\"failed\"}",
+    );
+    assert_eq!(failed, 2, "{m}");
+    // another source still gets in
+    let mut cli = client(&dir, "client", &psk, &addr, &[]);
+    assert_eq!(roundtrip(&cli.addr("client"), b"ok").unwrap(), b"ok");
+}
