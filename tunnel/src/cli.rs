@@ -159,7 +159,7 @@ pub struct TunnelArgs {
     /// Close a connection after this many seconds without traffic.
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
-    /// Handshakes per second allowed per source (IPv4 address, IPv6 /64); 0 turns it off [default: 20].
+    /// Handshakes per second allowed per source (IPv4 address, IPv6 /64); 0 turns it off [default: 20 in server mode, off in client mode].
     #[arg(long, value_name = "PER_SEC")]
     pub rate_limit: Option<f64>,
     /// Rate-limit burst per source [default: 5 s worth of --rate-limit].

@@ -39,7 +39,8 @@ use crate::logging::LogFormat;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// Default handshake timeout.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default per-source handshake rate (per second); on unless set to 0.
+/// Default per-source handshake rate (per second) of server-mode services;
+/// on unless set to 0 (client mode: off unless set).
 pub const DEFAULT_RATE_LIMIT: f64 = 20.0;
 /// Seconds of `rate_limit` the default burst holds (100 at the default rate).
 pub const DEFAULT_BURST_SECONDS: f64 = 5.0;
@@ -585,7 +586,9 @@ pub fn validate_service(
                 ),
             ))
         }
-        None => Some(DEFAULT_RATE_LIMIT),
+        // server mode faces unauthenticated network peers; a client tunnel's
+        // peers are local applications, limited only when asked to
+        None => (mode == Mode::Server).then_some(DEFAULT_RATE_LIMIT),
     };
     let rate_burst = match raw.rate_burst {
         Some(v) if v.is_finite() && v >= 1.0 => v,
@@ -811,6 +814,10 @@ group = "X25519"
         let s = &Config::from_toml_str(&set, "t").unwrap().services[0];
         assert_eq!((s.rate_limit, s.rate_burst), (Some(2.0), 7.0));
         assert_eq!((s.max_handshakes, s.max_handshakes_per_source), (9, 3));
+        let client = "[[service]]\nmode = \"client\"\naccept = \"127.0.0.1:1\"\nconnect = \"h:1\"\npsk_secrets = \"p\"\n";
+        let s = &Config::from_toml_str(client, "t").unwrap().services[0];
+        assert_eq!(s.rate_limit, None, "client mode: no default rate limit");
+        assert_eq!(s.max_handshakes, DEFAULT_MAX_HANDSHAKES);
         let off = format!("{base}rate_limit = 0\n");
         assert_eq!(
             Config::from_toml_str(&off, "t").unwrap().services[0].rate_limit,
