@@ -22,7 +22,7 @@ use crate::config::{ConfigError, Mode, ServiceConfig};
 use crate::copy::relay;
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiter, SourceKey};
-use crate::refusals::{Refusal, RefusalLog};
+use crate::refusals::{Refusal, RefusalLog, SUMMARY_EVERY};
 use crate::slots::{HandshakeSlots, Slot, SlotRefusal};
 
 /// The authenticating half of a service.
@@ -255,6 +255,7 @@ async fn accept_loop(
         established: AtomicUsize::new(0),
         name,
     });
+    let (mut accept_errors, mut last_accept_warn) = (0u64, None::<Instant>);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -271,8 +272,19 @@ async fn accept_loop(
         let (io, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                // e.g. EMFILE: back off instead of spinning
-                tracing::warn!(error = %e, "accept failed");
+                // e.g. EMFILE: back off instead of spinning; one WARN line per period
+                let now = Instant::now();
+                accept_errors += 1;
+                if last_accept_warn
+                    .is_none_or(|t| now.saturating_duration_since(t) >= SUMMARY_EVERY)
+                {
+                    tracing::warn!(service = %state.name, error = %e, count = accept_errors,
+                        "accept failed (count since the last such line; raise `ulimit -n` for EMFILE)");
+                    last_accept_warn = Some(now);
+                    accept_errors = 0;
+                } else {
+                    tracing::debug!(error = %e, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

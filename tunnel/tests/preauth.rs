@@ -477,3 +477,41 @@ fn failed_handshakes_cost_their_source_more_of_its_rate_limit() {
     let mut cli = client(&dir, "client", &psk, &addr, &[]);
     assert_eq!(roundtrip(&cli.addr("client"), b"ok").unwrap(), b"ok");
 }
+
+#[test]
+fn accept_failures_under_fd_exhaustion_are_logged_once_per_period() {
+    let dir = TempDir::new("emfile");
+    let echo = Echo::start();
+    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
+    // a tiny open-files limit: idle sockets exhaust it and accept fails (EMFILE)
+    let script = "ulimit -n 40 && exec \"$0\" \"$@\"";
+    let mut srv = Tunnel::spawn_program(
+        &dir,
+        "server",
+        "sh",
+        &[
+            "-c",
+            script,
+            BIN,
+            "server",
+            "--accept",
+            "127.0.0.1:0",
+            "--connect",
+            &echo.addr,
+            "--psk-secrets",
+            s(&psk),
+        ],
+    );
+    let addr = srv.addr("server");
+    let idle: Vec<TcpStream> = (0..60).map(|_| connect(&addr)).collect();
+    srv.wait_log("accept failed");
+    // the listener keeps failing every 50 ms; one WARN line per 10 s
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = srv.log_text();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("accept failed"))
+        .count();
+    assert_eq!(lines, 1, "{log}");
+    drop(idle);
+}
