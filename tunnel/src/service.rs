@@ -41,8 +41,6 @@ pub struct Runtime {
     pub config: ServiceConfig,
     /// Authentication.
     pub side: Side,
-    /// Handshake rate limit.
-    pub limiter: Option<RateLimiter>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -63,14 +61,7 @@ impl Runtime {
             Mode::Client => Side::Client(build_client(&config.auth, &config.tls).map_err(at)?),
             Mode::Server => Side::Server(build_server(&config.auth, &config.tls).map_err(at)?),
         };
-        let limiter = config
-            .rate_limit
-            .map(|rate| RateLimiter::new(rate, config.rate_burst));
-        Ok(Self {
-            config,
-            side,
-            limiter,
-        })
+        Ok(Self { config, side })
     }
 }
 
@@ -150,9 +141,32 @@ struct ServiceState {
     established: AtomicUsize,
     slots: Arc<HandshakeSlots>,
     refusals: Mutex<RefusalLog>,
+    /// The rate limiter and the (rate, burst) it was made for: kept across
+    /// reloads that do not change them, so a SIGHUP does not refill buckets.
+    limiter: Mutex<Option<(f64, f64, Arc<RateLimiter>)>>,
 }
 
 impl ServiceState {
+    /// The rate limiter for `config` (None: no rate limit).
+    fn limiter(&self, config: &ServiceConfig) -> Option<Arc<RateLimiter>> {
+        let Ok(mut held) = self.limiter.lock() else {
+            return None;
+        };
+        let Some(rate) = config.rate_limit else {
+            *held = None;
+            return None;
+        };
+        let burst = config.rate_burst;
+        if let Some((r, b, l)) = held.as_ref() {
+            if *r == rate && *b == burst {
+                return Some(l.clone());
+            }
+        }
+        let l = Arc::new(RateLimiter::new(rate, burst));
+        *held = Some((rate, burst, l.clone()));
+        Some(l)
+    }
+
     /// Counts a refusal in metrics and the (rate-limited) log.
     fn refuse(&self, metrics: &Metrics, reason: Refusal, now: Instant) {
         metrics.reject(&self.name, reason.as_str());
@@ -253,6 +267,7 @@ async fn accept_loop(
         slots: Arc::new(HandshakeSlots::new(gauge)),
         refusals: Mutex::new(RefusalLog::new(&name)),
         established: AtomicUsize::new(0),
+        limiter: Mutex::new(None),
         name,
     });
     let (mut accept_errors, mut last_accept_warn) = (0u64, None::<Instant>);
@@ -304,7 +319,8 @@ async fn accept_loop(
             state.refuse(m, Refusal::Limit, now);
             continue;
         }
-        if let Some(limiter) = &rt.limiter {
+        let limiter = state.limiter(&rt.config);
+        if let Some(limiter) = &limiter {
             if !limiter.allow(source, now) {
                 m.handshake(name, "rate_limited");
                 tracing::debug!(service = %name, peer = %peer.display,
@@ -347,6 +363,7 @@ async fn accept_loop(
             shared: shared.clone(),
             state: state.clone(),
             source,
+            limiter,
         };
         tokio::spawn(conn.handle(io, slot, guard).instrument(span));
     }
@@ -379,6 +396,7 @@ struct Conn {
     shared: Arc<Shared>,
     state: Arc<ServiceState>,
     source: SourceKey,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Conn {
@@ -442,13 +460,13 @@ impl Conn {
             }
             Err(e) => {
                 let result = handshake_result(&e);
-                shared.metrics.handshake(name, result);
                 let now = Instant::now();
                 if remote.is_none() && source_failure(&e) {
-                    if let Some(limiter) = &rt.limiter {
+                    if let Some(limiter) = &self.limiter {
                         limiter.charge(self.source, SOURCE_FAILURE_COST, now);
                     }
                 }
+                shared.metrics.handshake(name, result);
                 let warn = self
                     .state
                     .refusals
