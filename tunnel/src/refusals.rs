@@ -112,7 +112,15 @@ impl RefusalLog {
 
     /// Writes the summary line if one is due (call it periodically).
     pub fn flush(&mut self, now: Instant) {
-        if self.pending() == 0 || !self.may_log(now) {
+        if self.may_log(now) {
+            self.flush_pending(now);
+        }
+    }
+
+    /// Writes the summary line now if anything is pending (e.g. when the
+    /// listener closes).
+    pub fn flush_pending(&mut self, now: Instant) {
+        if self.pending() == 0 {
             return;
         }
         let secs = self

@@ -367,6 +367,11 @@ async fn accept_loop(
         };
         tokio::spawn(conn.handle(io, slot, guard).instrument(span));
     }
+    // the listener closes: report what the last summary has not
+    let pending = state.refusals.lock();
+    if let Ok(mut log) = pending {
+        log.flush_pending(Instant::now());
+    }
 }
 
 fn handshake_result(e: &io::Error) -> &'static str {
