@@ -11,6 +11,8 @@ use std::str::FromStr;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 
+pub use crate::plain::PlainStream;
+
 /// A bidirectional byte stream: TCP, Unix socket or TLS over either.
 pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
@@ -96,14 +98,14 @@ impl Addr {
     }
 
     /// Opens a connection.
-    pub async fn connect(&self) -> io::Result<BoxStream> {
+    pub async fn connect(&self) -> io::Result<PlainStream> {
         match self {
             Self::Tcp(s) => {
                 let stream = TcpStream::connect(s.as_str()).await?;
                 let _ = stream.set_nodelay(true);
-                Ok(Box::pin(stream))
+                Ok(PlainStream::Tcp(stream))
             }
-            Self::Unix(p) => Ok(Box::pin(UnixStream::connect(p).await?)),
+            Self::Unix(p) => Ok(PlainStream::Unix(UnixStream::connect(p).await?)),
         }
     }
 }
@@ -157,7 +159,7 @@ impl Listener {
     }
 
     /// Accepts one connection.
-    pub async fn accept(&self) -> io::Result<(BoxStream, PeerAddr)> {
+    pub async fn accept(&self) -> io::Result<(PlainStream, PeerAddr)> {
         match self {
             Self::Tcp(l) => {
                 let (s, a) = l.accept().await?;
@@ -166,7 +168,7 @@ impl Listener {
                     display: a.to_string(),
                     ip: Some(a.ip()),
                 };
-                Ok((Box::pin(s), peer))
+                Ok((PlainStream::Tcp(s), peer))
             }
             Self::Unix(l, p) => {
                 let (s, _) = l.accept().await?;
@@ -174,7 +176,7 @@ impl Listener {
                     display: format!("unix:{}", p.display()),
                     ip: None,
                 };
-                Ok((Box::pin(s), peer))
+                Ok((PlainStream::Unix(s), peer))
             }
         }
     }

@@ -161,9 +161,18 @@ pub struct TunnelArgs {
     /// Close a connection after this many seconds without traffic.
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
-    /// Handshakes per second allowed per source IP.
+    /// Handshakes per second allowed per source (IPv4 address, IPv6 /64); 0 turns it off [default: 20 in server mode, off in client mode].
     #[arg(long, value_name = "PER_SEC")]
     pub rate_limit: Option<f64>,
+    /// Rate-limit burst per source [default: 5 s worth of --rate-limit].
+    #[arg(long, value_name = "N")]
+    pub rate_burst: Option<f64>,
+    /// Most unauthenticated connections at once; when full the oldest is closed [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_handshakes: Option<i64>,
+    /// Most unauthenticated connections at once per source; more are closed at once [default: 128].
+    #[arg(long, value_name = "N")]
+    pub max_handshakes_per_source: Option<i64>,
     /// Seconds live connections get after SIGTERM.
     #[arg(long, value_name = "SECS")]
     pub drain_timeout: Option<f64>,
@@ -192,6 +201,9 @@ impl TunnelArgs {
             handshake_timeout: self.handshake_timeout,
             idle_timeout: self.idle_timeout,
             rate_limit: self.rate_limit,
+            rate_burst: self.rate_burst,
+            max_handshakes: self.max_handshakes,
+            max_handshakes_per_source: self.max_handshakes_per_source,
         };
         let service = validate_service(raw, Origin::Flags, 0..0)?;
         let flag_err = |flag: &str, msg: String| {

@@ -14,7 +14,10 @@
 //! max_connections = 100
 //! handshake_timeout = 10
 //! idle_timeout = 300
-//! rate_limit = 20              # handshakes per second per source IP
+//! rate_limit = 20              # handshakes per second per source (IPv4 address, IPv6 /64); 0: off
+//! rate_burst = 100             # bucket size (default: 5 s worth of rate_limit)
+//! max_handshakes = 1024        # unauthenticated connections at once (oldest evicted when full)
+//! max_handshakes_per_source = 128
 //! ```
 //!
 //! Every error names the file, the line, the service and the field.
@@ -36,6 +39,15 @@ use crate::logging::LogFormat;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// Default handshake timeout.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default per-source handshake rate (per second) of server-mode services;
+/// on unless set to 0 (client mode: off unless set).
+pub const DEFAULT_RATE_LIMIT: f64 = 20.0;
+/// Seconds of `rate_limit` the default burst holds (100 at the default rate).
+pub const DEFAULT_BURST_SECONDS: f64 = 5.0;
+/// Default cap on unauthenticated connections per service.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 1024;
+/// Default cap on unauthenticated connections per source and service.
+pub const DEFAULT_MAX_HANDSHAKES_PER_SOURCE: usize = 128;
 /// Default SIGTERM drain deadline.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,8 +126,14 @@ pub struct RawService {
     pub handshake_timeout: Option<f64>,
     /// Seconds without traffic either way before closing.
     pub idle_timeout: Option<f64>,
-    /// Handshakes per second per source IP.
+    /// Handshakes per second per source (0: off).
     pub rate_limit: Option<f64>,
+    /// Rate-limit bucket size.
+    pub rate_burst: Option<f64>,
+    /// Unauthenticated connections at once.
+    pub max_handshakes: Option<i64>,
+    /// Unauthenticated connections at once per source.
+    pub max_handshakes_per_source: Option<i64>,
 }
 
 /// A validated service.
@@ -137,8 +155,14 @@ pub struct ServiceConfig {
     pub max_connections: usize,
     /// Idle timeout.
     pub idle_timeout: Option<Duration>,
-    /// Handshakes per second per source IP.
+    /// Handshakes per second per source (None: no rate limit).
     pub rate_limit: Option<f64>,
+    /// Rate-limit bucket size (≥ 1).
+    pub rate_burst: f64,
+    /// Unauthenticated connections at once (≥ 1).
+    pub max_handshakes: usize,
+    /// Unauthenticated connections at once per source (≥ 1).
+    pub max_handshakes_per_source: usize,
     /// Where the auth settings were written (prefix for errors found when
     /// the files they name are read), e.g. `t.toml line 9: service "db": psk_secrets`.
     pub auth_origin: String,
@@ -552,15 +576,36 @@ pub fn validate_service(
         None => None,
     };
     let rate_limit = match raw.rate_limit {
+        Some(0.0) => None,
         Some(v) if v.is_finite() && v > 0.0 => Some(v),
         Some(v) => {
             return Err(ctx.err(
                 "rate_limit",
-                format!("{v} is not a positive number of handshakes per second"),
+                format!(
+                    "{v} is not a positive number of handshakes per second (0 turns the limit off)"
+                ),
             ))
         }
-        None => None,
+        // server mode faces unauthenticated network peers; a client tunnel's
+        // peers are local applications, limited only when asked to
+        None => (mode == Mode::Server).then_some(DEFAULT_RATE_LIMIT),
     };
+    let rate_burst = match raw.rate_burst {
+        Some(v) if v.is_finite() && v >= 1.0 => v,
+        Some(v) => return Err(ctx.err("rate_burst", format!("{v} is not a number of at least 1"))),
+        None => rate_limit.map_or(1.0, |r| (r * DEFAULT_BURST_SECONDS).max(1.0)),
+    };
+    let count = |field: &str, v: Option<i64>, default: usize| match v {
+        Some(n) if n >= 1 => usize::try_from(n).map_err(|_| ctx.err(field, "too large")),
+        Some(n) => Err(ctx.err(field, format!("{n} is not a positive number"))),
+        None => Ok(default),
+    };
+    let max_handshakes = count("max_handshakes", raw.max_handshakes, DEFAULT_MAX_HANDSHAKES)?;
+    let max_handshakes_per_source = count(
+        "max_handshakes_per_source",
+        raw.max_handshakes_per_source,
+        DEFAULT_MAX_HANDSHAKES_PER_SOURCE,
+    )?;
     let name = raw.name.clone().unwrap_or_else(|| match origin {
         Origin::Flags => mode.as_str().to_string(),
         Origin::File { .. } => accept_s.clone(),
@@ -580,6 +625,9 @@ pub fn validate_service(
         max_connections,
         idle_timeout,
         rate_limit,
+        rate_burst,
+        max_handshakes,
+        max_handshakes_per_source,
     })
 }
 
@@ -748,6 +796,39 @@ group = "X25519"
         );
         let bad = src.replace("*@example.com", "[");
         assert!(err(&bad).contains("allow: bad pattern"));
+    }
+
+    #[test]
+    fn pre_auth_limits_default_on_and_can_be_set_or_turned_off() {
+        let base = format!("{HEAD}connect = \"h:2\"\npsk_secrets = \"p\"\n");
+        let c = Config::from_toml_str(&base, "t").unwrap();
+        let s = &c.services[0];
+        assert_eq!(s.rate_limit, Some(DEFAULT_RATE_LIMIT));
+        assert_eq!(s.rate_burst, 100.0);
+        assert_eq!(s.max_handshakes, DEFAULT_MAX_HANDSHAKES);
+        assert_eq!(
+            s.max_handshakes_per_source,
+            DEFAULT_MAX_HANDSHAKES_PER_SOURCE
+        );
+        let set = format!("{base}rate_limit = 2\nrate_burst = 7\nmax_handshakes = 9\nmax_handshakes_per_source = 3\n");
+        let s = &Config::from_toml_str(&set, "t").unwrap().services[0];
+        assert_eq!((s.rate_limit, s.rate_burst), (Some(2.0), 7.0));
+        assert_eq!((s.max_handshakes, s.max_handshakes_per_source), (9, 3));
+        let client = "[[service]]\nmode = \"client\"\naccept = \"127.0.0.1:1\"\nconnect = \"h:1\"\npsk_secrets = \"p\"\n";
+        let s = &Config::from_toml_str(client, "t").unwrap().services[0];
+        assert_eq!(s.rate_limit, None, "client mode: no default rate limit");
+        assert_eq!(s.max_handshakes, DEFAULT_MAX_HANDSHAKES);
+        let off = format!("{base}rate_limit = 0\n");
+        assert_eq!(
+            Config::from_toml_str(&off, "t").unwrap().services[0].rate_limit,
+            None
+        );
+        assert!(
+            err(&format!("{base}rate_limit = -1\n")).contains("rate_limit: -1 is not a positive")
+        );
+        assert!(err(&format!("{base}max_handshakes = 0\n"))
+            .contains("max_handshakes: 0 is not a positive"));
+        assert!(err(&format!("{base}rate_burst = 0.5\n")).contains("rate_burst: 0.5"));
     }
 
     #[test]

@@ -3,6 +3,12 @@
 //! (FIN or close_notify + FIN), while the opposite direction keeps flowing.
 //! Every byte read is written and flushed before the shutdown, so nothing
 //! is lost at close.
+//!
+//! A TLS peer that closes TCP *without* close_notify truncated the stream
+//! (RFC 8446 §6.1): the plaintext side gets a TCP reset, not a FIN, so the
+//! application cannot take a cut-off stream for a complete one; the end is
+//! `truncated` and counted in `/metrics`. An error on either side also ends
+//! with a reset of the plaintext side.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +17,7 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::addr::BoxStream;
+use crate::addr::{BoxStream, PlainStream};
 use crate::metrics::{DirectionLabel, Metrics};
 
 const BUF: usize = 64 * 1024;
@@ -23,7 +29,8 @@ pub struct RelayStats {
     pub bytes_in: u64,
     /// Bytes written to the accepted side.
     pub bytes_out: u64,
-    /// `eof` (both sides closed), `idle` (idle timeout) or `error`.
+    /// `eof` (both sides closed), `idle` (idle timeout), `truncated` (the
+    /// TLS peer closed without close_notify) or `error`.
     pub end: &'static str,
 }
 
@@ -58,11 +65,10 @@ where
         let n = match r.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
-            // a TLS peer that closed TCP without close_notify: what arrived
-            // was authenticated, so pass the close on
+            // a TLS peer that closed TCP without close_notify: a truncation
+            // (only the TLS side reports UnexpectedEof; TCP reads give Ok(0))
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                tracing::debug!("peer closed without close_notify");
-                break;
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, Truncated))
             }
             Err(e) => return Err(e),
         };
@@ -74,6 +80,15 @@ where
         activity.touch();
     }
     w.shutdown().await
+}
+
+/// Marks the error of a truncated TLS stream.
+#[derive(Debug, thiserror::Error)]
+#[error("the TLS peer closed the connection without close_notify (truncation)")]
+struct Truncated;
+
+fn is_truncation(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<Truncated>())
 }
 
 async fn idle_watch(activity: &Activity, idle: Option<Duration>) {
@@ -89,12 +104,14 @@ async fn idle_watch(activity: &Activity, idle: Option<Duration>) {
     }
 }
 
-/// Copies between the accepted stream `down` and the forward stream `up`
+/// Copies between the TLS stream `tls` and the plaintext stream `plain`
 /// until both directions are closed, an error occurs or nothing moved for
-/// `idle`.
+/// `idle`. `accepted_tls` says which one was accepted (bytes read from it
+/// count as `in`).
 pub async fn relay(
-    down: BoxStream,
-    up: BoxStream,
+    tls: BoxStream,
+    plain: PlainStream,
+    accepted_tls: bool,
     idle: Option<Duration>,
     metrics: &Metrics,
     service: &str,
@@ -113,27 +130,54 @@ pub async fn relay(
         start: Instant::now(),
         last_ms: AtomicU64::new(0),
     };
-    let (down_r, down_w) = tokio::io::split(down);
-    let (up_r, up_w) = tokio::io::split(up);
-    let both = async {
-        tokio::try_join!(
-            pipe(down_r, up_w, counter("in"), &in_total, &activity),
-            pipe(up_r, down_w, counter("out"), &out_total, &activity),
-        )
+    // (counter, total) for bytes read from the TLS side and from the plaintext side
+    let (from_tls, from_plain) = if accepted_tls {
+        ((counter("in"), &in_total), (counter("out"), &out_total))
+    } else {
+        ((counter("out"), &out_total), (counter("in"), &in_total))
     };
-    let end = tokio::select! {
-        r = both => match r {
-            Ok(_) => "eof",
-            Err(e) => {
-                tracing::debug!(error = %e, "connection ended with an error");
-                "error"
+    let (mut tls_r, mut tls_w) = tokio::io::split(tls);
+    let (mut plain_r, mut plain_w) = tokio::io::split(plain);
+    let end = {
+        let both = async {
+            tokio::try_join!(
+                pipe(&mut tls_r, &mut plain_w, from_tls.0, from_tls.1, &activity),
+                pipe(
+                    &mut plain_r,
+                    &mut tls_w,
+                    from_plain.0,
+                    from_plain.1,
+                    &activity
+                ),
+            )
+        };
+        tokio::select! {
+            r = both => match r {
+                Ok(_) => "eof",
+                Err(e) if is_truncation(&e) => {
+                    tracing::debug!(error = %e, "truncated; resetting the plaintext side");
+                    "truncated"
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                    "error"
+                }
+            },
+            () = idle_watch(&activity, idle) => {
+                tracing::info!("idle timeout; connection closed");
+                "idle"
             }
-        },
-        () = idle_watch(&activity, idle) => {
-            tracing::info!("idle timeout; connection closed");
-            "idle"
         }
     };
+    if end == "truncated" {
+        metrics
+            .truncations
+            .get_or_create(&Metrics::svc(service))
+            .inc();
+    }
+    if matches!(end, "truncated" | "error") {
+        plain_r.unsplit(plain_w).reset();
+    }
     RelayStats {
         bytes_in: in_total.load(Ordering::Relaxed),
         bytes_out: out_total.load(Ordering::Relaxed),

@@ -35,7 +35,9 @@
 //! Operations: per-connection `tracing` spans (id, service, peer) and the
 //! authenticated identity; `/healthz` and Prometheus `/metrics`
 //! ([`metrics`]); SIGHUP reload and SIGTERM drain ([`run`]); connection
-//! limits, handshake and idle timeouts, per-source handshake rate limit.
+//! limits, handshake and idle timeouts; before authentication, a per-source
+//! handshake rate limit and handshake slots (global and per source), both on
+//! by default.
 #![forbid(unsafe_code)]
 
 pub mod addr;
@@ -47,8 +49,11 @@ pub mod demo;
 pub mod logging;
 pub mod metrics;
 pub mod mpin_auth;
+pub mod plain;
 pub mod provision;
 pub mod ratelimit;
+pub mod refusals;
 pub mod run;
 pub mod service;
+pub mod slots;
 pub mod status;

@@ -4,8 +4,10 @@
 //! |---|---|
 //! | `milagro_tunnel_connections_total` | service |
 //! | `milagro_tunnel_connections_active` | service |
-//! | `milagro_tunnel_connections_rejected_total` | service, reason (`limit`) |
-//! | `milagro_tunnel_handshakes_total` | service, result (`ok`, `failed`, `timeout`, `rate_limited`) |
+//! | `milagro_tunnel_connections_rejected_total` | service, reason (`rate_limited`, `handshake_cap`, `evicted`, `limit`) |
+//! | `milagro_tunnel_handshakes_total` | service, result (`ok`, `failed`, `timeout`, `rate_limited`, `evicted`) |
+//! | `milagro_tunnel_handshakes_in_progress` | service (unauthenticated connections holding a slot) |
+//! | `milagro_tunnel_truncations_total` | service (TLS peer closed TCP without close_notify) |
 //! | `milagro_tunnel_handshake_duration_seconds` | service |
 //! | `milagro_tunnel_connect_errors_total` | service (forward target unreachable) |
 //! | `milagro_tunnel_bytes_total` | service, direction (`in`: from the accepted side, `out`: to it) |
@@ -86,6 +88,10 @@ pub struct Metrics {
     pub bytes: Family<DirectionLabel, Counter>,
     /// Reloads.
     pub reloads: Family<OutcomeLabel, Counter>,
+    /// Handshakes in progress (holding a slot).
+    pub handshaking: Family<ServiceLabel, Gauge>,
+    /// Truncated TLS streams (EOF without close_notify).
+    pub truncations: Family<ServiceLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -107,11 +113,13 @@ impl Metrics {
         let connect_errors = Family::<ServiceLabel, Counter>::default();
         let bytes = Family::<DirectionLabel, Counter>::default();
         let reloads = Family::<OutcomeLabel, Counter>::default();
+        let handshaking = Family::<ServiceLabel, Gauge>::default();
+        let truncations = Family::<ServiceLabel, Counter>::default();
         registry.register("connections", "Accepted connections", connections.clone());
         registry.register("connections_active", "Live connections", active.clone());
         registry.register(
             "connections_rejected",
-            "Connections closed at once (connection limit)",
+            "Connections closed before their handshake, by reason",
             rejected.clone(),
         );
         registry.register("handshakes", "Handshakes by result", handshakes.clone());
@@ -127,6 +135,16 @@ impl Metrics {
         );
         registry.register("bytes", "Bytes copied", bytes.clone());
         registry.register("reloads", "Configuration reloads", reloads.clone());
+        registry.register(
+            "handshakes_in_progress",
+            "Unauthenticated connections holding a handshake slot",
+            handshaking.clone(),
+        );
+        registry.register(
+            "truncations",
+            "TLS streams the peer ended without close_notify (the plaintext side was reset)",
+            truncations.clone(),
+        );
         Self {
             registry,
             connections,
@@ -137,6 +155,8 @@ impl Metrics {
             connect_errors,
             bytes,
             reloads,
+            handshaking,
+            truncations,
         }
     }
 
@@ -155,6 +175,16 @@ impl Metrics {
             .get_or_create(&ResultLabel {
                 service: service.into(),
                 result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a connection closed before its handshake.
+    pub fn reject(&self, service: &str, reason: &str) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                service: service.into(),
+                reason: reason.into(),
             })
             .inc();
     }

@@ -1,8 +1,14 @@
 //! One listener = one service: accept loop, limits, handshake, forward.
+//!
+//! Right after `accept`, before any cryptography and in this order: the
+//! established-connection limit (`max_connections`), the per-source rate
+//! limit, and a handshake slot (global `max_handshakes`, oldest evicted when
+//! full; `max_handshakes_per_source`, newest refused). The slot is held until
+//! the connection is authenticated; then it counts as established.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, Notify};
@@ -10,12 +16,14 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tracing::Instrument;
 
-use crate::addr::{BoxStream, Listener};
+use crate::addr::{BoxStream, Listener, PlainStream};
 use crate::auth::{build_client, build_server, AuthClient, AuthServer, PeerInfo};
 use crate::config::{ConfigError, Mode, ServiceConfig};
 use crate::copy::relay;
-use crate::metrics::{Metrics, ReasonLabel};
-use crate::ratelimit::RateLimiter;
+use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimiter, SourceKey};
+use crate::refusals::{Refusal, RefusalLog, SUMMARY_EVERY};
+use crate::slots::{HandshakeSlots, Slot, SlotRefusal};
 
 /// The authenticating half of a service.
 #[derive(Clone)]
@@ -33,8 +41,6 @@ pub struct Runtime {
     pub config: ServiceConfig,
     /// Authentication.
     pub side: Side,
-    /// Handshake rate limit.
-    pub limiter: Option<RateLimiter>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -55,12 +61,7 @@ impl Runtime {
             Mode::Client => Side::Client(build_client(&config.auth, &config.tls).map_err(at)?),
             Mode::Server => Side::Server(build_server(&config.auth, &config.tls).map_err(at)?),
         };
-        let limiter = config.rate_limit.map(RateLimiter::new);
-        Ok(Self {
-            config,
-            side,
-            limiter,
-        })
+        Ok(Self { config, side })
     }
 }
 
@@ -100,16 +101,14 @@ impl Shared {
     }
 }
 
-/// Counts a live connection until dropped.
+/// Counts a live connection (handshaking or established) until dropped.
 struct ConnGuard {
     shared: Arc<Shared>,
-    service_active: Arc<AtomicUsize>,
     service: String,
 }
 
 impl ConnGuard {
-    fn new(shared: Arc<Shared>, service_active: Arc<AtomicUsize>, service: &str) -> Self {
-        service_active.fetch_add(1, Ordering::SeqCst);
+    fn new(shared: Arc<Shared>, service: &str) -> Self {
         shared.live.fetch_add(1, Ordering::SeqCst);
         shared
             .metrics
@@ -118,7 +117,6 @@ impl ConnGuard {
             .inc();
         Self {
             shared,
-            service_active,
             service: service.into(),
         }
     }
@@ -126,7 +124,6 @@ impl ConnGuard {
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        self.service_active.fetch_sub(1, Ordering::SeqCst);
         self.shared.live.fetch_sub(1, Ordering::SeqCst);
         self.shared
             .metrics
@@ -134,6 +131,68 @@ impl Drop for ConnGuard {
             .get_or_create(&Metrics::svc(&self.service))
             .dec();
         self.shared.changed.notify_waiters();
+    }
+}
+
+/// Per-service state kept across reloads: established connections,
+/// handshake slots, the refusal log.
+struct ServiceState {
+    name: String,
+    established: AtomicUsize,
+    slots: Arc<HandshakeSlots>,
+    refusals: Mutex<RefusalLog>,
+    /// The rate limiter and the (rate, burst) it was made for: kept across
+    /// reloads that do not change them, so a SIGHUP does not refill buckets.
+    limiter: Mutex<Option<(f64, f64, Arc<RateLimiter>)>>,
+}
+
+impl ServiceState {
+    /// The rate limiter for `config` (None: no rate limit).
+    fn limiter(&self, config: &ServiceConfig) -> Option<Arc<RateLimiter>> {
+        let Ok(mut held) = self.limiter.lock() else {
+            return None;
+        };
+        let Some(rate) = config.rate_limit else {
+            *held = None;
+            return None;
+        };
+        let burst = config.rate_burst;
+        if let Some((r, b, l)) = held.as_ref() {
+            if *r == rate && *b == burst {
+                return Some(l.clone());
+            }
+        }
+        let l = Arc::new(RateLimiter::new(rate, burst));
+        *held = Some((rate, burst, l.clone()));
+        Some(l)
+    }
+
+    /// Counts a refusal in metrics and the (rate-limited) log.
+    fn refuse(&self, metrics: &Metrics, reason: Refusal, now: Instant) {
+        metrics.reject(&self.name, reason.as_str());
+        if let Ok(mut log) = self.refusals.lock() {
+            log.refuse(reason, now);
+        }
+    }
+}
+
+/// Counts an established connection until dropped.
+struct Established<'a>(&'a AtomicUsize);
+
+impl<'a> Established<'a> {
+    /// None when `max` connections are established already.
+    fn try_new(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        if count.fetch_add(1, Ordering::SeqCst) >= max {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self(count))
+    }
+}
+
+impl Drop for Established<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -195,17 +254,52 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let service_active = Arc::new(AtomicUsize::new(0));
+    let Some(first) = current.read().ok().map(|r| r.clone()) else {
+        return;
+    };
+    let name = first.config.name.clone();
+    let gauge = shared
+        .metrics
+        .handshaking
+        .get_or_create(&Metrics::svc(&name))
+        .clone();
+    let state = Arc::new(ServiceState {
+        slots: Arc::new(HandshakeSlots::new(gauge)),
+        refusals: Mutex::new(RefusalLog::new(&name)),
+        established: AtomicUsize::new(0),
+        limiter: Mutex::new(None),
+        name,
+    });
+    let (mut accept_errors, mut last_accept_warn) = (0u64, None::<Instant>);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
+            _ = tick.tick() => {
+                if let Ok(mut log) = state.refusals.lock() {
+                    log.flush(Instant::now());
+                }
+                continue;
+            }
             _ = &mut stop => break,
         };
         let (io, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                // e.g. EMFILE: back off instead of spinning
-                tracing::warn!(error = %e, "accept failed");
+                // e.g. EMFILE: back off instead of spinning; one WARN line per period
+                let now = Instant::now();
+                accept_errors += 1;
+                if last_accept_warn
+                    .is_none_or(|t| now.saturating_duration_since(t) >= SUMMARY_EVERY)
+                {
+                    tracing::warn!(service = %state.name, error = %e, count = accept_errors,
+                        "accept failed (count since the last such line; raise `ulimit -n` for EMFILE)");
+                    last_accept_warn = Some(now);
+                    accept_errors = 0;
+                } else {
+                    tracing::debug!(error = %e, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -213,31 +307,50 @@ async fn accept_loop(
         let Some(rt) = current.read().ok().map(|r| r.clone()) else {
             break;
         };
-        let name = rt.config.name.clone();
+        let name = &state.name;
         let m = &shared.metrics;
-        m.connections.get_or_create(&Metrics::svc(&name)).inc();
-        if service_active.load(Ordering::SeqCst) >= rt.config.max_connections {
-            m.rejected
-                .get_or_create(&ReasonLabel {
-                    service: name.clone(),
-                    reason: "limit".into(),
-                })
-                .inc();
-            tracing::warn!(service = %name, peer = %peer.display, limit = rt.config.max_connections,
+        let now = Instant::now();
+        let source = SourceKey::of(peer.ip);
+        m.connections.get_or_create(&Metrics::svc(name)).inc();
+        let limit = rt.config.max_connections;
+        if state.established.load(Ordering::SeqCst) >= limit {
+            tracing::debug!(service = %name, peer = %peer.display, limit,
                 "connection limit reached; connection closed");
-            drop(io);
+            state.refuse(m, Refusal::Limit, now);
             continue;
         }
-        if let Some(limiter) = &rt.limiter {
-            if !limiter.allow(peer.ip, Instant::now()) {
-                m.handshake(&name, "rate_limited");
-                tracing::warn!(service = %name, peer = %peer.display, "handshake rate limit exceeded; connection closed");
-                drop(io);
+        let limiter = state.limiter(&rt.config);
+        if let Some(limiter) = &limiter {
+            if !limiter.allow(source, now) {
+                m.handshake(name, "rate_limited");
+                tracing::debug!(service = %name, peer = %peer.display,
+                    "handshake rate limit exceeded; connection closed");
+                state.refuse(m, Refusal::RateLimited, now);
                 continue;
             }
         }
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let guard = ConnGuard::new(shared.clone(), service_active.clone(), &name);
+        let slot = match state.slots.acquire(
+            id,
+            source,
+            rt.config.max_handshakes,
+            rt.config.max_handshakes_per_source,
+        ) {
+            Ok((slot, evicted)) => {
+                for _ in 0..evicted {
+                    state.refuse(m, Refusal::Evicted, now);
+                }
+                slot
+            }
+            Err(SlotRefusal::PerSource) => {
+                tracing::debug!(service = %name, peer = %peer.display,
+                    limit = rt.config.max_handshakes_per_source,
+                    "this source holds its share of handshake slots; connection closed");
+                state.refuse(m, Refusal::HandshakeCap, now);
+                continue;
+            }
+        };
+        let guard = ConnGuard::new(shared.clone(), name);
         let span = tracing::info_span!(
             "conn",
             id,
@@ -245,7 +358,19 @@ async fn accept_loop(
             peer = %peer.display,
             identity = tracing::field::Empty
         );
-        tokio::spawn(handle(io, rt, shared.clone(), guard).instrument(span));
+        let conn = Conn {
+            rt,
+            shared: shared.clone(),
+            state: state.clone(),
+            source,
+            limiter,
+        };
+        tokio::spawn(conn.handle(io, slot, guard).instrument(span));
+    }
+    // the listener closes: report what the last summary has not
+    let pending = state.refusals.lock();
+    if let Ok(mut log) = pending {
+        log.flush_pending(Instant::now());
     }
 }
 
@@ -257,116 +382,183 @@ fn handshake_result(e: &io::Error) -> &'static str {
     }
 }
 
-/// Connects to the forward target within `limit`.
-async fn connect_target(rt: &Runtime, shared: &Shared) -> Option<BoxStream> {
-    let target = &rt.config.connect;
-    let err = match timeout(rt.config.tls.handshake_timeout, target.connect()).await {
-        Ok(Ok(s)) => return Some(s),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "timed out".into(),
-    };
-    shared
-        .metrics
-        .connect_errors
-        .get_or_create(&Metrics::svc(&rt.config.name))
-        .inc();
-    tracing::warn!(target = %target, error = %err, "cannot connect to the forward target; connection closed");
-    None
-}
+/// Extra rate-limit tokens a source pays for a handshake failure that is not
+/// attributable to a token (junk, a wrong static PSK, a proof that did not
+/// verify): a failed handshake costs 5 tokens instead of 1.
+pub const SOURCE_FAILURE_COST: f64 = 4.0;
 
-/// Authenticates with the handshake timeout, recording metrics and logs.
-async fn authenticate<F>(
-    rt: &Runtime,
-    shared: &Shared,
-    remote: Option<&crate::addr::Addr>,
-    fut: F,
-) -> Option<(BoxStream, PeerInfo)>
-where
-    F: std::future::Future<Output = io::Result<(BoxStream, PeerInfo)>>,
-{
-    let start = Instant::now();
-    let name = &rt.config.name;
-    let result = match timeout(rt.config.tls.handshake_timeout, fut).await {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "handshake timed out",
-        )),
-    };
-    match result {
-        Ok((s, info)) => {
-            if let Some(id) = &info.identity {
-                // every later line of this connection carries the identity
-                tracing::Span::current().record("identity", tracing::field::display(id));
-            }
-            shared.metrics.handshake(name, "ok");
-            shared
-                .metrics
-                .handshake_seconds
-                .get_or_create(&Metrics::svc(name))
-                .observe(start.elapsed().as_secs_f64());
-            tracing::info!(
-                identity = %info.identity.as_deref().unwrap_or("-"),
-                method = %info.method,
-                suite = %info.suite.map_or("-", |s| s.name()),
-                group = %info.group.map_or("-", |g| g.name()),
-                "authenticated"
-            );
-            Some((s, info))
-        }
-        Err(e) => {
-            let result = handshake_result(&e);
-            shared.metrics.handshake(name, result);
-            match remote {
-                Some(server) => tracing::warn!(error = %e, result = %result, %server,
-                    "handshake with the server failed; connection closed"),
-                None => tracing::warn!(error = %e, result = %result,
-                    "handshake failed; connection closed"),
-            }
-            None
-        }
+/// True when the failure `e` of an incoming handshake counts against its source.
+fn source_failure(e: &io::Error) -> bool {
+    match milagro_tls::mpin::mpin_error(e) {
+        Some(m) => m.is_source_failure(),
+        None => e.kind() != io::ErrorKind::TimedOut,
     }
 }
 
-async fn handle(io: BoxStream, rt: Arc<Runtime>, shared: Arc<Shared>, guard: ConnGuard) {
-    let start = Instant::now();
-    tracing::debug!("accepted");
-    let (down, up) = match &rt.side {
-        Side::Server(auth) => {
-            let Some((tls, _)) = authenticate(&rt, &shared, None, auth.accept(io)).await else {
-                return;
-            };
-            let Some(up) = connect_target(&rt, &shared).await else {
-                return;
-            };
-            (tls, up)
+/// One connection's context.
+struct Conn {
+    rt: Arc<Runtime>,
+    shared: Arc<Shared>,
+    state: Arc<ServiceState>,
+    source: SourceKey,
+    limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Conn {
+    /// Connects to the forward target within the handshake timeout.
+    async fn connect_target(&self) -> Option<PlainStream> {
+        let (rt, shared) = (&self.rt, &self.shared);
+        let target = &rt.config.connect;
+        let err = match timeout(rt.config.tls.handshake_timeout, target.connect()).await {
+            Ok(Ok(s)) => return Some(s),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".into(),
+        };
+        shared
+            .metrics
+            .connect_errors
+            .get_or_create(&Metrics::svc(&rt.config.name))
+            .inc();
+        tracing::warn!(target = %target, error = %err, "cannot connect to the forward target; connection closed");
+        None
+    }
+
+    /// Authenticates with the handshake timeout, recording metrics and logs.
+    async fn authenticate<F>(
+        &self,
+        remote: Option<&crate::addr::Addr>,
+        fut: F,
+    ) -> Option<(BoxStream, PeerInfo)>
+    where
+        F: std::future::Future<Output = io::Result<(BoxStream, PeerInfo)>>,
+    {
+        let (rt, shared) = (&self.rt, &self.shared);
+        let start = Instant::now();
+        let name = &rt.config.name;
+        let result = match timeout(rt.config.tls.handshake_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "handshake timed out",
+            )),
+        };
+        match result {
+            Ok((s, info)) => {
+                if let Some(id) = &info.identity {
+                    // every later line of this connection carries the identity
+                    tracing::Span::current().record("identity", tracing::field::display(id));
+                }
+                shared.metrics.handshake(name, "ok");
+                shared
+                    .metrics
+                    .handshake_seconds
+                    .get_or_create(&Metrics::svc(name))
+                    .observe(start.elapsed().as_secs_f64());
+                tracing::info!(
+                    identity = %info.identity.as_deref().unwrap_or("-"),
+                    method = %info.method,
+                    suite = %info.suite.map_or("-", |s| s.name()),
+                    group = %info.group.map_or("-", |g| g.name()),
+                    "authenticated"
+                );
+                Some((s, info))
+            }
+            Err(e) => {
+                let result = handshake_result(&e);
+                let now = Instant::now();
+                if remote.is_none() && source_failure(&e) {
+                    if let Some(limiter) = &self.limiter {
+                        limiter.charge(self.source, SOURCE_FAILURE_COST, now);
+                    }
+                }
+                shared.metrics.handshake(name, result);
+                let warn = self
+                    .state
+                    .refusals
+                    .lock()
+                    .map_or(true, |mut log| log.failure(now));
+                match (remote, warn) {
+                    (Some(server), true) => tracing::warn!(error = %e, result = %result, %server,
+                        "handshake with the server failed; connection closed"),
+                    (Some(server), false) => tracing::debug!(error = %e, result = %result, %server,
+                        "handshake with the server failed; connection closed"),
+                    (None, true) => tracing::warn!(error = %e, result = %result,
+                        "handshake failed; connection closed"),
+                    (None, false) => tracing::debug!(error = %e, result = %result,
+                        "handshake failed; connection closed"),
+                }
+                None
+            }
         }
-        Side::Client(auth) => {
-            let Some(up) = connect_target(&rt, &shared).await else {
-                return;
-            };
-            let Some((tls, _)) =
-                authenticate(&rt, &shared, Some(&rt.config.connect), auth.connect(up)).await
-            else {
-                return;
-            };
-            (io, tls)
+    }
+
+    /// Everything before authentication: returns the TLS stream and, in
+    /// client mode, the accepted plaintext stream.
+    async fn pre_auth(&self, io: PlainStream) -> Option<(BoxStream, Option<PlainStream>)> {
+        match &self.rt.side {
+            Side::Server(auth) => {
+                let (tls, _) = self.authenticate(None, auth.accept(Box::pin(io))).await?;
+                Some((tls, None))
+            }
+            Side::Client(auth) => {
+                let up = self.connect_target().await?;
+                let remote = Some(&self.rt.config.connect);
+                let (tls, _) = self
+                    .authenticate(remote, auth.connect(Box::pin(up)))
+                    .await?;
+                Some((tls, Some(io)))
+            }
         }
-    };
-    let stats = relay(
-        down,
-        up,
-        rt.config.idle_timeout,
-        &shared.metrics,
-        &rt.config.name,
-    )
-    .await;
-    tracing::info!(
-        bytes_in = stats.bytes_in,
-        bytes_out = stats.bytes_out,
-        duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-        end = %stats.end,
-        "closed"
-    );
-    drop(guard);
+    }
+
+    async fn handle(self, io: PlainStream, mut slot: Slot, guard: ConnGuard) {
+        let start = Instant::now();
+        tracing::debug!("accepted");
+        let (rt, shared) = (&self.rt, &self.shared);
+        let authed = tokio::select! {
+            r = self.pre_auth(io) => r,
+            Ok(()) = &mut slot.evicted => {
+                shared.metrics.handshake(&rt.config.name, "evicted");
+                tracing::debug!("every handshake slot was taken: this oldest handshake was closed for a new connection");
+                return;
+            }
+        };
+        // authenticated (or failed): the handshake slot is free again
+        drop(slot);
+        let Some((tls, accepted_plain)) = authed else {
+            return;
+        };
+        let limit = rt.config.max_connections;
+        let Some(established) = Established::try_new(&self.state.established, limit) else {
+            tracing::debug!(limit, "connection limit reached; connection closed");
+            self.state
+                .refuse(&shared.metrics, Refusal::Limit, Instant::now());
+            return;
+        };
+        let (plain, accepted_tls) = match accepted_plain {
+            Some(p) => (p, false),
+            None => match self.connect_target().await {
+                Some(p) => (p, true),
+                None => return,
+            },
+        };
+        let stats = relay(
+            tls,
+            plain,
+            accepted_tls,
+            rt.config.idle_timeout,
+            &shared.metrics,
+            &rt.config.name,
+        )
+        .await;
+        tracing::info!(
+            bytes_in = stats.bytes_in,
+            bytes_out = stats.bytes_out,
+            duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            end = %stats.end,
+            "closed"
+        );
+        drop(established);
+        drop(guard);
+    }
 }

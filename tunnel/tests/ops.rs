@@ -83,7 +83,7 @@ fn connection_limit_closes_excess_connections() {
             "milagro_tunnel_connections_rejected_total{service=\"client\",reason=\"limit\"} 1",
         )
     });
-    cli.wait_log("connection limit reached");
+    cli.wait_log("refused a connection (limit)");
     drop(first);
     // the slot frees up once the first connection is gone
     let deadline = Instant::now() + WAIT;
@@ -176,7 +176,7 @@ fn rate_limit_applies_per_source_before_the_handshake() {
         m.contains("milagro_tunnel_handshakes_total{service=\"server\",result=\"rate_limited\"} 3")
     });
     assert_eq!(echo.accepted(), 1);
-    srv.wait_log("rate limit exceeded");
+    srv.wait_log("refused a connection (rate_limited)");
 }
 
 fn write_config(dir: &TempDir, psk: &std::path::Path, connect: &str) -> std::path::PathBuf {

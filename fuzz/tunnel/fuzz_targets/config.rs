@@ -32,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(r) = s.rate_limit {
                     assert!(r.is_finite() && r > 0.0);
                 }
+                assert!(s.rate_burst.is_finite() && s.rate_burst >= 1.0);
+                assert!(s.max_handshakes >= 1 && s.max_handshakes_per_source >= 1);
                 let _ = s.mode.as_str();
             }
             if let Some(st) = &c.status {

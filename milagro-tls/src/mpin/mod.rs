@@ -27,7 +27,10 @@ mod rewind;
 mod server;
 
 use std::io;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 pub use client::{MpinClientConfig, MpinConnector};
 pub use mpin_kex::Mode;
@@ -72,6 +75,23 @@ pub enum MpinError {
     Internal(&'static str),
 }
 
+impl MpinError {
+    /// True for a failure that is not attributable to a genuine token: the
+    /// peer sent something malformed, spoke another protocol or version, or a
+    /// proof that did not verify. A caller counts it against the *source*
+    /// (its pre-authentication rate limit), not against an identity.
+    pub fn is_source_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Auth(_)
+                | Self::Decode(_)
+                | Self::Protocol(_)
+                | Self::UnknownProtocol(_)
+                | Self::Version(_)
+        )
+    }
+}
+
 impl From<MpinError> for io::Error {
     fn from(e: MpinError) -> Self {
         let kind = match &e {
@@ -107,13 +127,33 @@ async fn bounded<T>(
     }
 }
 
-/// Runs a CPU-heavy closure (pairings) off the async reactor.
+/// The process-wide bound on pairing computations running at once: one per core.
+fn pairing_permits() -> &'static Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Arc::new(Semaphore::new(cores))
+    })
+}
+
+/// Runs a CPU-heavy closure (pairings) off the async reactor, at most one per core at a time
+/// (process-wide, first come first served), so a flood of handshakes cannot grow the blocking
+/// pool or starve the reactor. Waiting for a core counts against the caller's handshake
+/// timeout; the permit is held until the computation ends, even if the caller gave up.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, MpinError> {
-    tokio::task::spawn_blocking(f)
+    let permit = pairing_permits()
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|_| MpinError::Internal("computation task failed"))
+        .map_err(|_| MpinError::Internal("pairing limiter closed"))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|_| MpinError::Internal("computation task failed"))
 }
 
 /// Turns an `io::Error` from the TLS layer back into a typed error where possible.
@@ -125,4 +165,44 @@ fn tls_io(e: io::Error) -> MpinError {
         return MpinError::Refused;
     }
     MpinError::Io(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn pairing_work_runs_at_most_one_per_core() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(64)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4 * cores + 8)
+                .map(|_| {
+                    let (running, most) = (running.clone(), most.clone());
+                    tokio::spawn(blocking(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }))
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        });
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            most >= 1 && most <= cores,
+            "{most} ran at once on {cores} cores"
+        );
+    }
 }

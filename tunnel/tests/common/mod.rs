@@ -56,9 +56,14 @@ pub struct Tunnel {
 
 impl Tunnel {
     pub fn spawn(dir: &TempDir, tag: &str, args: &[&str]) -> Self {
+        Self::spawn_program(dir, tag, BIN, args)
+    }
+
+    /// As [`Tunnel::spawn`], through `program` (e.g. a shell that `exec`s the tunnel).
+    pub fn spawn_program(dir: &TempDir, tag: &str, program: &str, args: &[&str]) -> Self {
         let log = dir.path(&format!("{tag}.log"));
         let err = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(program)
             .args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
