@@ -19,6 +19,10 @@ use crate::stream::{Acceptor, TlsStream};
 use crate::suites::CipherSuite;
 use crate::ticket::{TicketSettings, TicketStore};
 
+/// Pause before asking again when the lockout gate says another attempt of the same identity
+/// is being verified (the whole wait is bounded by the handshake timeout).
+const BUSY_RETRY: Duration = Duration::from_millis(2);
+
 /// Default lifetime of the session tickets an [`MpinAcceptor`] issues.
 pub const DEFAULT_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -221,7 +225,11 @@ impl MpinAcceptor {
         };
         let binding = MpinBinding::decode(app_data)?;
         // the ticket is spent; a refused peer just sees the connection close
-        let hashed_id = binding.admit(&cfg.context.policy, cfg.context.failures.as_ref())?;
+        let hashed_id = binding.admit(
+            &cfg.context.policy,
+            cfg.context.failures.as_ref(),
+            (cfg.clock)(),
+        )?;
         stream.set_peer_mpin_identity(binding.identity.clone());
         let peer = Peer::Mpin {
             identity: binding.identity,
@@ -306,10 +314,24 @@ impl MpinAcceptor {
                 out.extend_from_slice(&challenge?.encode());
                 frame::send(io, &frame::encode(FrameType::Challenge, &out)).await?;
                 let body = frame::expect(io, FrameType::Response).await?;
-                let response = Response::decode(&body)?;
-                let clock = cfg.clock.clone();
-                let session = blocking(move || server.response(&response, clock())).await??;
-                Ok((sid, session))
+                let mut response = Response::decode(&body)?;
+                // Busy: other attempts of this identity take its remaining lockout budget;
+                // wait for them (bounded by the handshake timeout), then verify.
+                loop {
+                    let clock = cfg.clock.clone();
+                    let (s, r, result) = blocking(move || {
+                        let result = server.response(&response, clock());
+                        (server, response, result)
+                    })
+                    .await?;
+                    match result {
+                        Err(e) if e.is_busy() => {
+                            (server, response) = (s, r);
+                            tokio::time::sleep(BUSY_RETRY).await;
+                        }
+                        result => return Ok((sid, result?)),
+                    }
+                }
             }
             FrameType::OnePassHello => {
                 let hello = OnePassHello::decode(&body)?;
@@ -318,9 +340,23 @@ impl MpinAcceptor {
                         "one-pass proof is bound to another server label",
                     ));
                 }
-                let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
-                let (reply, session) =
-                    blocking(move || Server::new(ctx).one_pass(&hello, now, &mut OsRng)).await??;
+                let mut server = Server::new(cfg.context.clone());
+                let mut hello = hello;
+                let (reply, session) = loop {
+                    let clock = cfg.clock.clone();
+                    let (s, h, result) = blocking(move || {
+                        let result = server.one_pass(&hello, clock(), &mut OsRng);
+                        (server, hello, result)
+                    })
+                    .await?;
+                    match result {
+                        Err(e) if e.is_busy() => {
+                            (server, hello) = (s, h);
+                            tokio::time::sleep(BUSY_RETRY).await;
+                        }
+                        result => break result?,
+                    }
+                };
                 let mut out = sid.to_vec();
                 out.extend_from_slice(&reply.encode());
                 frame::send(io, &frame::encode(FrameType::OnePassReply, &out)).await?;
