@@ -25,6 +25,7 @@ use mpin_kex::{
 
 use crate::addr::BoxStream;
 use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo, TlsParams};
+use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 
 /// Days of permits fetched at once when the credential has none for today.
 pub const PERMIT_DAYS: u32 = 7;
@@ -138,7 +139,8 @@ fn shared_stores() -> (Arc<dyn ReplayCache>, Arc<dyn FailureStore>) {
     (r.clone(), f.clone())
 }
 
-/// The server side: server secret, policy, optional static PSKs on the same port.
+/// The server side: server secret, policy (allow-list, permits, lockout), optional static
+/// PSKs on the same port.
 pub struct MpinServer {
     acceptor: MpinAcceptor,
 }
@@ -150,6 +152,7 @@ impl MpinServer {
         require_permits: bool,
         allow: &[String],
         psk_secrets: Option<&Path>,
+        lockout: &LockoutSpec,
         tls: &TlsParams,
     ) -> Result<Self, AuthError> {
         let file = ServerSecretFile::load(server_secret).map_err(other)?;
@@ -170,6 +173,9 @@ impl MpinServer {
         let policy = ServerPolicy {
             require_permits,
             identity_filter,
+            lockout_after: lockout.after,
+            lockout_for: lockout.lasts,
+            lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()
         };
         let (replay, failures) = shared_stores();
