@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{
     mpin_error, MpinAcceptor, MpinClientConfig, MpinConnector, MpinError, MpinServerConfig,
 };
@@ -183,4 +184,45 @@ async fn concurrent_logins_of_one_identity_wait_instead_of_failing() {
     for r in server.await.unwrap() {
         r.unwrap();
     }
+}
+
+/// Sends a multi-pass hello for `cred` on the wire and returns the frame type answered.
+async fn answer_to_hello(addr: std::net::SocketAddr, cred: &Credential) -> FrameType {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut client = Client::new(cred, Pin::new(1234).unwrap());
+    let hello = client.hello(&mut OsRng).unwrap().encode();
+    let mut out = frame::PREFACE.to_vec();
+    out.extend_from_slice(&frame::encode(FrameType::Hello, &hello));
+    tcp.write_all(&out).await.unwrap();
+    let (kind, _) = frame::read(&mut tcp).await.unwrap();
+    kind
+}
+
+#[tokio::test]
+async fn allow_list_and_lockout_are_not_visible_before_the_response() {
+    let w = World::new();
+    let mut cfg = w.server();
+    cfg.context.policy.identity_filter = Some(Arc::new(|id: &[u8]| id != b"outsider"));
+    let (addr, server) = serve_n(cfg, 5).await;
+    // lock alice
+    let thief = connector(w.credential(1234), 1111, false);
+    for _ in 0..3 {
+        assert!(login(&thief, addr).await.is_err());
+    }
+    let h = HashedId::of(b"outsider");
+    let cs: Vec<_> = w.dtas.iter().map(|d| d.client_secret_share(&h)).collect();
+    let token = Token::extract(
+        &ClientSecret::combine(&cs).unwrap(),
+        b"outsider",
+        &Pin::new(1234).unwrap(),
+    )
+    .unwrap();
+    let outsider = Credential::new(b"outsider", token, None).unwrap();
+    // locked, not allowed and without a permit: each still gets a challenge
+    assert_eq!(
+        answer_to_hello(addr, &w.credential(1234)).await,
+        FrameType::Challenge
+    );
+    assert_eq!(answer_to_hello(addr, &outsider).await, FrameType::Challenge);
+    drop(server);
 }
