@@ -19,9 +19,12 @@ use crate::stream::{Acceptor, TlsStream};
 use crate::suites::CipherSuite;
 use crate::ticket::{TicketSettings, TicketStore};
 
-/// Pause before asking again when the lockout gate says another attempt of the same identity
-/// is being verified (the whole wait is bounded by the handshake timeout).
-const BUSY_RETRY: Duration = Duration::from_millis(2);
+/// First pause before asking again when the lockout gate says other attempts of the same
+/// identity are being verified; it doubles up to [`BUSY_RETRY_MAX`] (the whole wait is bounded
+/// by the handshake timeout).
+const BUSY_RETRY: Duration = Duration::from_millis(1);
+/// Longest pause between two asks.
+const BUSY_RETRY_MAX: Duration = Duration::from_millis(16);
 
 /// Default lifetime of the session tickets an [`MpinAcceptor`] issues.
 pub const DEFAULT_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
@@ -317,6 +320,7 @@ impl MpinAcceptor {
                 let mut response = Response::decode(&body)?;
                 // Busy: other attempts of this identity take its remaining lockout budget;
                 // wait for them (bounded by the handshake timeout), then verify.
+                let mut pause = BUSY_RETRY;
                 loop {
                     let clock = cfg.clock.clone();
                     let (s, r, result) = blocking(move || {
@@ -327,7 +331,8 @@ impl MpinAcceptor {
                     match result {
                         Err(e) if e.is_busy() => {
                             (server, response) = (s, r);
-                            tokio::time::sleep(BUSY_RETRY).await;
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(BUSY_RETRY_MAX);
                         }
                         result => return Ok((sid, result?)),
                     }
@@ -342,6 +347,7 @@ impl MpinAcceptor {
                 }
                 let mut server = Server::new(cfg.context.clone());
                 let mut hello = hello;
+                let mut pause = BUSY_RETRY;
                 let (reply, session) = loop {
                     let clock = cfg.clock.clone();
                     let (s, h, result) = blocking(move || {
@@ -352,7 +358,8 @@ impl MpinAcceptor {
                     match result {
                         Err(e) if e.is_busy() => {
                             (server, hello) = (s, h);
-                            tokio::time::sleep(BUSY_RETRY).await;
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(BUSY_RETRY_MAX);
                         }
                         result => break result?,
                     }
