@@ -226,3 +226,50 @@ async fn allow_list_and_lockout_are_not_visible_before_the_response() {
     assert_eq!(answer_to_hello(addr, &outsider).await, FrameType::Challenge);
     drop(server);
 }
+
+/// Runs a multi-pass exchange by hand on the wire; returns the frame type that answered the
+/// response and the time from sending the response to reading that frame.
+async fn time_response(
+    addr: std::net::SocketAddr,
+    cred: &Credential,
+    pin: u32,
+) -> (FrameType, Duration) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut client = Client::new(cred, Pin::new(pin).unwrap());
+    let mut out = frame::PREFACE.to_vec();
+    out.extend_from_slice(&frame::encode(
+        FrameType::Hello,
+        &client.hello(&mut OsRng).unwrap().encode(),
+    ));
+    tcp.write_all(&out).await.unwrap();
+    let (kind, body) = frame::read(&mut tcp).await.unwrap();
+    assert_eq!(kind, FrameType::Challenge);
+    let ch = Challenge::decode(&body[milagro_tls::mpin::importer::SESSION_ID_LEN..]).unwrap();
+    let (resp, _) = client.challenge(&ch).unwrap();
+    let started = std::time::Instant::now();
+    tcp.write_all(&frame::encode(FrameType::Response, &resp.encode()))
+        .await
+        .unwrap();
+    let (kind, _) = frame::read(&mut tcp).await.unwrap();
+    (kind, started.elapsed())
+}
+
+#[tokio::test]
+async fn policy_refusals_take_no_less_time_than_rejected_proofs() {
+    let w = World::new();
+    let (addr, server) = serve_n(w.server(), 5).await;
+    let cred = w.credential(1234);
+    // three wrong PINs (the proof is checked) lock alice; the fourth is refused unpaired
+    for _ in 0..3 {
+        let (kind, took) = time_response(addr, &cred, 1111).await;
+        assert_eq!(kind, FrameType::Failure);
+        assert!(took >= Duration::from_millis(25), "{took:?}");
+    }
+    let (kind, took) = time_response(addr, &cred, 1234).await;
+    assert_eq!(kind, FrameType::Failure);
+    assert!(
+        took >= Duration::from_millis(25),
+        "a lockout refusal came faster ({took:?}) than the refusal floor"
+    );
+    drop(server);
+}

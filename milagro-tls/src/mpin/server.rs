@@ -25,6 +25,9 @@ use crate::ticket::{TicketSettings, TicketStore};
 const BUSY_RETRY: Duration = Duration::from_millis(1);
 /// Longest pause between two asks.
 const BUSY_RETRY_MAX: Duration = Duration::from_millis(16);
+/// Least time between the deciding M-Pin message and the failure frame (longer than a proof
+/// check and its PIN-error classification, ≈4 ms, on an idle server).
+const REFUSAL_FLOOR: Duration = Duration::from_millis(25);
 
 /// Default lifetime of the session tickets an [`MpinAcceptor`] issues.
 pub const DEFAULT_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
@@ -155,6 +158,45 @@ async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
+
+/// Runs the deciding step (`response` or `one_pass`) off the reactor. While the lockout gate
+/// answers [`mpin_kex::AuthError::Busy`] it asks again after a pause (1 ms doubling to 16 ms;
+/// the handshake timeout bounds the whole wait). A refusal is returned no sooner than
+/// [`REFUSAL_FLOOR`] after the message `arrived`, so a policy refusal (no pairing) and a
+/// rejected proof take the same time.
+async fn decide<M, T>(
+    mut server: Server,
+    mut msg: M,
+    arrived: tokio::time::Instant,
+    clock: Clock,
+    step: fn(&mut Server, &M, u64) -> Result<T, mpin_kex::AuthError>,
+) -> Result<T, MpinError>
+where
+    M: Send + 'static,
+    T: Send + 'static,
+{
+    let mut pause = BUSY_RETRY;
+    loop {
+        let clock = clock.clone();
+        let (s, m, result) = blocking(move || {
+            let result = step(&mut server, &msg, clock());
+            (server, msg, result)
+        })
+        .await?;
+        match result {
+            Err(e) if e.is_busy() => {
+                (server, msg) = (s, m);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(BUSY_RETRY_MAX);
+            }
+            Err(e) => {
+                tokio::time::sleep_until(arrived + REFUSAL_FLOOR).await;
+                return Err(e.into());
+            }
+            Ok(v) => return Ok(v),
+        }
+    }
 }
 
 /// Accepts M-Pin clients (and, with a static store, plain TLS-PSK peers).
@@ -307,7 +349,7 @@ impl MpinAcceptor {
             FrameType::Hello => {
                 let hello = Hello::decode(&body)?;
                 let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
-                let (mut server, challenge) = blocking(move || {
+                let (server, challenge) = blocking(move || {
                     let mut s = Server::new(ctx);
                     let c = s.hello(&hello, now, &mut OsRng);
                     (s, c)
@@ -317,53 +359,28 @@ impl MpinAcceptor {
                 out.extend_from_slice(&challenge?.encode());
                 frame::send(io, &frame::encode(FrameType::Challenge, &out)).await?;
                 let body = frame::expect(io, FrameType::Response).await?;
-                let mut response = Response::decode(&body)?;
-                // Busy: other attempts of this identity take its remaining lockout budget;
-                // wait for them (bounded by the handshake timeout), then verify.
-                let mut pause = BUSY_RETRY;
-                loop {
-                    let clock = cfg.clock.clone();
-                    let (s, r, result) = blocking(move || {
-                        let result = server.response(&response, clock());
-                        (server, response, result)
-                    })
-                    .await?;
-                    match result {
-                        Err(e) if e.is_busy() => {
-                            (server, response) = (s, r);
-                            tokio::time::sleep(pause).await;
-                            pause = (pause * 2).min(BUSY_RETRY_MAX);
-                        }
-                        result => return Ok((sid, result?)),
-                    }
-                }
+                let arrived = tokio::time::Instant::now();
+                let response = Response::decode(&body)?;
+                let session = decide(server, response, arrived, cfg.clock.clone(), |s, r, now| {
+                    s.response(r, now)
+                })
+                .await?;
+                Ok((sid, session))
             }
             FrameType::OnePassHello => {
+                let arrived = tokio::time::Instant::now();
                 let hello = OnePassHello::decode(&body)?;
                 if hello.message != cfg.server_label {
                     return Err(MpinError::Protocol(
                         "one-pass proof is bound to another server label",
                     ));
                 }
-                let mut server = Server::new(cfg.context.clone());
-                let mut hello = hello;
-                let mut pause = BUSY_RETRY;
-                let (reply, session) = loop {
-                    let clock = cfg.clock.clone();
-                    let (s, h, result) = blocking(move || {
-                        let result = server.one_pass(&hello, clock(), &mut OsRng);
-                        (server, hello, result)
+                let server = Server::new(cfg.context.clone());
+                let (reply, session) =
+                    decide(server, hello, arrived, cfg.clock.clone(), |s, h, now| {
+                        s.one_pass(h, now, &mut OsRng)
                     })
                     .await?;
-                    match result {
-                        Err(e) if e.is_busy() => {
-                            (server, hello) = (s, h);
-                            tokio::time::sleep(pause).await;
-                            pause = (pause * 2).min(BUSY_RETRY_MAX);
-                        }
-                        result => break result?,
-                    }
-                };
                 let mut out = sid.to_vec();
                 out.extend_from_slice(&reply.encode());
                 frame::send(io, &frame::encode(FrameType::OnePassReply, &out)).await?;
