@@ -287,3 +287,36 @@ fn every_well_formed_hello_gets_a_challenge_and_policy_refusals_come_after_the_r
         assert_eq!(pairings_on_this_thread(), before, "refused before pairing");
     }
 }
+
+/// A replay cache whose read-only lookup always misses, as when two servers sharing one
+/// store verify the same hello at the same moment.
+struct RacingCache(MemoryReplayCache);
+
+impl ReplayCache for RacingCache {
+    fn contains(&self, _: &[u8; 32], _: u64) -> bool {
+        false
+    }
+    fn insert_new(&self, key: [u8; 32], now: u64, expires: u64) -> bool {
+        self.0.insert_new(key, now, expires)
+    }
+}
+
+#[test]
+fn a_replay_that_wins_the_lookup_race_is_refused_at_the_atomic_insert() {
+    let w = World::new(2);
+    let mut ctx = w.context(ServerPolicy::default());
+    ctx.replay = Arc::new(RacingCache(MemoryReplayCache::default()));
+    let cred = w.credential(ID, 9, Some(today()));
+    let mut client = Client::new(&cred, Pin::new(9).unwrap());
+    let hello = client.one_pass_hello(NOW, b"", &mut OsRng).unwrap();
+    assert!(Server::new(ctx.clone())
+        .one_pass(&hello, NOW, &mut OsRng)
+        .is_ok());
+    assert_eq!(
+        Server::new(ctx.clone())
+            .one_pass(&hello, NOW, &mut OsRng)
+            .unwrap_err(),
+        AuthError::Replay
+    );
+    assert_eq!(standing(&ctx, NOW), Standing::default(), "slot released");
+}
