@@ -87,7 +87,7 @@ impl Fixture {
             ctx_pin_error: ctx(ServerPolicy {
                 require_permits: false,
                 pin_error_detection: true,
-                max_failures: u32::MAX,
+                lockout_after: u32::MAX,
                 ..Default::default()
             }),
         }
@@ -227,7 +227,13 @@ fn bench_mpin_full(c: &mut Criterion) {
                 let r = server.response(&response, NOW);
                 // entered − registered = 1243 − 1234
                 assert!(
-                    matches!(r, Err(AuthError::BadProof { pin_error: Some(9) })),
+                    matches!(
+                        r,
+                        Err(AuthError::BadProof {
+                            pin_error: Some(9),
+                            ..
+                        })
+                    ),
                     "expected a PIN error of 9, got {r:?}"
                 );
                 r

@@ -119,17 +119,32 @@ pub enum AuthError {
     /// One-pass hello already seen.
     #[error("replayed one-pass hello")]
     Replay,
-    /// Too many failures for this identity.
-    #[error("identity locked out after {0} failed attempts")]
-    LockedOut(u32),
+    /// Too many wrong-PIN failures for this identity: locked until `until`.
+    #[error("identity locked out after {failures} wrong-PIN attempts, until unix time {until}")]
+    LockedOut {
+        /// The counted failures.
+        failures: u32,
+        /// Unix second the lockout ends.
+        until: u64,
+    },
+    /// Other attempts for this identity are being verified and take its remaining budget:
+    /// retry the same call when one of them is decided (the state is kept).
+    #[error("other attempts for this identity are being verified; retry shortly")]
+    Busy,
     /// The multi-pass challenge expired before the response arrived.
     #[error("challenge expired (response after {0} s)")]
     Expired(u64),
     /// The zero-knowledge proof did not verify: wrong PIN, wrong token, wrong or missing permit.
-    #[error("proof rejected{}", pin_error_text(.pin_error))]
+    #[error("proof rejected: {}{}", cause_text(*.genuine_token), pin_error_text(.pin_error))]
     BadProof {
-        /// `PIN_entered − PIN_registered` when PIN-error detection is on and could tell.
+        /// `PIN_entered − PIN_registered` when PIN-error detection is on (it is computed
+        /// anyway, for `genuine_token`).
         pin_error: Option<i32>,
+        /// The PIN-error distance was found in the PIN range: the proof was made with the
+        /// identity's genuine token and a wrong PIN, and counted against the identity.
+        /// Otherwise it was made without the token (another credential, a forgery) or with
+        /// a wrong time permit, and counts only against its source.
+        genuine_token: bool,
     },
     /// A degenerate value (e.g. `U + y·A = O`) that must not be paired.
     #[error("degenerate protocol value: {0}")]
@@ -137,6 +152,33 @@ pub enum AuthError {
     /// A call that the state machine does not allow in its current state.
     #[error("protocol call out of order: {0}")]
     State(&'static str),
+}
+
+fn cause_text(genuine_token: bool) -> &'static str {
+    if genuine_token {
+        "wrong PIN with the identity's token (counted toward its lockout)"
+    } else {
+        "not made with this identity's token and permit (another credential, a forgery, or a wrong time permit)"
+    }
+}
+
+impl AuthError {
+    /// True only for a failure counted against the identity (a wrong PIN with its genuine
+    /// token).
+    pub fn is_token_failure(&self) -> bool {
+        matches!(
+            self,
+            AuthError::BadProof {
+                genuine_token: true,
+                ..
+            }
+        )
+    }
+
+    /// True when the caller should retry the same call shortly ([`AuthError::Busy`]).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, AuthError::Busy)
+    }
 }
 
 fn pin_error_text(e: &Option<i32>) -> String {

@@ -43,8 +43,8 @@
 //! ```
 //!
 //! Modules: [`secrets`] (shares, PIN extraction, permits), [`client`] and [`server`] (the
-//! state machines), [`messages`] (wire layout), [`policy`] (permit window, lockout, replay
-//! cache), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests).
+//! state machines), [`messages`] (wire layout), [`policy`] (permit window, lockout rules),
+//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests).
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -53,11 +53,13 @@ pub mod curve;
 pub mod error;
 mod hash;
 pub mod identity;
+pub mod lockout;
 mod math;
 pub mod messages;
 pub mod pin;
 pub mod policy;
 pub mod raw;
+pub mod replay;
 pub mod secrets;
 pub mod server;
 pub mod session;
@@ -65,10 +67,12 @@ pub mod session;
 pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
 pub use identity::{HashedId, IdentityProfile, MilagroLegacy};
+pub use lockout::{FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing};
 pub use math::{pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};
-pub use policy::{FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy};
+pub use policy::ServerPolicy;
+pub use replay::{MemoryReplayCache, ReplayCache};
 pub use secrets::{
     ClientSecret, ClientSecretShare, MasterShare, ServerSecret, ServerSecretShare, TimePermit,
     TimePermitShare, Token,

@@ -7,7 +7,15 @@
 //! ```
 //!
 //! Every check that needs no pairing (decoding, point validation, permit day, timestamp,
-//! replay, allow-list, lockout) runs before any pairing.
+//! replay, allow-list, lockout) runs before any pairing. A well-formed multi-pass hello always
+//! gets a challenge: the allow-list, permit and lockout checks run when the response arrives,
+//! so they are not visible from the flow.
+//!
+//! Lockout: an attempt takes a slot in the [`FailureStore`] before its proof is verified; when
+//! the identity's remaining budget is taken by attempts in flight the call returns
+//! [`AuthError::Busy`] and keeps its state, and the caller retries. A failed proof is counted
+//! against the identity only when the PIN-error distance is found in the PIN range (a wrong
+//! PIN with the genuine token); the slot is released on every path (drop guard).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,12 +30,11 @@ use crate::curve::{
 };
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
+use crate::lockout::{FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome};
 use crate::math::{self, G2Table, IdPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
-use crate::policy::{
-    day_of, FailureStore, MemoryFailureStore, MemoryReplayCache, ReplayCache, ServerPolicy,
-    DAY_SECS,
-};
+use crate::policy::{day_of, ServerPolicy, DAY_SECS};
+use crate::replay::{MemoryReplayCache, ReplayCache};
 use crate::secrets::ServerSecret;
 use crate::session::{Mode, Session, SessionKey};
 
@@ -88,7 +95,7 @@ pub struct ServerContext {
     pub policy: ServerPolicy,
     /// One-pass replay cache.
     pub replay: Arc<dyn ReplayCache>,
-    /// Failure counter.
+    /// Per-identity failures, lockouts and attempt slots.
     pub failures: Arc<dyn FailureStore>,
 }
 
@@ -114,6 +121,23 @@ fn point(field: &'static str, b: &[u8; G1_LEN]) -> Result<Pt, AuthError> {
     let p =
         g1_decode(b).map_err(|source| AuthError::Decode(DecodeError::Point { field, source }))?;
     Ok(Pt { p, b: *b })
+}
+
+/// An attempt slot in the failure store; reports its outcome (default: released) on drop, so
+/// every path (errors, panics, a dropped future's task) frees it.
+struct Slot<'a> {
+    store: &'a dyn FailureStore,
+    id: HashedId,
+    rules: LockoutRules,
+    now: u64,
+    outcome: Outcome,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.store
+            .finish(&self.id, self.outcome, self.now, &self.rules);
+    }
 }
 
 struct Pending {
@@ -169,13 +193,7 @@ impl Server {
         }
     }
 
-    fn admit(
-        &self,
-        identity: &[u8],
-        hashed_id: &HashedId,
-        day: u32,
-        now: u64,
-    ) -> Result<(), AuthError> {
+    fn admit(&self, identity: &[u8], day: u32, now: u64) -> Result<(), AuthError> {
         let p = &self.ctx.policy;
         if let Some(filter) = &p.identity_filter {
             if !filter(identity) {
@@ -197,11 +215,23 @@ impl Server {
                 });
             }
         }
-        let n = self.ctx.failures.failures(hashed_id);
-        if n >= p.max_failures {
-            return Err(AuthError::LockedOut(n));
-        }
         Ok(())
+    }
+
+    /// Takes an attempt slot for `id` (lockout gate), before any pairing.
+    fn slot(&self, id: &HashedId, now: u64) -> Result<Slot<'_>, AuthError> {
+        let rules = self.ctx.policy.lockout();
+        match self.ctx.failures.begin(id, now, &rules) {
+            Gate::Go => Ok(Slot {
+                store: self.ctx.failures.as_ref(),
+                id: *id,
+                rules,
+                now,
+                outcome: Outcome::Released,
+            }),
+            Gate::Wait => Err(AuthError::Busy),
+            Gate::Locked { failures, until } => Err(AuthError::LockedOut { failures, until }),
+        }
     }
 
     /// Multi-pass step 1: validates the hello and returns the challenge.
@@ -217,7 +247,7 @@ impl Server {
         self.state = State::Done;
         let hashed_id = HashedId::of(&msg.identity);
         let (u, u_prime, z) = validate(&msg.u, msg.ut.as_ref(), &msg.z)?;
-        self.admit(&msg.identity, &hashed_id, msg.day, now)?;
+        // policy checks wait for the response (they must not show in the flow)
         let pts = self.ctx.key.id_points(&hashed_id, msg.day);
         let y = big_to_bytes(&random_scalar(rng));
         let w = random_scalar(rng);
@@ -238,21 +268,29 @@ impl Server {
         Ok(Challenge { y, t })
     }
 
-    /// Multi-pass step 2: verifies the response and returns the session.
+    /// Multi-pass step 2: checks the policy (allow-list, permit, lockout), verifies the
+    /// response and returns the session. [`AuthError::Busy`] keeps the state: call again
+    /// with the same response shortly.
     pub fn response(&mut self, msg: &Response, now: u64) -> Result<Session, AuthError> {
-        let p = match std::mem::replace(&mut self.state, State::Done) {
-            State::AwaitResponse(p) => p,
-            other => {
-                self.state = other;
-                return Err(AuthError::State("response needs a hello first"));
-            }
+        let State::AwaitResponse(p) = &self.state else {
+            return Err(AuthError::State("response needs a hello first"));
         };
+        let result = self.check_response(p, msg, now);
+        if !matches!(result, Err(AuthError::Busy)) {
+            self.state = State::Done;
+        }
+        result
+    }
+
+    fn check_response(&self, p: &Pending, msg: &Response, now: u64) -> Result<Session, AuthError> {
         let age = now.saturating_sub(p.started);
         if age > self.ctx.policy.challenge_ttl_secs {
             return Err(AuthError::Expired(age));
         }
         let v = point("V", &msg.v)?;
-        self.verify_and_key(&p, &v, Mode::MultiPass, Vec::new())
+        self.admit(&p.identity, p.day, now)?;
+        let slot = self.slot(&p.hashed_id, now)?;
+        self.verify_and_key(slot, p, &v, Mode::MultiPass, Vec::new(), None)
     }
 
     /// One-pass: validates and verifies the hello; returns the reply and the session.
@@ -267,7 +305,19 @@ impl Server {
                 "a one-pass hello must be the first message",
             ));
         }
-        self.state = State::Done;
+        let result = self.check_one_pass(msg, now, rng);
+        if !matches!(result, Err(AuthError::Busy)) {
+            self.state = State::Done;
+        }
+        result
+    }
+
+    fn check_one_pass<R: RngCore + CryptoRng>(
+        &self,
+        msg: &OnePassHello,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(OnePassReply, Session), AuthError> {
         let policy = &self.ctx.policy;
         if !policy.allow_one_pass {
             return Err(AuthError::State("one-pass mode is disabled"));
@@ -283,19 +333,18 @@ impl Server {
                 window: policy.one_pass_window_secs,
             });
         }
-        self.admit(&msg.identity, &hashed_id, msg.day, now)?;
+        self.admit(&msg.identity, msg.day, now)?;
         let mut h = Sha256::new();
         h.update(hashed_id.as_bytes());
         h.update(u_prime.b);
         h.update(msg.time.to_be_bytes());
+        let key: [u8; 32] = h.finalize().into();
         let expires = u64::from(msg.time) + policy.one_pass_window_secs + 1;
-        if !self
-            .ctx
-            .replay
-            .insert_new(h.finalize().into(), now, expires)
-        {
+        // read only here; recorded after the proof verified
+        if self.ctx.replay.contains(&key, now) {
             return Err(AuthError::Replay);
         }
+        let slot = self.slot(&hashed_id, now)?;
         let pts = self.ctx.key.id_points(&hashed_id, msg.day);
         let y = big_to_bytes(&math::one_pass_y(msg.time, &u_prime.b, &msg.message));
         let w = random_scalar(rng);
@@ -313,22 +362,29 @@ impl Server {
             started: now,
             pts,
         };
-        let session = self.verify_and_key(&p, &v, Mode::OnePass, msg.message.clone())?;
+        let session = self.verify_and_key(
+            slot,
+            &p,
+            &v,
+            Mode::OnePass,
+            msg.message.clone(),
+            Some((key, expires)),
+        )?;
         Ok((OnePassReply { t }, session))
     }
 
+    /// Verifies the proof holding `slot`; a one-pass `replay` key is recorded only once the
+    /// proof verified (a lost race is a replay).
     fn verify_and_key(
         &self,
+        mut slot: Slot<'_>,
         p: &Pending,
         v: &Pt,
         mode: Mode,
         message: Vec<u8>,
+        replay: Option<([u8; 32], u64)>,
     ) -> Result<Session, AuthError> {
         let policy = &self.ctx.policy;
-        let attempts = self.ctx.failures.record_attempt(&p.hashed_id);
-        if attempts > policy.max_failures {
-            return Err(AuthError::LockedOut(attempts - 1));
-        }
         let pts = &p.pts;
         let y = big_from(&p.y);
         let check = math::verify_point(&p.u_prime.p, &y, &pts.a_prime);
@@ -337,12 +393,17 @@ impl Server {
         }
         let g = math::verify_product(&self.ctx.key.table, &v.p, &check);
         if !g.isunity() {
-            let pin_error = if policy.pin_error_detection {
-                math::pin_error(&g, &math::pin_error_base(&p.u.p, &y, &pts.a))
-            } else {
-                None
-            };
-            return Err(AuthError::BadProof { pin_error });
+            // Always classified: only a wrong PIN with the genuine token gives a distance in
+            // the PIN range; only that counts against the identity.
+            let distance = math::pin_error(&g, &math::pin_error_base(&p.u.p, &y, &pts.a));
+            let genuine_token = distance.is_some();
+            if genuine_token {
+                slot.outcome = Outcome::Failure;
+            }
+            return Err(AuthError::BadProof {
+                pin_error: distance.filter(|_| policy.pin_error_detection),
+                genuine_token,
+            });
         }
         let (hm, h) = math::hash_all(&p.hashed_id, &p.u_prime.b, &v.b, &p.y, &p.z.b, &p.t);
         let key = math::server_key(
@@ -354,7 +415,12 @@ impl Server {
             &p.u_prime.p,
         )
         .ok_or(AuthError::Degenerate("Z + h·A is the identity"))?;
-        self.ctx.failures.clear(&p.hashed_id);
+        if let Some((key, expires)) = replay {
+            if !self.ctx.replay.insert_new(key, slot.now, expires) {
+                return Err(AuthError::Replay);
+            }
+        }
+        slot.outcome = Outcome::Success;
         Ok(Session {
             identity: p.identity.clone(),
             hashed_id: p.hashed_id,

@@ -89,6 +89,8 @@ pub enum AuthSpec {
         allow: Vec<String>,
         /// Optional static PSKs accepted on the same port.
         psk_secrets: Option<PathBuf>,
+        /// Lockout after wrong PINs.
+        lockout: crate::lockout::LockoutSpec,
     },
 }
 
@@ -196,11 +198,13 @@ pub fn build_server(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthServ
             require_permits,
             allow,
             psk_secrets,
+            lockout,
         } => Ok(Arc::new(MpinServer::new(
             server_secret,
             *require_permits,
             allow,
             psk_secrets.as_deref(),
+            lockout,
             tls,
         )?)),
         AuthSpec::MpinClient { .. } => Err(AuthError::NotAvailable("M-Pin client")),

@@ -143,6 +143,12 @@ pub struct TunnelArgs {
     /// M-Pin server: allowed identities (glob; repeatable).
     #[arg(long, value_name = "GLOB")]
     pub allow: Vec<String>,
+    /// M-Pin server: wrong PINs (with the identity's genuine token) that lock it (default 3).
+    #[arg(long, value_name = "N")]
+    pub lockout_after: Option<i64>,
+    /// M-Pin server: first lockout, e.g. 30s, 5m, 1h (default 5m; doubles up to 24h).
+    #[arg(long, value_name = "DURATION")]
+    pub lockout_for: Option<String>,
     /// Only this cipher suite (IANA name, e.g. TLS_AES_128_GCM_SHA256).
     #[arg(long, value_name = "NAME")]
     pub suite: Option<String>,
@@ -195,6 +201,8 @@ impl TunnelArgs {
             server_secret: self.server_secret.clone(),
             require_permits: self.require_permits.then_some(true),
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
+            lockout_after: self.lockout_after,
+            lockout_for: self.lockout_for.clone(),
             suite: self.suite.clone(),
             group: self.group.clone(),
             max_connections: self.max_connections,

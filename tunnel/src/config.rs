@@ -33,6 +33,7 @@ use toml::Spanned;
 
 use crate::addr::Addr;
 use crate::auth::{AuthSpec, TlsParams};
+use crate::lockout::LockoutSpec;
 use crate::logging::LogFormat;
 
 /// Default per-service connection limit.
@@ -116,6 +117,10 @@ pub struct RawService {
     pub require_permits: Option<bool>,
     /// M-Pin server: identity globs.
     pub allow: Option<Vec<String>>,
+    /// M-Pin server: wrong-PIN failures that lock an identity (default 3).
+    pub lockout_after: Option<i64>,
+    /// M-Pin server: first lockout, e.g. `30s`, `5m`, `1h` (default `5m`; doubles up to 24 h).
+    pub lockout_for: Option<String>,
     /// IANA cipher suite name.
     pub suite: Option<String>,
     /// IANA group name.
@@ -239,6 +244,17 @@ fn field_line(src: &str, span: &Range<usize>, field: &str) -> usize {
 }
 
 /// Error builder for one service.
+/// Refuses `lockout_after` / `lockout_for` where they do not apply.
+fn not_in_lockout(ctx: &Ctx<'_>, raw: &RawService, why: &str) -> Result<(), ConfigError> {
+    if raw.lockout_after.is_some() {
+        return Err(ctx.err("lockout_after", why));
+    }
+    if raw.lockout_for.is_some() {
+        return Err(ctx.err("lockout_for", why));
+    }
+    Ok(())
+}
+
 struct Ctx<'a> {
     origin: Origin<'a>,
     span: Range<usize>,
@@ -432,6 +448,7 @@ pub fn validate_service(
                 "only applies to server mode",
             )?;
             not_in("allow", raw.allow.is_some(), "only applies to server mode")?;
+            not_in_lockout(&ctx, &raw, "only applies to server mode")?;
             match (&raw.psk_secrets, &raw.credential) {
                 (Some(_), Some(_)) => {
                     return Err(ctx.err(
@@ -511,11 +528,15 @@ pub fn validate_service(
                             return Err(ctx.err("allow", format!("bad pattern {g:?}: {e}")));
                         }
                     }
+                    let lockout =
+                        LockoutSpec::from_raw(raw.lockout_after, raw.lockout_for.as_deref())
+                            .map_err(|(field, msg)| ctx.err(field, msg))?;
                     AuthSpec::MpinServer {
                         server_secret: server_secret.clone(),
                         require_permits: raw.require_permits.unwrap_or(false),
                         allow,
                         psk_secrets: raw.psk_secrets.clone(),
+                        lockout,
                     }
                 }
                 None => {
@@ -529,6 +550,7 @@ pub fn validate_service(
                         raw.allow.is_some(),
                         "only applies with server_secret (M-Pin)",
                     )?;
+                    not_in_lockout(&ctx, &raw, "only applies with server_secret (M-Pin)")?;
                     let secrets = raw.psk_secrets.clone().ok_or_else(|| {
                         ctx.err("psk_secrets", "missing: server mode needs psk_secrets (static PSK) or server_secret (M-Pin)")
                     })?;
@@ -796,6 +818,23 @@ group = "X25519"
         );
         let bad = src.replace("*@example.com", "[");
         assert!(err(&bad).contains("allow: bad pattern"));
+        let lock = src.replace(
+            "allow =",
+            "lockout_after = 5\nlockout_for = \"2s\"\nallow =",
+        );
+        let c = Config::from_toml_str(&lock, "t.toml").unwrap();
+        assert!(matches!(
+            &c.services[0].auth,
+            AuthSpec::MpinServer { lockout, .. }
+                if *lockout == LockoutSpec { after: 5, lasts: Duration::from_secs(2) }
+        ));
+        assert!(
+            err(&src.replace("allow =", "lockout_for = \"2d\"\nallow ="))
+                .contains("lockout_for: \"2d\" is not a duration")
+        );
+        assert!(
+            err(&src.replace("allow =", "lockout_after = 0\nallow =")).contains("lockout_after")
+        );
     }
 
     #[test]

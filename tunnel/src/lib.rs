@@ -46,6 +46,7 @@ pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod demo;
+pub mod lockout;
 pub mod logging;
 pub mod metrics;
 pub mod mpin_auth;

@@ -29,6 +29,7 @@ use mpin_kex::{
 
 use crate::addr::BoxStream;
 use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo, TlsParams};
+use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 
 /// Shortest time between two permit fetches after one failed.
 pub const PERMIT_RETRY: Duration = Duration::from_secs(30);
@@ -224,7 +225,8 @@ fn shared_stores() -> (Arc<dyn ReplayCache>, Arc<dyn FailureStore>) {
     (r.clone(), f.clone())
 }
 
-/// The server side: server secret, policy, optional static PSKs on the same port.
+/// The server side: server secret, policy (allow-list, permits, lockout), optional static
+/// PSKs on the same port.
 pub struct MpinServer {
     acceptor: MpinAcceptor,
 }
@@ -236,6 +238,7 @@ impl MpinServer {
         require_permits: bool,
         allow: &[String],
         psk_secrets: Option<&Path>,
+        lockout: &LockoutSpec,
         tls: &TlsParams,
     ) -> Result<Self, AuthError> {
         let file = ServerSecretFile::load(server_secret).map_err(other)?;
@@ -256,6 +259,9 @@ impl MpinServer {
         let policy = ServerPolicy {
             require_permits,
             identity_filter,
+            lockout_after: lockout.after,
+            lockout_for: lockout.lasts,
+            lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()
         };
         let (replay, failures) = shared_stores();

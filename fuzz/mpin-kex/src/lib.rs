@@ -3,8 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use mpin_kex::{
-    FailureStore, HashedId, MasterShare, ReplayCache, ServerContext, ServerKey, ServerPolicy,
-    ServerSecret,
+    FailureStore, Gate, HashedId, LockoutRules, MasterShare, Outcome, ReplayCache, ServerContext,
+    ServerKey, ServerPolicy, ServerSecret, Standing,
 };
 use rand_core::{CryptoRng, RngCore};
 
@@ -73,11 +73,12 @@ pub fn master_shares() -> [MasterShare; 2] {
 struct NoLockout;
 
 impl FailureStore for NoLockout {
-    fn failures(&self, _: &HashedId) -> u32 {
-        0
+    fn begin(&self, _: &HashedId, _: u64, _: &LockoutRules) -> Gate {
+        Gate::Go
     }
-    fn record_attempt(&self, _: &HashedId) -> u32 {
-        1
+    fn finish(&self, _: &HashedId, _: Outcome, _: u64, _: &LockoutRules) {}
+    fn standing(&self, _: &HashedId, _: u64) -> Standing {
+        Standing::default()
     }
     fn clear(&self, _: &HashedId) {}
 }
@@ -86,6 +87,9 @@ impl FailureStore for NoLockout {
 struct NoReplayCheck;
 
 impl ReplayCache for NoReplayCheck {
+    fn contains(&self, _: &[u8; 32], _: u64) -> bool {
+        false
+    }
     fn insert_new(&self, _: [u8; 32], _: u64, _: u64) -> bool {
         true
     }

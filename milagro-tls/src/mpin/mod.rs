@@ -76,19 +76,37 @@ pub enum MpinError {
 }
 
 impl MpinError {
-    /// True for a failure that is not attributable to a genuine token: the
-    /// peer sent something malformed, spoke another protocol or version, or a
-    /// proof that did not verify. A caller counts it against the *source*
-    /// (its pre-authentication rate limit), not against an identity.
+    /// True for server-side authentication failures that are *not* attributable to the
+    /// identity's token, and so are charged to the connection's source (its rate limit)
+    /// rather than to the identity: a proof that failed without a PIN-error distance in range
+    /// (another credential, a forgery, a wrong permit), malformed messages or invalid points,
+    /// degenerate values, replays, identities outside the allow-list, and protocol
+    /// violations. False for a wrong PIN with the genuine token (counted against the
+    /// identity), lockouts, permit-day and clock problems, timeouts and I/O errors.
     pub fn is_source_failure(&self) -> bool {
-        matches!(
-            self,
-            Self::Auth(_)
-                | Self::Decode(_)
-                | Self::Protocol(_)
-                | Self::UnknownProtocol(_)
-                | Self::Version(_)
-        )
+        use mpin_kex::AuthError as A;
+        match self {
+            MpinError::Protocol(_)
+            | MpinError::Version(_)
+            | MpinError::UnknownProtocol(_)
+            | MpinError::Decode(_) => true,
+            MpinError::Auth(e) => match e {
+                A::BadProof { genuine_token, .. } => !genuine_token,
+                A::Decode(_) | A::Degenerate(_) | A::State(_) | A::Replay | A::NotAllowed => true,
+                A::PermitRequired
+                | A::PermitDay { .. }
+                | A::Stale { .. }
+                | A::LockedOut { .. }
+                | A::Busy
+                | A::Expired(_) => false,
+            },
+            MpinError::Io(_)
+            | MpinError::Refused
+            | MpinError::Client(_)
+            | MpinError::Tls(_)
+            | MpinError::Timeout
+            | MpinError::Internal(_) => false,
+        }
     }
 }
 

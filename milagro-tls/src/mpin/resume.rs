@@ -55,11 +55,13 @@ impl MpinBinding {
 
     /// The policy checks that still apply when resuming: the identity filter
     /// (allow-list, revocation) and the lockout. Permit days are enforced by
-    /// the ticket's expiry.
+    /// the ticket's expiry. A resumption verifies no proof, so it takes no
+    /// attempt slot and never waits: only a current lockout refuses it.
     pub(crate) fn admit(
         &self,
         policy: &ServerPolicy,
         failures: &dyn mpin_kex::FailureStore,
+        now: u64,
     ) -> Result<HashedId, AuthError> {
         if let Some(filter) = &policy.identity_filter {
             if !filter(&self.identity) {
@@ -67,9 +69,12 @@ impl MpinBinding {
             }
         }
         let hashed_id = HashedId::of(&self.identity);
-        let n = failures.failures(&hashed_id);
-        if n >= policy.max_failures {
-            return Err(AuthError::LockedOut(n));
+        let standing = failures.standing(&hashed_id, now);
+        if let Some(until) = standing.locked_until {
+            return Err(AuthError::LockedOut {
+                failures: standing.failures,
+                until,
+            });
         }
         Ok(hashed_id)
     }

@@ -19,6 +19,16 @@ use crate::stream::{Acceptor, TlsStream};
 use crate::suites::CipherSuite;
 use crate::ticket::{TicketSettings, TicketStore};
 
+/// First pause before asking again when the lockout gate says other attempts of the same
+/// identity are being verified; it doubles up to [`BUSY_RETRY_MAX`] (the whole wait is bounded
+/// by the handshake timeout).
+const BUSY_RETRY: Duration = Duration::from_millis(1);
+/// Longest pause between two asks.
+const BUSY_RETRY_MAX: Duration = Duration::from_millis(16);
+/// Least time between the deciding M-Pin message and the failure frame (longer than a proof
+/// check and its PIN-error classification, ≈4 ms, on an idle server).
+const REFUSAL_FLOOR: Duration = Duration::from_millis(25);
+
 /// Default lifetime of the session tickets an [`MpinAcceptor`] issues.
 pub const DEFAULT_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -150,6 +160,45 @@ async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO) {
     let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }
 
+/// Runs the deciding step (`response` or `one_pass`) off the reactor. While the lockout gate
+/// answers [`mpin_kex::AuthError::Busy`] it asks again after a pause (1 ms doubling to 16 ms;
+/// the handshake timeout bounds the whole wait). A refusal is returned no sooner than
+/// [`REFUSAL_FLOOR`] after the message `arrived`, so a policy refusal (no pairing) and a
+/// rejected proof take the same time.
+async fn decide<M, T>(
+    mut server: Server,
+    mut msg: M,
+    arrived: tokio::time::Instant,
+    clock: Clock,
+    step: fn(&mut Server, &M, u64) -> Result<T, mpin_kex::AuthError>,
+) -> Result<T, MpinError>
+where
+    M: Send + 'static,
+    T: Send + 'static,
+{
+    let mut pause = BUSY_RETRY;
+    loop {
+        let clock = clock.clone();
+        let (s, m, result) = blocking(move || {
+            let result = step(&mut server, &msg, clock());
+            (server, msg, result)
+        })
+        .await?;
+        match result {
+            Err(e) if e.is_busy() => {
+                (server, msg) = (s, m);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(BUSY_RETRY_MAX);
+            }
+            Err(e) => {
+                tokio::time::sleep_until(arrived + REFUSAL_FLOOR).await;
+                return Err(e.into());
+            }
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
 /// Accepts M-Pin clients (and, with a static store, plain TLS-PSK peers).
 #[derive(Debug, Clone)]
 pub struct MpinAcceptor {
@@ -221,7 +270,11 @@ impl MpinAcceptor {
         };
         let binding = MpinBinding::decode(app_data)?;
         // the ticket is spent; a refused peer just sees the connection close
-        let hashed_id = binding.admit(&cfg.context.policy, cfg.context.failures.as_ref())?;
+        let hashed_id = binding.admit(
+            &cfg.context.policy,
+            cfg.context.failures.as_ref(),
+            (cfg.clock)(),
+        )?;
         stream.set_peer_mpin_identity(binding.identity.clone());
         let peer = Peer::Mpin {
             identity: binding.identity,
@@ -296,7 +349,7 @@ impl MpinAcceptor {
             FrameType::Hello => {
                 let hello = Hello::decode(&body)?;
                 let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
-                let (mut server, challenge) = blocking(move || {
+                let (server, challenge) = blocking(move || {
                     let mut s = Server::new(ctx);
                     let c = s.hello(&hello, now, &mut OsRng);
                     (s, c)
@@ -306,21 +359,28 @@ impl MpinAcceptor {
                 out.extend_from_slice(&challenge?.encode());
                 frame::send(io, &frame::encode(FrameType::Challenge, &out)).await?;
                 let body = frame::expect(io, FrameType::Response).await?;
+                let arrived = tokio::time::Instant::now();
                 let response = Response::decode(&body)?;
-                let clock = cfg.clock.clone();
-                let session = blocking(move || server.response(&response, clock())).await??;
+                let session = decide(server, response, arrived, cfg.clock.clone(), |s, r, now| {
+                    s.response(r, now)
+                })
+                .await?;
                 Ok((sid, session))
             }
             FrameType::OnePassHello => {
+                let arrived = tokio::time::Instant::now();
                 let hello = OnePassHello::decode(&body)?;
                 if hello.message != cfg.server_label {
                     return Err(MpinError::Protocol(
                         "one-pass proof is bound to another server label",
                     ));
                 }
-                let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
+                let server = Server::new(cfg.context.clone());
                 let (reply, session) =
-                    blocking(move || Server::new(ctx).one_pass(&hello, now, &mut OsRng)).await??;
+                    decide(server, hello, arrived, cfg.clock.clone(), |s, h, now| {
+                        s.one_pass(h, now, &mut OsRng)
+                    })
+                    .await?;
                 let mut out = sid.to_vec();
                 out.extend_from_slice(&reply.encode());
                 frame::send(io, &frame::encode(FrameType::OnePassReply, &out)).await?;

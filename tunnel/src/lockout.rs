@@ -1,0 +1,122 @@
+//! The M-Pin server's lockout settings (`--lockout-after`, `--lockout-for`, TOML
+//! `lockout_after`, `lockout_for`): wrong PINs made with an identity's genuine token lock it
+//! for a while, doubling on each further lockout up to 24 h.
+
+use std::time::Duration;
+
+/// Longest lockout (and the most `lockout_for` may be).
+pub const MAX_LOCKOUT: Duration = Duration::from_secs(86_400);
+
+/// Lockout settings of an M-Pin server service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutSpec {
+    /// Wrong-PIN failures that lock an identity (default 3).
+    pub after: u32,
+    /// First lockout (default 5 minutes); doubles on each further one, up to 24 h.
+    pub lasts: Duration,
+}
+
+impl Default for LockoutSpec {
+    fn default() -> Self {
+        Self {
+            after: 3,
+            lasts: Duration::from_secs(300),
+        }
+    }
+}
+
+impl LockoutSpec {
+    /// Validates raw values (`None`: default); errors say what is accepted.
+    pub fn from_raw(
+        after: Option<i64>,
+        lasts: Option<&str>,
+    ) -> Result<Self, (&'static str, String)> {
+        let d = Self::default();
+        let after = match after {
+            None => d.after,
+            Some(n) if (1..=1000).contains(&n) => n as u32,
+            Some(n) => {
+                return Err((
+                    "lockout_after",
+                    format!("{n} is not a number of failures from 1 to 1000"),
+                ))
+            }
+        };
+        let lasts = match lasts {
+            None => d.lasts,
+            Some(s) => parse_duration(s).map_err(|e| ("lockout_for", e))?,
+        };
+        Ok(Self { after, lasts })
+    }
+}
+
+/// Parses `30s`, `5m`, `1h` (a whole number and one unit: s, m, h), from 1 s to 24 h.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration like 30s, 5m or 1h (1s to 24h)");
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(bad()),
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = n.checked_mul(mult).ok_or_else(bad)?;
+    let d = Duration::from_secs(secs);
+    if secs == 0 || d > MAX_LOCKOUT {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("24h"), Ok(MAX_LOCKOUT));
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "25h",
+            "5",
+            "-1m",
+            "1.5m",
+            "5 m",
+            "1d",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn raw_values() {
+        assert_eq!(
+            LockoutSpec::from_raw(None, None),
+            Ok(LockoutSpec::default())
+        );
+        assert_eq!(
+            LockoutSpec::from_raw(Some(5), Some("2s")),
+            Ok(LockoutSpec {
+                after: 5,
+                lasts: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(
+            LockoutSpec::from_raw(Some(0), None).unwrap_err().0,
+            "lockout_after"
+        );
+        assert_eq!(
+            LockoutSpec::from_raw(None, Some("1w")).unwrap_err().0,
+            "lockout_for"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Lockout through real tunnel processes: failures made without the identity's token never
+//! lock it, wrong PINs with the token lock it for `--lockout-for` (then it logs in again),
+//! and a user's own concurrent logins are never refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use dta_lite::files::{CredentialFile, ServerSecretFile};
+use dta_lite::ra::RaKey;
+use mpin_kex::*;
+use rand_core::OsRng;
+
+/// A set of D-TAs (master shares) and an RA.
+struct World {
+    dtas: Vec<MasterShare>,
+    ra: RaKey,
+}
+
+fn today() -> u32 {
+    policy::day_of(milagro_tls::mpin::system_clock())
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            dtas: (0..3).map(|_| MasterShare::generate(&mut OsRng)).collect(),
+            ra: RaKey::generate(),
+        }
+    }
+
+    fn server_secret(&self, dir: &TempDir) -> PathBuf {
+        let shares: Vec<_> = self
+            .dtas
+            .iter()
+            .map(MasterShare::server_secret_share)
+            .collect();
+        let p = dir.path("server.secret");
+        ServerSecretFile::new(
+            ServerSecret::combine(&shares).unwrap(),
+            "s".into(),
+            Vec::new(),
+        )
+        .save(&p)
+        .unwrap();
+        p
+    }
+
+    /// A credential for `id` (PIN `pin`) with today's permit, from this world's D-TAs.
+    fn credential(&self, dir: &TempDir, tag: &str, id: &str, pin: u32) -> PathBuf {
+        let h = HashedId::of(id.as_bytes());
+        let cs: Vec<_> = self
+            .dtas
+            .iter()
+            .map(|d| d.client_secret_share(&h))
+            .collect();
+        let cs = ClientSecret::combine(&cs).unwrap();
+        let token = Token::extract(&cs, id.as_bytes(), &Pin::new(pin).unwrap()).unwrap();
+        let grant = self
+            .ra
+            .grant_client(&h, milagro_tls::mpin::system_clock(), 600);
+        // A D-TA that is not running (port 9 is closed): the permit is already in the file.
+        let nowhere = dta_lite::client::DtaEndpoint {
+            url: "https://127.0.0.1:9".into(),
+            fingerprint: "00".repeat(32),
+            signing_key: "00".repeat(32),
+        };
+        let mut file = CredentialFile::new(id.into(), token, vec![nowhere], grant);
+        let tp: Vec<_> = self
+            .dtas
+            .iter()
+            .map(|d| d.time_permit_share(&h, today()).unwrap())
+            .collect();
+        file.add_permits(vec![TimePermit::combine(&tp).unwrap()], 0);
+        let p = dir.path(&format!("{tag}.credential"));
+        file.save(&p).unwrap();
+        p
+    }
+}
+
+/// An M-Pin server tunnel; a generous per-source rate limit so that only the lockout is
+/// under test (every client here comes from 127.0.0.1).
+fn mpin_server(dir: &TempDir, secret: &Path, connect: &str, extra: &[&str]) -> Tunnel {
+    let mut args = vec![
+        "server",
+        "--accept",
+        "127.0.0.1:0",
+        "--connect",
+        connect,
+        "--server-secret",
+        s(secret),
+        "--require-permits",
+        "--rate-limit",
+        "10000",
+    ];
+    args.extend_from_slice(extra);
+    Tunnel::spawn(dir, "mpin-server", &args)
+}
+
+/// An M-Pin client tunnel that runs the full M-Pin exchange on every connection.
+fn mpin_client(dir: &TempDir, tag: &str, cred: &Path, pin: &str, connect: &str) -> Tunnel {
+    let pin_file = dir.private(&format!("{tag}.pin"), pin);
+    let args = [
+        "client",
+        "--accept",
+        "127.0.0.1:0",
+        "--connect",
+        connect,
+        "--credential",
+        s(cred),
+        "--pin-file",
+        s(&pin_file),
+        "--no-resume",
+        "--handshake-timeout",
+        "60",
+    ];
+    Tunnel::spawn(dir, tag, &args)
+}
+
+/// True when `msg` comes back through the tunnel at `addr`; false when it is closed first.
+fn login(addr: &str, msg: &[u8], limit: Duration) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.set_write_timeout(Some(limit)).unwrap();
+    if s.write_all(msg).is_err() {
+        return false;
+    }
+    let _ = s.shutdown(Shutdown::Write);
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).is_ok() && back == msg
+}
+
+#[test]
+fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
+    let dir = TempDir::new("lock-foreign");
+    let (real, other) = (World::new(), World::new());
+    let echo = Echo::start();
+    let mut srv = mpin_server(&dir, &real.server_secret(&dir), &echo.addr, &[]);
+    let srv_addr = srv.addr("server");
+    // Same identity, same PIN, but a token and permit from a different set of D-TAs.
+    let forged = other.credential(&dir, "forged", "alice", 1234);
+    let mut attacker = mpin_client(&dir, "attacker", &forged, "1234", &srv_addr);
+    let attacker_addr = attacker.addr("client");
+    for i in 0..10 {
+        assert!(
+            !login(&attacker_addr, b"x", WAIT),
+            "forged attempt {i} got through"
+        );
+    }
+    srv.wait_log_count("not made with this identity's token", 10);
+    let genuine = real.credential(&dir, "alice", "alice", 1234);
+    let mut alice = mpin_client(&dir, "alice", &genuine, "1234", &srv_addr);
+    assert!(
+        login(&alice.addr("client"), b"hello", WAIT),
+        "alice was locked out by someone else's failures:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity=alice method=mpin");
+    assert!(!srv.log_text().contains("locked out"));
+    assert_eq!(echo.accepted(), 1, "only alice reached the service");
+}
+
+#[test]
+fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
+    let dir = TempDir::new("lock-pin");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &["--lockout-after", "3", "--lockout-for", "2s"],
+    );
+    let srv_addr = srv.addr("server");
+    let cred = w.credential(&dir, "alice", "alice", 1234);
+    let mut wrong = mpin_client(&dir, "wrong", &cred, "4321", &srv_addr);
+    let wrong_addr = wrong.addr("client");
+    for _ in 0..3 {
+        assert!(!login(&wrong_addr, b"x", WAIT));
+    }
+    srv.wait_log_count("wrong PIN with the identity's token", 3);
+    let mut right = mpin_client(&dir, "right", &cred, "1234", &srv_addr);
+    let right_addr = right.addr("client");
+    assert!(
+        !login(&right_addr, b"x", WAIT),
+        "a locked identity got in with the right PIN"
+    );
+    srv.wait_log("identity locked out after 3 wrong-PIN attempts");
+    assert_eq!(echo.accepted(), 0);
+    thread::sleep(Duration::from_millis(2200));
+    assert!(
+        login(&right_addr, b"back", WAIT),
+        "not accepted after the lockout expired:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity=alice method=mpin");
+    assert_eq!(echo.accepted(), 1);
+}
+
+#[test]
+fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
+    let dir = TempDir::new("lock-par");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &["--handshake-timeout", "60"],
+    );
+    let srv_addr = srv.addr("server");
+    let cred = w.credential(&dir, "alice", "alice", 1234);
+    let mut cli = mpin_client(&dir, "alice", &cred, "1234", &srv_addr);
+    let addr = cli.addr("client");
+    let started = Instant::now();
+    let limit = Duration::from_secs(90);
+    let threads: Vec<_> = (0..50u8)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || login(&addr, &[i; 32], limit))
+        })
+        .collect();
+    let ok = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|&ok| ok)
+        .count();
+    assert_eq!(
+        ok,
+        50,
+        "some of alice's own logins were refused ({:?}):\n{}",
+        started.elapsed(),
+        srv.log_text()
+            .lines()
+            .filter(|l| l.contains("WARN"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    srv.wait_log_count("identity=alice method=mpin ", 50);
+    assert!(!srv.log_text().contains("locked out"));
+}
