@@ -64,6 +64,10 @@ pub enum MpinError {
     /// The TLS handshake after the M-Pin exchange failed.
     #[error("TLS: {0}")]
     Tls(#[from] crate::Error),
+    /// Server side: the TLS handshake after the M-Pin exchange did not use the PSK imported
+    /// from that exchange (e.g. a spliced-in ticket or static PSK); refused, no peer reported.
+    #[error("the TLS session is not bound to the M-Pin exchange (it did not use the imported PSK); connection refused")]
+    Unbound,
     /// The whole handshake did not finish in time.
     #[error("M-Pin/TLS handshake timed out")]
     Timeout,
@@ -77,7 +81,9 @@ impl From<MpinError> for io::Error {
         let kind = match &e {
             MpinError::Io(inner) => inner.kind(),
             MpinError::Timeout => io::ErrorKind::TimedOut,
-            MpinError::Refused | MpinError::Auth(_) => io::ErrorKind::PermissionDenied,
+            MpinError::Refused | MpinError::Auth(_) | MpinError::Unbound => {
+                io::ErrorKind::PermissionDenied
+            }
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

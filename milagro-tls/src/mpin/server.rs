@@ -62,7 +62,9 @@ impl MpinServerConfig {
     }
 
     /// The TLS settings; tickets issued after a full handshake are bound to `binding`
-    /// (`None`: only resumed handshakes get a fresh ticket).
+    /// (`None`: only resumed handshakes get a fresh ticket). With a binding (the handshake
+    /// after an M-Pin exchange) tickets are issued but never redeemed, so `store` (the
+    /// imported PSK) is the only key the handshake can use.
     fn tls(&self, store: Arc<dyn PskStore>, binding: Option<&MpinBinding>) -> Arc<ServerConfig> {
         let mut c = ServerConfig::new(store);
         c.cipher_suites = self.cipher_suites.clone();
@@ -78,6 +80,7 @@ impl MpinServerConfig {
                 day => permit_day_end(day),
             });
             t.clock = self.clock.clone();
+            t.redeem = binding.is_none();
             t
         });
         Arc::new(c)
@@ -148,6 +151,20 @@ async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
+
+/// Channel binding, checked after the TLS handshake that follows an M-Pin exchange: the
+/// session must have used the PSK imported from that exchange (`imported`, its identity) in a
+/// full handshake. Fails closed with [`MpinError::Unbound`] otherwise.
+fn check_bound(
+    psk_identity: Option<&[u8]>,
+    resumed: bool,
+    imported: &[u8],
+) -> Result<(), MpinError> {
+    match psk_identity {
+        Some(id) if id == imported && !resumed => Ok(()),
+        _ => Err(MpinError::Unbound),
+    }
 }
 
 /// Accepts M-Pin clients (and, with a static store, plain TLS-PSK peers).
@@ -261,6 +278,8 @@ impl MpinAcceptor {
             &self.config.server_label,
         );
         let psk = importer::import(session.key.as_bytes(), &imported)?;
+        let psk_identity = psk.identity().to_vec();
+        // the only key this handshake may use: no ticket, no static PSK
         let store: StaticPskStore = [psk].into_iter().collect();
         let binding = MpinBinding {
             identity: session.identity.clone(),
@@ -272,6 +291,7 @@ impl MpinAcceptor {
             .accept(Rewind::new(Vec::new(), io))
             .await
             .map_err(tls_io)?;
+        check_bound(stream.psk_identity(), stream.resumed(), &psk_identity)?;
         stream.set_peer_mpin_identity(session.identity.clone());
         let peer = Peer::Mpin {
             identity: session.identity.clone(),
@@ -327,6 +347,29 @@ impl MpinAcceptor {
                 Ok((sid, session))
             }
             _ => Err(MpinError::Protocol("expected a hello frame")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_imported_psk_in_a_full_handshake_is_bound() {
+        let imported = b"imported-identity";
+        assert!(check_bound(Some(imported), false, imported).is_ok());
+        for (id, resumed) in [
+            (Some(&imported[..]), true),
+            (Some(&b"a-ticket"[..]), true),
+            (Some(&b"legacy"[..]), false),
+            (Some(&b"imported-identit"[..]), false),
+            (None, false),
+        ] {
+            assert!(
+                matches!(check_bound(id, resumed, imported), Err(MpinError::Unbound)),
+                "{id:?} resumed={resumed}"
+            );
         }
     }
 }
