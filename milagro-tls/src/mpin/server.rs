@@ -40,7 +40,9 @@ pub struct MpinServerConfig {
     /// Session tickets (default: an in-memory store shared by clones of this config).
     /// After an M-Pin handshake the client gets a single-use ticket bound to its identity
     /// that expires with the permit's day (or after `ticket_lifetime` without a permit); a
-    /// client presenting it skips the M-Pin exchange. `None`: no tickets.
+    /// client presenting it skips the M-Pin exchange. Tickets are redeemed only on a
+    /// connection that starts with a TLS ClientHello (`0x16`); the TLS handshake after an
+    /// M-Pin exchange accepts only the PSK imported from it. `None`: no tickets.
     pub tickets: Option<Arc<TicketStore>>,
     /// Lifetime of one ticket (default 1 hour; capped by the permit day and at 7 days).
     pub ticket_lifetime: Duration,
