@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use milagro_tls::mpin::frame::{self, FrameType, PREFACE};
 use milagro_tls::{
-    ClientConfig, ClientConnection, ServerConfig, ServerConnection, StaticPskStore,
-    TicketSettings, TicketStore,
+    ClientConfig, ClientConnection, ServerConfig, ServerConnection, StaticPskStore, TicketSettings,
+    TicketStore,
 };
 use milagro_tls_fuzz::{credential, scenario, static_psk, PIN};
 use mpin_kex::{Client, Pin};
@@ -39,7 +39,9 @@ fn static_hello() -> Res<Vec<u8>> {
 /// acceptor does not know it, but the layout is a real resumption).
 fn ticket_hello() -> Res<Vec<u8>> {
     let psk = static_psk().ok_or("static psk")?;
-    let mut sc = ServerConfig::new(Arc::new([psk.clone()].into_iter().collect::<StaticPskStore>()));
+    let mut sc = ServerConfig::new(Arc::new(
+        [psk.clone()].into_iter().collect::<StaticPskStore>(),
+    ));
     sc.tickets = Some(TicketSettings::new(
         Arc::new(TicketStore::default()),
         Duration::from_secs(3600),
@@ -73,7 +75,9 @@ fn main() -> Res<()> {
         .encode();
     // a well-formed response: any valid G1 point (the hello's U = x·A) passes decoding
     let id_len = usize::from(u16::from_be_bytes([hello[0], hello[1]]));
-    let u = hello.get(2 + id_len + 4..2 + id_len + 4 + 97).ok_or("hello layout")?;
+    let u = hello
+        .get(2 + id_len + 4..2 + id_len + 4 + 97)
+        .ok_or("hello layout")?;
     let hello_frame = frame::encode(FrameType::Hello, &hello);
     let one_frame = frame::encode(FrameType::OnePassHello, &one);
     let (raw, mp, op, gen) = (
@@ -93,7 +97,10 @@ fn main() -> Res<()> {
     write("one_pass", &[&op, &be16(&one)?, &one, &ch])?;
     write("genuine_multi_pass_static_hello", &[&gen, &ch])?;
     write("genuine_multi_pass_ticket_hello", &[&gen, &tk])?;
-    write("genuine_one_pass_static_hello", &[&[scenario::GENUINE | 4], &ch])?;
+    write(
+        "genuine_one_pass_static_hello",
+        &[&[scenario::GENUINE | 4], &ch],
+    )?;
     println!("wrote corpus/mpin_server/ (9 seeds)");
     Ok(())
 }

@@ -65,8 +65,8 @@ pub fn acceptor() -> &'static MpinAcceptor {
     ACCEPTOR.get_or_init(|| {
         let mut cfg = MpinServerConfig::new(context().clone());
         cfg.clock = Arc::new(|| NOW);
-        cfg.static_psks = static_psk()
-            .map(|p| Arc::new([p].into_iter().collect::<StaticPskStore>()) as Arc<_>);
+        cfg.static_psks =
+            static_psk().map(|p| Arc::new([p].into_iter().collect::<StaticPskStore>()) as Arc<_>);
         MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(Duration::from_secs(2))
     })
 }
