@@ -30,8 +30,8 @@ pub struct ServerConfig {
     pub groups: Vec<NamedGroup>,
     /// Session tickets (default `None`: no ticket is issued or accepted).
     /// With settings, a ClientHello offering a ticket from the store resumes
-    /// (binder label "res binder"); other identities go to
-    /// [`psk_store`](Self::psk_store).
+    /// (binder label "res binder") unless [`TicketSettings::redeem`] is off;
+    /// other identities go to [`psk_store`](Self::psk_store).
     pub tickets: Option<TicketSettings>,
 }
 
@@ -201,7 +201,7 @@ struct Chosen {
 }
 
 /// Picks the first offered PSK the server knows (a ticket from the ticket
-/// store, which redeems it, else the PSK store) and can use with a
+/// store, which redeems it, if redeeming is on; else the PSK store) and can use with a
 /// suite the client offered. After a HelloRetryRequest the same PSK must
 /// be offered again.
 fn choose_psk(
@@ -221,6 +221,7 @@ fn choose_psk(
                 let redeemed = config
                     .tickets
                     .as_ref()
+                    .filter(|t| t.redeem)
                     .and_then(|t| t.store.redeem(identity, (t.clock)()));
                 match redeemed {
                     Some(r) => (r.psk, Some(r.binding)),

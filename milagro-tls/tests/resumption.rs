@@ -338,3 +338,32 @@ fn no_ticket_settings_no_ticket_and_cache_gets_tickets() {
     assert!(!cache.has_ticket());
     assert!(!format!("{t:?} {cache:?}").contains(&hex::encode(t.psk().key())));
 }
+
+#[test]
+fn with_redeem_off_tickets_are_issued_but_never_resumed() {
+    let s = server();
+    let t = first_ticket(&s);
+    let mut cfg = (*s.config).clone();
+    cfg.tickets.as_mut().unwrap().redeem = false;
+    let no_redeem = Server {
+        store: s.store.clone(),
+        now: s.now.clone(),
+        config: Arc::new(cfg),
+    };
+    // a valid ticket is not a PSK this server knows (and it is not spent)
+    let (_, _, rc, rs) = connect(resume_config(t.clone()), &no_redeem);
+    assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
+    assert_eq!(s.store.len(), 1);
+    // a full handshake with the PSK store's key still gets a ticket
+    let (mut c, sv, rc, rs) = connect(external(), &no_redeem);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(!sv.resumed());
+    assert_eq!(c.take_tickets().len(), 1);
+    assert_eq!(s.store.len(), 2);
+    // where redeeming is on, the first ticket still resumes
+    let (c, _, rc, rs) = connect(resume_config(t), &s);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(c.resumed());
+}

@@ -67,6 +67,10 @@ pub enum MpinError {
     /// The TLS handshake after the M-Pin exchange failed.
     #[error("TLS: {0}")]
     Tls(#[from] crate::Error),
+    /// Server side: the TLS handshake after the M-Pin exchange did not use the PSK imported
+    /// from that exchange (e.g. a spliced-in ticket or static PSK); refused, no peer reported.
+    #[error("the TLS session is not bound to the M-Pin exchange (it did not use the imported PSK); connection refused")]
+    Unbound,
     /// The whole handshake did not finish in time.
     #[error("M-Pin/TLS handshake timed out")]
     Timeout,
@@ -89,7 +93,8 @@ impl MpinError {
             MpinError::Protocol(_)
             | MpinError::Version(_)
             | MpinError::UnknownProtocol(_)
-            | MpinError::Decode(_) => true,
+            | MpinError::Decode(_)
+            | MpinError::Unbound => true,
             MpinError::Auth(e) => match e {
                 A::BadProof { genuine_token, .. } => !genuine_token,
                 A::Decode(_) | A::Degenerate(_) | A::State(_) | A::Replay | A::NotAllowed => true,
@@ -115,7 +120,9 @@ impl From<MpinError> for io::Error {
         let kind = match &e {
             MpinError::Io(inner) => inner.kind(),
             MpinError::Timeout => io::ErrorKind::TimedOut,
-            MpinError::Refused | MpinError::Auth(_) => io::ErrorKind::PermissionDenied,
+            MpinError::Refused | MpinError::Auth(_) | MpinError::Unbound => {
+                io::ErrorKind::PermissionDenied
+            }
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

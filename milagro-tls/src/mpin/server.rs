@@ -50,7 +50,9 @@ pub struct MpinServerConfig {
     /// Session tickets (default: an in-memory store shared by clones of this config).
     /// After an M-Pin handshake the client gets a single-use ticket bound to its identity
     /// that expires with the permit's day (or after `ticket_lifetime` without a permit); a
-    /// client presenting it skips the M-Pin exchange. `None`: no tickets.
+    /// client presenting it skips the M-Pin exchange. Tickets are redeemed only on a
+    /// connection that starts with a TLS ClientHello (`0x16`); the TLS handshake after an
+    /// M-Pin exchange accepts only the PSK imported from it. `None`: no tickets.
     pub tickets: Option<Arc<TicketStore>>,
     /// Lifetime of one ticket (default 1 hour; capped by the permit day and at 7 days).
     pub ticket_lifetime: Duration,
@@ -72,7 +74,9 @@ impl MpinServerConfig {
     }
 
     /// The TLS settings; tickets issued after a full handshake are bound to `binding`
-    /// (`None`: only resumed handshakes get a fresh ticket).
+    /// (`None`: only resumed handshakes get a fresh ticket). With a binding (the handshake
+    /// after an M-Pin exchange) tickets are issued but never redeemed, so `store` (the
+    /// imported PSK) is the only key the handshake can use.
     fn tls(&self, store: Arc<dyn PskStore>, binding: Option<&MpinBinding>) -> Arc<ServerConfig> {
         let mut c = ServerConfig::new(store);
         c.cipher_suites = self.cipher_suites.clone();
@@ -88,6 +92,7 @@ impl MpinServerConfig {
                 day => permit_day_end(day),
             });
             t.clock = self.clock.clone();
+            t.redeem = binding.is_none();
             t
         });
         Arc::new(c)
@@ -196,6 +201,20 @@ where
             }
             Ok(v) => return Ok(v),
         }
+    }
+}
+
+/// Channel binding, checked after the TLS handshake that follows an M-Pin exchange: the
+/// session must have used the PSK imported from that exchange (`imported`, its identity) in a
+/// full handshake. Fails closed with [`MpinError::Unbound`] otherwise.
+fn check_bound(
+    psk_identity: Option<&[u8]>,
+    resumed: bool,
+    imported: &[u8],
+) -> Result<(), MpinError> {
+    match psk_identity {
+        Some(id) if id == imported && !resumed => Ok(()),
+        _ => Err(MpinError::Unbound),
     }
 }
 
@@ -314,6 +333,8 @@ impl MpinAcceptor {
             &self.config.server_label,
         );
         let psk = importer::import(session.key.as_bytes(), &imported)?;
+        let psk_identity = psk.identity().to_vec();
+        // the only key this handshake may use: no ticket, no static PSK
         let store: StaticPskStore = [psk].into_iter().collect();
         let binding = MpinBinding {
             identity: session.identity.clone(),
@@ -325,6 +346,7 @@ impl MpinAcceptor {
             .accept(Rewind::new(Vec::new(), io))
             .await
             .map_err(tls_io)?;
+        check_bound(stream.psk_identity(), stream.resumed(), &psk_identity)?;
         stream.set_peer_mpin_identity(session.identity.clone());
         let peer = Peer::Mpin {
             identity: session.identity.clone(),
@@ -387,6 +409,29 @@ impl MpinAcceptor {
                 Ok((sid, session))
             }
             _ => Err(MpinError::Protocol("expected a hello frame")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_imported_psk_in_a_full_handshake_is_bound() {
+        let imported = b"imported-identity";
+        assert!(check_bound(Some(imported), false, imported).is_ok());
+        for (id, resumed) in [
+            (Some(&imported[..]), true),
+            (Some(&b"a-ticket"[..]), true),
+            (Some(&b"legacy"[..]), false),
+            (Some(&b"imported-identit"[..]), false),
+            (None, false),
+        ] {
+            assert!(
+                matches!(check_bound(id, resumed, imported), Err(MpinError::Unbound)),
+                "{id:?} resumed={resumed}"
+            );
         }
     }
 }

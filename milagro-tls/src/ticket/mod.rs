@@ -187,11 +187,16 @@ impl TicketStore {
 
 /// Server ticket issuing (in [`ServerConfig::tickets`](crate::ServerConfig::tickets)).
 /// With settings present the server also resumes tickets from
-/// [`store`](Self::store).
+/// [`store`](Self::store), unless [`redeem`](Self::redeem) is off.
 #[derive(Clone)]
 pub struct TicketSettings {
     /// Where tickets are kept (share it between connections).
     pub store: Arc<TicketStore>,
+    /// Whether a ClientHello may resume a ticket from [`store`](Self::store) (default
+    /// true). Issuing is separate: with `false` the handshake accepts only the PSK store's
+    /// keys and still issues a ticket afterwards (the M-Pin channel uses this, so that the
+    /// TLS session after an M-Pin exchange can only use the PSK imported from it).
+    pub redeem: bool,
     /// Lifetime of each ticket (capped at 7 days).
     pub lifetime: Duration,
     /// Opaque bytes bound to tickets issued after a full handshake (e.g. the
@@ -211,6 +216,7 @@ impl TicketSettings {
     pub fn new(store: Arc<TicketStore>, lifetime: Duration, app_data: Option<Vec<u8>>) -> Self {
         Self {
             store,
+            redeem: true,
             lifetime,
             app_data,
             not_after: None,
@@ -280,6 +286,7 @@ impl fmt::Debug for TicketSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TicketSettings")
             .field("store", &self.store)
+            .field("redeem", &self.redeem)
             .field("lifetime", &self.lifetime)
             .field("app_data_len", &self.app_data.as_ref().map(Vec::len))
             .field("not_after", &self.not_after)
