@@ -240,23 +240,32 @@ fn application_data_between_handshake_fragments_is_unexpected_message() {
 }
 
 #[test]
-fn change_cipher_spec_between_client_hello_fragments_is_unexpected_message() {
-    let p = psk(HashAlgorithm::Sha256);
-    let (mut c, mut s) = pair(
-        ClientConfig::new(p.clone()),
-        ServerConfig::new(store_with(p)),
-    );
-    let first = c.take_tls();
-    let mut wire = Vec::new();
-    write_plain(&mut wire, content::HANDSHAKE, &first[5..50]);
-    wire.extend(ccs());
-    write_plain(&mut wire, content::HANDSHAKE, &first[50..]);
-    s.read_tls(&wire);
-    assert!(matches!(
-        s.process_new_packets(),
-        Err(Error::UnexpectedMessage(_))
-    ));
-    assert_eq!(s.take_tls(), [21, 3, 3, 0, 2, 2, UNEXPECTED]);
+fn plaintext_records_between_client_hello_fragments_are_unexpected_message() {
+    let warning_alert = {
+        let mut a = Vec::new();
+        write_plain(&mut a, content::ALERT, &[1, 90]); // user_canceled: ignored alone
+        a
+    };
+    for between in [ccs(), warning_alert] {
+        let p = psk(HashAlgorithm::Sha256);
+        let (mut c, mut s) = pair(
+            ClientConfig::new(p.clone()),
+            ServerConfig::new(store_with(p)),
+        );
+        let first = c.take_tls();
+        let mut wire = Vec::new();
+        write_plain(&mut wire, content::HANDSHAKE, &first[5..50]);
+        wire.extend(&between);
+        write_plain(&mut wire, content::HANDSHAKE, &first[50..]);
+        s.read_tls(&wire);
+        assert_eq!(
+            s.process_new_packets(),
+            Err(Error::UnexpectedMessage(
+                "record between the fragments of a handshake message"
+            ))
+        );
+        assert_eq!(s.take_tls(), [21, 3, 3, 0, 2, 2, UNEXPECTED]);
+    }
 }
 
 #[test]
