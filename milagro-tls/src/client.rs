@@ -111,6 +111,20 @@ pub struct ClientConnection {
 impl ClientConnection {
     /// Starts a handshake; the ClientHello is queued immediately.
     pub fn new(config: Arc<ClientConfig>) -> Result<Self, Error> {
+        Self::build(config, Vec::new())
+    }
+
+    /// Test hook: a client whose first ClientHello also carries `extra`
+    /// (before pre_shared_key), to play peers this client never is.
+    #[cfg(test)]
+    pub(crate) fn with_extra_extensions(
+        config: Arc<ClientConfig>,
+        extra: Vec<Extension>,
+    ) -> Result<Self, Error> {
+        Self::build(config, extra)
+    }
+
+    fn build(config: Arc<ClientConfig>, extra: Vec<Extension>) -> Result<Self, Error> {
         if let Some(t) = &config.resume {
             if !t.is_fresh_at((config.clock)()) {
                 return Err(Error::Config(
@@ -143,7 +157,7 @@ impl ClientConnection {
         aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("random"))?;
         aws_lc_rs::rand::fill(&mut session_id).map_err(|_| Error::Internal("random"))?;
         let groups: Vec<u16> = config.groups.iter().map(|g| g.code()).collect();
-        let hello = ClientHello {
+        let mut hello = ClientHello {
             legacy_version: 0x0303,
             random,
             session_id,
@@ -165,6 +179,7 @@ impl ClientConnection {
                 },
             ],
         };
+        hello.extensions.extend(extra);
         let early = key_schedule::early_secret(hash, config.psk.key());
         let mut inner = ConnectionCommon::new(Side::Client, HsState::Failed);
         let transcript = Transcript::new(hash);
@@ -325,6 +340,10 @@ pub(crate) fn handle(
         }
         (Stage::WaitFinished(mut keys), HandshakeMessage::Finished(verify)) => {
             let alg = keys.suite.hash();
+            if verify.len() != alg.output_len() {
+                // its length is fixed by the hash (RFC 8446 §4.4.4)
+                return Err(Error::Decode("Finished of the wrong length"));
+            }
             let expected =
                 key_schedule::finished_mac(alg, &keys.server_hs, &keys.transcript.current())?;
             if !bool::from(expected.ct_eq(&verify)) {
@@ -342,7 +361,6 @@ pub(crate) fn handle(
                 b"res master",
                 &keys.transcript.current(),
             )?;
-            conn.set_write(RecordCipher::new(keys.suite, &keys.client_hs)?);
             conn.emit_handshake(&fin_msg)?;
             conn.set_resumption(
                 config.resume.is_some(),
@@ -441,6 +459,8 @@ fn retry(
     }
     transcript.rollup_for_hrr();
     transcript.update(raw);
+    // RFC 8446 §4.2.10: no early_data in the second ClientHello
+    hello.extensions.retain(|e| e.typ != ext::EARLY_DATA);
     let shares = match share {
         Some(s) => vec![s],
         None => shares,
@@ -515,6 +535,8 @@ fn server_hello(
     let alg = suite.hash();
     let hs = key_schedule::handshake_secrets(alg, early, &dhe, &transcript.current())?;
     conn.set_read(RecordCipher::new(suite, &hs.server)?);
+    // from here on our alerts (and Finished) are protected (RFC 8446 §5)
+    conn.set_write(RecordCipher::new(suite, &hs.client)?);
     Ok(Stage::WaitEncryptedExtensions(Keys {
         suite,
         group,

@@ -9,7 +9,9 @@ use crate::error::Error;
 use crate::key_schedule::{self, Secret};
 use crate::kx::NamedGroup;
 use crate::messages::{self, HandshakeMessage, NewSessionTicket};
-use crate::record::{content, write_plain, Deframer, RecordCipher, RecordRef, MAX_PLAINTEXT};
+use crate::record::{
+    content, write_plain, Deframer, RecordCipher, RecordRef, HEADER_LEN, MAX_PLAINTEXT,
+};
 use crate::server::ServerState;
 use crate::suites::CipherSuite;
 use crate::ticket::{ClientResumption, ClientTicket};
@@ -70,6 +72,11 @@ pub(crate) enum HsState {
 /// Cap on data the application may queue before the handshake completes.
 const MAX_PENDING: usize = 1 << 20;
 
+/// Wire bytes (headers included) of 0-RTT records a server skips after a
+/// ClientHello offering early data, which it never accepts (RFC 8446
+/// §4.2.10): twice the 16 KiB that common clients send.
+pub(crate) const MAX_SKIPPED_EARLY_DATA: usize = 2 * (MAX_PLAINTEXT + 256 + HEADER_LEN);
+
 /// The shared part of [`crate::ClientConnection`] and
 /// [`crate::ServerConnection`] (reached through `Deref`).
 ///
@@ -95,6 +102,8 @@ pub struct ConnectionCommon {
     peer_closed: bool,
     sent_close: bool,
     pub(crate) ccs_sent: bool,
+    ccs_received: bool,
+    early_data_skip: usize,
     negotiated: Option<Negotiated>,
     app: Option<AppKeys>,
     resumed: bool,
@@ -121,6 +130,8 @@ impl ConnectionCommon {
             peer_closed: false,
             sent_close: false,
             ccs_sent: false,
+            ccs_received: false,
+            early_data_skip: 0,
             negotiated: None,
             app: None,
             resumed: false,
@@ -356,6 +367,27 @@ impl ConnectionCommon {
         }
     }
 
+    /// Server side: after a ClientHello offering early data, records that
+    /// do not deprotect (or, before a second ClientHello, any protected
+    /// record) are skipped up to [`MAX_SKIPPED_EARLY_DATA`] bytes; `false`
+    /// stops skipping.
+    pub(crate) fn skip_early_data(&mut self, on: bool) {
+        self.early_data_skip = if on { MAX_SKIPPED_EARLY_DATA } else { 0 };
+    }
+
+    /// Charges one skipped early-data record against the bound.
+    fn skip_record(&mut self, rec: &RecordRef) -> Result<(), Error> {
+        let cost = HEADER_LEN + (rec.end - rec.start);
+        if cost > self.early_data_skip {
+            self.early_data_skip = 0;
+            return Err(Error::UnexpectedMessage(
+                "more early data than this server skips (0-RTT is not accepted)",
+            ));
+        }
+        self.early_data_skip -= cost;
+        Ok(())
+    }
+
     pub(crate) fn set_read(&mut self, c: RecordCipher) {
         self.read = Some(c);
         self.read_epoch += 1;
@@ -393,6 +425,13 @@ impl ConnectionCommon {
             self.seal(content::APPLICATION_DATA, &pending)?;
         }
         Ok(())
+    }
+
+    /// Test hook: seals `data` as one record of inner type `typ` under the
+    /// current write keys, to play a misbehaving peer.
+    #[cfg(test)]
+    pub(crate) fn seal_for_test(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
+        self.seal(typ, data)
     }
 
     fn seal(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
@@ -451,26 +490,55 @@ impl ConnectionCommon {
         if rec.typ != content::APPLICATION_DATA && rec.end - rec.start > MAX_PLAINTEXT {
             return Err(Error::RecordOverflow);
         }
+        if rec.typ != content::HANDSHAKE && rec.typ != content::APPLICATION_DATA {
+            self.check_not_interleaved()?;
+        }
         match rec.typ {
             content::CHANGE_CIPHER_SPEC => {
                 if !handshaking || self.deframer.payload_mut(&rec) != [1] {
                     return Err(Error::UnexpectedMessage("change_cipher_spec"));
                 }
+                if self.before_first_client_hello() {
+                    return Err(Error::UnexpectedMessage(
+                        "change_cipher_spec before the ClientHello",
+                    ));
+                }
+                if self.ccs_received {
+                    return Err(Error::UnexpectedMessage("second change_cipher_spec"));
+                }
+                self.ccs_received = true;
                 Ok(())
             }
-            content::ALERT if self.read.is_none() || handshaking => {
+            content::ALERT if self.read.is_none() => {
                 let body = self.deframer.payload_mut(&rec).to_vec();
                 self.handle_alert(&body)
             }
+            content::ALERT => Err(Error::UnexpectedMessage(
+                "plaintext alert after handshake keys were installed",
+            )),
             content::HANDSHAKE if self.read.is_none() => {
                 let body = self.deframer.payload_mut(&rec).to_vec();
                 self.handle_handshake_fragment(&body)
             }
+            content::APPLICATION_DATA if self.read.is_none() && self.early_data_skip > 0 => {
+                // early data sent before the client saw our HelloRetryRequest
+                self.skip_record(&rec)
+            }
             content::APPLICATION_DATA if self.read.is_some() => {
                 let payload = self.deframer.payload_mut(&rec);
                 let read = self.read.as_mut().ok_or(Error::Internal("no read keys"))?;
-                let (typ, n) = read.open(rec.header, payload)?;
+                let (typ, n) = match read.open(rec.header, payload) {
+                    Err(Error::BadRecordMac) if self.early_data_skip > 0 => {
+                        return self.skip_record(&rec);
+                    }
+                    r => r?,
+                };
+                // the first record that deprotects starts the client's flight
+                self.early_data_skip = 0;
                 let plain = &payload[..n];
+                if typ != content::HANDSHAKE && !self.hs_buf.is_empty() {
+                    return Err(Self::interleaved());
+                }
                 match typ {
                     content::APPLICATION_DATA if !handshaking => {
                         self.received.extend_from_slice(plain);
@@ -491,7 +559,31 @@ impl ConnectionCommon {
         }
     }
 
+    /// RFC 8446 §5.1: no other record may come between the fragments of
+    /// one handshake message.
+    fn check_not_interleaved(&self) -> Result<(), Error> {
+        if self.hs_buf.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::interleaved())
+        }
+    }
+
+    fn interleaved() -> Error {
+        Error::UnexpectedMessage("record between the fragments of a handshake message")
+    }
+
+    /// Server side, before any ClientHello arrived (RFC 8446 §5: a
+    /// change_cipher_spec is allowed only after it).
+    fn before_first_client_hello(&self) -> bool {
+        matches!(&self.state, HsState::Server(st) if st.awaiting_first_hello())
+    }
+
     fn handle_alert(&mut self, body: &[u8]) -> Result<(), Error> {
+        if body.is_empty() {
+            // RFC 8446 §5.1: zero-length alert fragments are not allowed
+            return Err(Error::UnexpectedMessage("empty alert record"));
+        }
         let [_level, desc] = body else {
             return Err(Error::Decode("alert"));
         };

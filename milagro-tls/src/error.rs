@@ -30,9 +30,10 @@ pub enum Error {
     /// (`unsupported_extension` sent).
     #[error("peer sent an extension that is not allowed: {0} (unsupported_extension sent)")]
     UnsupportedExtension(&'static str),
-    /// The PSK binder did not verify, or the PSK identity is unknown; the two
-    /// cases are deliberately indistinguishable on the wire (`decrypt_error` sent).
-    #[error("PSK binder did not verify or PSK identity unknown (decrypt_error sent): check that both sides use the same identity and key")]
+    /// The PSK binder did not verify, the PSK identity is unknown, or no
+    /// offered cipher suite uses the known PSK's hash; the cases are
+    /// deliberately indistinguishable on the wire (`decrypt_error` sent).
+    #[error("PSK binder did not verify, PSK identity unknown, or no offered cipher suite uses the PSK's hash (decrypt_error sent): check that both sides use the same identity, key and hash")]
     BadPskBinder,
     /// The peer's Finished message did not verify: the peer holds a different
     /// PSK (`decrypt_error` sent).

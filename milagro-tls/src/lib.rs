@@ -83,4 +83,6 @@ pub use ticket::{ClientTicket, TicketCache, TicketSettings, TicketStore};
 pub const TLS13: u16 = 0x0304;
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod tests;

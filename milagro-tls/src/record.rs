@@ -136,15 +136,26 @@ impl RecordCipher {
     }
 
     fn nonce(&mut self) -> Result<Nonce, Error> {
+        let n = self.current_nonce();
+        self.advance()?;
+        Ok(n)
+    }
+
+    /// The nonce for the current sequence number, which stays unchanged.
+    fn current_nonce(&self) -> Nonce {
         let mut n = *self.iv;
         for (b, s) in n[4..].iter_mut().zip(self.seq.to_be_bytes()) {
             *b ^= s;
         }
+        Nonce::assume_unique_for_key(n)
+    }
+
+    fn advance(&mut self) -> Result<(), Error> {
         self.seq = self
             .seq
             .checked_add(1)
             .ok_or(Error::Internal("record sequence number exhausted"))?;
-        Ok(Nonce::assume_unique_for_key(n))
+        Ok(())
     }
 
     /// Appends protected records carrying `payload` of inner type `typ`
@@ -173,16 +184,19 @@ impl RecordCipher {
     }
 
     /// Opens a protected record in place; returns (inner type, plaintext length).
+    /// The sequence number advances only when the record authenticates, so
+    /// a record that fails can be skipped (ignored early data, RFC 8446 §4.2.10).
     pub(crate) fn open(
         &mut self,
         header: [u8; HEADER_LEN],
         payload: &mut [u8],
     ) -> Result<(u8, usize), Error> {
-        let nonce = self.nonce()?;
+        let nonce = self.current_nonce();
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(header), payload)
             .map_err(|_| Error::BadRecordMac)?;
+        self.advance()?;
         if plain.len() > MAX_PLAINTEXT + 1 {
             return Err(Error::RecordOverflow);
         }

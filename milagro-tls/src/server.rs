@@ -62,6 +62,13 @@ pub(crate) struct ServerState {
     stage: Stage,
 }
 
+impl ServerState {
+    /// True until the first ClientHello has been processed.
+    pub(crate) fn awaiting_first_hello(&self) -> bool {
+        matches!(self.stage, Stage::WaitClientHello(None))
+    }
+}
+
 enum Stage {
     WaitClientHello(Option<Retry>),
     WaitFinished {
@@ -155,6 +162,10 @@ pub(crate) fn handle(
             HandshakeMessage::Finished(verify),
         ) => {
             let alg = suite.hash();
+            if verify.len() != alg.output_len() {
+                // its length is fixed by the hash (RFC 8446 §4.4.4)
+                return Err(Error::Decode("Finished of the wrong length"));
+            }
             let expected = key_schedule::finished_mac(alg, &client_hs, &transcript.current())?;
             if !bool::from(expected.ct_eq(&verify)) {
                 return Err(Error::BadFinished);
@@ -211,6 +222,13 @@ fn choose_psk(
     retry: Option<&Retry>,
 ) -> Result<Chosen, Error> {
     let mut known_but_unusable = false;
+    // our suites the client offered, found once (not once per identity)
+    let offered_suites: Vec<CipherSuite> = config
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|s| ch.cipher_suites.contains(&s.code()))
+        .collect();
     for (index, (identity, _age)) in offered.identities.iter().enumerate() {
         let (psk, resumed) = match retry {
             Some(r) if r.psk.identity() == identity.as_slice() => {
@@ -233,11 +251,10 @@ fn choose_psk(
             }
         };
         let fixed_suite = retry.map(|r| r.suite);
-        let suite = config.cipher_suites.iter().copied().find(|s| {
-            s.hash() == psk.hash()
-                && ch.cipher_suites.contains(&s.code())
-                && fixed_suite.is_none_or(|f| f == *s)
-        });
+        let suite = offered_suites
+            .iter()
+            .copied()
+            .find(|s| s.hash() == psk.hash() && fixed_suite.is_none_or(|f| f == *s));
         match suite {
             Some(suite) => {
                 return Ok(Chosen {
@@ -255,13 +272,9 @@ fn choose_psk(
             "PSK changed after HelloRetryRequest",
         ));
     }
-    if known_but_unusable {
-        Err(Error::HandshakeFailure(
-            "no common cipher suite uses the PSK's hash",
-        ))
-    } else {
-        Err(Error::BadPskBinder)
-    }
+    // A known identity whose hash no offered suite uses gets the same
+    // alert as an unknown one, so identities cannot be enumerated.
+    Err(Error::BadPskBinder)
 }
 
 fn verify_binder(
@@ -305,10 +318,24 @@ fn client_hello(
     ch: &ClientHello,
     raw: &[u8],
 ) -> Result<Stage, Error> {
+    if ch.legacy_version <= 0x0300 {
+        // RFC 8446 Appendix D.5
+        return Err(Error::ProtocolVersion);
+    }
     match ch.supported_versions()? {
         Some(v) if v.contains(&0x0304) => {}
         _ => return Err(Error::ProtocolVersion),
     }
+    let offers_early_data = ch.extension(ext::EARLY_DATA).is_some();
+    if retry.is_some() && offers_early_data {
+        // RFC 8446 §4.2.10: never in the ClientHello after a HelloRetryRequest
+        return Err(Error::IllegalParameter(
+            "early_data in the second ClientHello",
+        ));
+    }
+    // 0-RTT is never accepted: its records are skipped, within a bound,
+    // until the client's first record under our keys (RFC 8446 §4.2.10)
+    conn.skip_early_data(offers_early_data);
     if ch.compression_methods != [0] {
         return Err(Error::IllegalParameter("compression methods"));
     }

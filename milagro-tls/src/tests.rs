@@ -7,15 +7,15 @@ use crate::*;
 
 const KEY: &[u8] = b"an-example-psk-key-0123456789";
 
-fn psk(hash: HashAlgorithm) -> Psk {
+pub(crate) fn psk(hash: HashAlgorithm) -> Psk {
     Psk::new(b"client1", KEY, hash).unwrap()
 }
 
-fn store_with(p: Psk) -> Arc<StaticPskStore> {
+pub(crate) fn store_with(p: Psk) -> Arc<StaticPskStore> {
     Arc::new([p].into_iter().collect())
 }
 
-fn pair(cc: ClientConfig, sc: ServerConfig) -> (ClientConnection, ServerConnection) {
+pub(crate) fn pair(cc: ClientConfig, sc: ServerConfig) -> (ClientConnection, ServerConnection) {
     (
         ClientConnection::new(Arc::new(cc)).unwrap(),
         ServerConnection::new(Arc::new(sc)).unwrap(),
@@ -24,7 +24,7 @@ fn pair(cc: ClientConfig, sc: ServerConfig) -> (ClientConnection, ServerConnecti
 
 /// Moves bytes both ways until nothing moves; returns the first error of
 /// (client, server).
-fn pump(
+pub(crate) fn pump(
     c: &mut ClientConnection,
     s: &mut ServerConnection,
 ) -> (Result<(), Error>, Result<(), Error>) {
@@ -47,14 +47,14 @@ fn pump(
     (rc, rs)
 }
 
-fn read_all(conn: &mut ConnectionCommon) -> Vec<u8> {
+pub(crate) fn read_all(conn: &mut ConnectionCommon) -> Vec<u8> {
     let mut out = vec![0u8; conn.plaintext_len()];
     let n = conn.read_plaintext(&mut out);
     out.truncate(n);
     out
 }
 
-fn exchange(c: &mut ClientConnection, s: &mut ServerConnection, n: usize) {
+pub(crate) fn exchange(c: &mut ClientConnection, s: &mut ServerConnection, n: usize) {
     let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
     c.write_plaintext(&data).unwrap();
     s.write_plaintext(&data[..n / 2]).unwrap();
@@ -283,7 +283,7 @@ fn close_notify_both_ways() {
     assert!(c.peer_has_closed());
 }
 
-fn expect_server_alert(
+pub(crate) fn expect_server_alert(
     c_result: Result<(), Error>,
     s_result: Result<(), Error>,
     server_err: Error,
@@ -342,16 +342,12 @@ fn imported_binder_label_must_match() {
 }
 
 #[test]
-fn psk_hash_mismatch_is_handshake_failure() {
+fn psk_hash_mismatch_is_decrypt_error_like_an_unknown_identity() {
     let c384 = psk(HashAlgorithm::Sha384);
     let s256 = psk(HashAlgorithm::Sha256);
     let (mut c, mut s) = pair(ClientConfig::new(c384), ServerConfig::new(store_with(s256)));
     let (rc, rs) = pump(&mut c, &mut s);
-    assert!(matches!(rs, Err(Error::HandshakeFailure(_))));
-    assert_eq!(
-        rc,
-        Err(Error::AlertReceived(AlertDescription::HandshakeFailure))
-    );
+    expect_server_alert(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
 }
 
 #[test]
@@ -368,7 +364,7 @@ fn client_config_without_matching_suite_is_refused() {
 }
 
 /// Re-encodes the client's first ClientHello after `edit`, then feeds it to a server.
-fn server_on_edited_hello(
+pub(crate) fn server_on_edited_hello(
     edit: impl FnOnce(&mut messages::ClientHello),
 ) -> (Result<(), Error>, Vec<u8>) {
     let p = psk(HashAlgorithm::Sha256);

@@ -1,5 +1,7 @@
 //! ClientHello, ServerHello / HelloRetryRequest and their extensions.
 
+use std::collections::HashSet;
+
 use crate::codec::{put_u16, put_vec, Reader};
 use crate::error::Error;
 
@@ -34,10 +36,11 @@ pub struct Extension {
 pub(crate) fn decode_extensions(buf: &[u8]) -> Result<Vec<Extension>, Error> {
     let mut r = Reader::new(buf);
     let mut out: Vec<Extension> = Vec::new();
+    let mut seen = HashSet::new();
     while r.left() > 0 {
         let typ = r.u16("extension type")?;
         let data = r.vec16("extension body")?.to_vec();
-        if out.iter().any(|e| e.typ == typ) {
+        if !seen.insert(typ) {
             return Err(Error::IllegalParameter("duplicate extension"));
         }
         out.push(Extension { typ, data });
@@ -202,13 +205,14 @@ impl ClientHello {
         let mut r = Reader::new(outer.vec16("key_share")?);
         outer.finish("key_share")?;
         let mut out: Vec<KeyShareEntry> = Vec::new();
+        let mut seen = HashSet::new();
         while r.left() > 0 {
             let g = r.u16("key_share group")?;
             let k = r.vec16("key_share entry")?;
             if k.is_empty() {
                 return Err(Error::Decode("empty key_share entry"));
             }
-            if out.iter().any(|(og, _)| *og == g) {
+            if !seen.insert(g) {
                 return Err(Error::IllegalParameter("duplicate key_share group"));
             }
             out.push((g, k.to_vec()));
