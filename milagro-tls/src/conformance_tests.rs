@@ -494,6 +494,27 @@ fn known_identity_with_another_hash_gets_the_same_alert_as_an_unknown_one() {
 }
 
 #[test]
+fn no_suite_in_common_is_handshake_failure_whatever_the_identity() {
+    // the server enables only AES-128-GCM; the client offers only ChaCha20: no suite in
+    // common, which is handshake_failure for a known and an unknown identity alike
+    let run = |client: Psk| {
+        let mut cc = ClientConfig::new(client);
+        cc.cipher_suites = vec![CipherSuite::Chacha20Poly1305Sha256];
+        let mut sc = ServerConfig::new(store_with(psk(HashAlgorithm::Sha256)));
+        sc.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
+        let (mut c, mut s) = pair(cc, sc);
+        let rs = client_to_server(&mut c, &mut s);
+        (rs, s.take_tls())
+    };
+    let known = run(psk(HashAlgorithm::Sha256));
+    let unknown =
+        run(Psk::new(b"nobody", b"another-key-0123456789", HashAlgorithm::Sha256).unwrap());
+    assert!(matches!(known.0, Err(Error::HandshakeFailure(_))));
+    assert_eq!(known, unknown);
+    assert_eq!(known.1, [21, 3, 3, 0, 2, 2, 40]);
+}
+
+#[test]
 fn extension_and_key_share_duplicates_found_in_long_lists() {
     let mut ch = sample_hello();
     // 3000 distinct unknown extensions decode

@@ -229,6 +229,10 @@ fn choose_psk(
         .copied()
         .filter(|s| ch.cipher_suites.contains(&s.code()))
         .collect();
+    if offered_suites.is_empty() {
+        // independent of the identities offered, so it tells a prober nothing about them
+        return Err(Error::HandshakeFailure("no cipher suite in common"));
+    }
     for (index, (identity, _age)) in offered.identities.iter().enumerate() {
         let (psk, resumed) = match retry {
             Some(r) if r.psk.identity() == identity.as_slice() => {
