@@ -13,8 +13,8 @@
 # valid PSK offer. Probes that cannot pass against this engine by design (see the report in
 # issue 8): FFDHE groups, psk_ke, TLS 1.2 fallback or negotiation, SHA-384 suites with the
 # SHA-256 PSK used here, session tickets (psk_server issues none), handshake messages larger
-# than 64 KiB, and `handshake_failure` expected where a known PSK identity has no usable suite
-# (this engine answers `decrypt_error`, the same as for an unknown identity).
+# than 64 KiB. A known PSK identity whose hash no offered suite uses gets `decrypt_error`, like
+# an unknown identity; no suite in common at all is `handshake_failure`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
