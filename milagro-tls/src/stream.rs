@@ -23,7 +23,8 @@ use crate::suites::CipherSuite;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const READ_CHUNK: usize = 32 * 1024;
-/// Smallest output bound the adapter applies (two records of room each way).
+/// Smallest output bound the adapter applies (its write half, 32 KiB, holds
+/// two full records).
 const MIN_TLS_OUT: usize = 64 * 1024;
 
 /// The crate [`Error`] inside an `io::Error` returned by this module, if any.
@@ -386,6 +387,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         // sealed bytes not yet written count against the bound
         if this.write_room() == 0 {
             std::task::ready!(this.poll_drain(cx))?;
