@@ -245,6 +245,9 @@ pub struct Roundtrip {
     pub peer_key_updates: usize,
     /// NewSessionTickets received from the peer.
     pub tickets: usize,
+    /// Our connection's counters (KeyUpdates sent and received, AEAD-limit
+    /// rekeys).
+    pub local: milagro_tls::ConnectionStats,
 }
 
 /// Our client (in process): connects to `port`, sends `payload` (with a
@@ -259,13 +262,25 @@ pub fn client_roundtrip(
     expect_len: usize,
     timeout: Duration,
 ) -> io::Result<Roundtrip> {
+    let mut config = ClientConfig::new(psk);
+    config.cipher_suites = suites.to_vec();
+    config.groups = groups.to_vec();
+    client_roundtrip_with(port, config, payload, expect_len, timeout)
+}
+
+/// [`client_roundtrip`] with a complete client configuration (for example
+/// with lowered [`limits`](milagro_tls::ConnectionLimits)).
+pub fn client_roundtrip_with(
+    port: u16,
+    config: ClientConfig,
+    payload: &[u8],
+    expect_len: usize,
+    timeout: Duration,
+) -> io::Result<Roundtrip> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let payload = payload.to_vec();
-    let mut config = ClientConfig::new(psk);
-    config.cipher_suites = suites.to_vec();
-    config.groups = groups.to_vec();
     let connector = Connector::new(Arc::new(config)).with_handshake_timeout(timeout);
     rt.block_on(async move {
         let fut = async {
@@ -299,6 +314,7 @@ pub fn client_roundtrip(
             let w = writer.await.map_err(io::Error::other)??;
             let mut tls = r.unsplit(w);
             let _ = tls.shutdown().await;
+            let local = tls.connection().stats();
             let (mut peer_key_updates, mut tickets) = (0, 0);
             while let Some(e) = tls.next_event() {
                 match e {
@@ -312,6 +328,7 @@ pub fn client_roundtrip(
                 received,
                 peer_key_updates,
                 tickets,
+                local,
             })
         };
         tokio::time::timeout(timeout, fut)

@@ -220,3 +220,27 @@ fn gnutls_cli_offering_only_psk_ke_gets_handshake_failure() {
         "{err}"
     );
 }
+
+/// Our client rekeys on its own before a lowered AEAD usage limit (32
+/// records per key, RFC 8446 §5.5) and GnuTLS follows every KeyUpdate.
+/// (GnuTLS ends a connection that sends more than 8 KeyUpdates a second, so
+/// the limit here is higher than in the OpenSSL test.)
+#[test]
+fn our_client_rekeys_before_a_lowered_aead_limit_with_gnutls_serv() {
+    const LIMIT: u64 = 32;
+    let dir = TempDir::new("gnutls-limit").unwrap();
+    for suite in [
+        CipherSuite::Aes128GcmSha256,
+        CipherSuite::Chacha20Poly1305Sha256,
+    ] {
+        let (_server, port) = gnutls_serv(&dir, TLS13_PSK);
+        let payload = text_payload(MIB);
+        let mut config = milagro_tls::ClientConfig::new(psk(IDENTITY, KEY_HEX));
+        config.cipher_suites = vec![suite];
+        config.limits.aead_record_limit = Some(LIMIT);
+        let rt = client_roundtrip_with(port, config, &payload, MIB, T).unwrap();
+        assert!(rt.received == payload, "{suite:?}: echo differs");
+        let min = (MIB as u64 / 16_384).div_ceil(LIMIT - 1) - 1;
+        assert!(rt.local.limit_rekeys >= min, "{suite:?}: {:?}", rt.local);
+    }
+}

@@ -273,3 +273,26 @@ fn s_client_without_psk_gets_handshake_failure() {
     assert!(matches!(e, Error::HandshakeFailure(_)), "{e}");
     assert!(err.contains("handshake failure"), "{err}");
 }
+
+/// Our client rekeys on its own before a lowered AEAD usage limit (32
+/// records per key, RFC 8446 §5.5) and OpenSSL follows every KeyUpdate.
+/// (`s_server -rev` stalls for about a second on each KeyUpdate it reads,
+/// measured: 10 s per MiB at 8 records per key, so the limit is not lower.)
+#[test]
+fn our_client_rekeys_before_a_lowered_aead_limit_with_s_server() {
+    const LIMIT: u64 = 32;
+    for suite in SUITES {
+        let (_server, port) = s_server(KEY_HEX, IDENTITY, &[]);
+        let payload = text_payload(MIB);
+        let mut config = milagro_tls::ClientConfig::new(psk(IDENTITY, KEY_HEX));
+        config.cipher_suites = vec![suite];
+        config.limits.aead_record_limit = Some(LIMIT);
+        let rt = client_roundtrip_with(port, config, &payload, MIB, T).unwrap();
+        assert!(
+            rt.received == reverse_lines(&payload),
+            "{suite:?}: echo differs"
+        );
+        let min = (MIB as u64 / 16_384).div_ceil(LIMIT - 1) - 1;
+        assert!(rt.local.limit_rekeys >= min, "{suite:?}: {:?}", rt.local);
+    }
+}

@@ -9,6 +9,7 @@ use crate::conn::{AppKeys, ConnectionCommon, HsState, Negotiated, Side};
 use crate::error::Error;
 use crate::key_schedule::{self, Secret, Transcript};
 use crate::kx::{KeyShare, NamedGroup};
+use crate::limits::ConnectionLimits;
 use crate::messages::{self, ClientHello, Extension, HandshakeMessage};
 use crate::psk::Psk;
 use crate::record::RecordCipher;
@@ -40,6 +41,9 @@ pub struct ClientConfig {
     /// (and also for X25519 when the first is X25519MLKEM768 and X25519 is
     /// listed); the others are reachable through HelloRetryRequest.
     pub groups: Vec<NamedGroup>,
+    /// Post-handshake resource bounds (queued output, events, tickets,
+    /// AEAD usage limit).
+    pub limits: ConnectionLimits,
 }
 
 impl ClientConfig {
@@ -52,6 +56,7 @@ impl ClientConfig {
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
             clock: Arc::new(ticket::system_clock),
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -182,6 +187,7 @@ impl ClientConnection {
         hello.extensions.extend(extra);
         let early = key_schedule::early_secret(hash, config.psk.key());
         let mut inner = ConnectionCommon::new(Side::Client, HsState::Failed);
+        inner.set_limits(config.limits.clone());
         let transcript = Transcript::new(hash);
         let (hello, transcript) = send_hello(&mut inner, &config, hello, transcript, &early)?;
         inner.state = HsState::Client(Box::new(ClientState {

@@ -8,6 +8,7 @@ use crate::client::ClientState;
 use crate::error::Error;
 use crate::key_schedule::{self, Secret};
 use crate::kx::NamedGroup;
+use crate::limits::{ConnectionLimits, ConnectionStats};
 use crate::messages::{self, HandshakeMessage, NewSessionTicket};
 use crate::record::{
     content, write_plain, Deframer, RecordCipher, RecordRef, HEADER_LEN, MAX_PLAINTEXT,
@@ -98,6 +99,13 @@ pub struct ConnectionCommon {
     received_pos: usize,
     pending: Vec<u8>,
     events: VecDeque<Event>,
+    limits: ConnectionLimits,
+    stats: ConnectionStats,
+    /// The peer asked for a KeyUpdate and ours has not been queued yet; it is
+    /// queued when the output is taken or before the next application data
+    /// (RFC 8446 §4.6.3), so any number of requests get one reply.
+    key_update_due: bool,
+    tickets_accepted: usize,
     error: Option<Error>,
     peer_closed: bool,
     sent_close: bool,
@@ -126,6 +134,10 @@ impl ConnectionCommon {
             received_pos: 0,
             pending: Vec::new(),
             events: VecDeque::new(),
+            limits: ConnectionLimits::default(),
+            stats: ConnectionStats::default(),
+            key_update_due: false,
+            tickets_accepted: 0,
             error: None,
             peer_closed: false,
             sent_close: false,
@@ -140,9 +152,40 @@ impl ConnectionCommon {
         }
     }
 
+    pub(crate) fn set_limits(&mut self, limits: ConnectionLimits) {
+        self.limits = limits;
+    }
+
     /// Which side this is.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// The bounds this connection applies.
+    pub fn limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+
+    /// Counters of what the bounds did (KeyUpdates, dropped events, ignored
+    /// tickets).
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats
+    }
+
+    /// False while the queued TLS output is at least
+    /// [`ConnectionLimits::max_tls_out`]: the I/O adapter should send
+    /// [`take_tls`](Self::take_tls) output before feeding more input, so a
+    /// peer that sends requests but never reads cannot grow this side's
+    /// memory. An adapter should bound the application's own writes below
+    /// this (as [`TlsStream`](crate::TlsStream) does, at half), or two
+    /// full-duplex peers that both write before reading deadlock.
+    pub fn wants_read(&self) -> bool {
+        self.out.len() < self.limits.max_tls_out
+    }
+
+    /// Bytes of sealed TLS output queued and not yet taken.
+    pub fn buffered_tls(&self) -> usize {
+        self.out.len()
     }
 
     /// Hands received TLS bytes to the connection; call
@@ -192,18 +235,21 @@ impl ConnectionCommon {
         !matches!(self.state, HsState::Done)
     }
 
-    /// True if there are TLS bytes to send.
+    /// True if there are TLS bytes to send (or a KeyUpdate reply is due).
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || (self.key_update_due && !self.sent_close)
     }
 
-    /// Takes every TLS byte queued for the peer.
+    /// Takes every TLS byte queued for the peer (queuing a due KeyUpdate
+    /// reply first).
     pub fn take_tls(&mut self) -> Vec<u8> {
+        self.queue_due_key_update();
         std::mem::take(&mut self.out)
     }
 
     /// Appends the queued TLS bytes to `out` (avoids an allocation per call).
     pub fn write_tls_into(&mut self, out: &mut Vec<u8>) {
+        self.queue_due_key_update();
         if out.is_empty() {
             std::mem::swap(out, &mut self.out);
         } else {
@@ -276,9 +322,25 @@ impl ConnectionCommon {
         self.send_key_update(true)
     }
 
-    /// The next event, if any.
+    /// The next event, if any. At most
+    /// [`ConnectionLimits::max_events`] unread events are kept (see
+    /// [`ConnectionStats::dropped_events`]).
     pub fn next_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Number of unread events.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
+    fn push_event(&mut self, e: Event) {
+        let always = matches!(e, Event::HandshakeComplete | Event::PeerClosed);
+        if always || self.events.len() < self.limits.max_events {
+            self.events.push_back(e);
+        } else {
+            self.stats.dropped_events += 1;
+        }
     }
 
     /// The negotiated parameters, once the handshake completed.
@@ -419,7 +481,7 @@ impl ConnectionCommon {
         self.set_write(write);
         self.app = Some(app);
         self.negotiated = Some(negotiated);
-        self.events.push_back(Event::HandshakeComplete);
+        self.push_event(Event::HandshakeComplete);
         let pending = std::mem::take(&mut self.pending);
         if !pending.is_empty() && !self.sent_close {
             self.seal(content::APPLICATION_DATA, &pending)?;
@@ -434,10 +496,52 @@ impl ConnectionCommon {
         self.seal(typ, data)
     }
 
+    /// Seals `data` record by record, sending our own KeyUpdate first when
+    /// the write key reaches the AEAD usage limit (RFC 8446 §5.5), and a due
+    /// KeyUpdate reply before application data (§4.6.3).
     fn seal(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
+        if typ == content::APPLICATION_DATA && self.key_update_due {
+            self.key_update_due = false;
+            self.send_key_update(false)?;
+        }
+        let mut chunks = data.chunks(MAX_PLAINTEXT);
+        // an empty payload still produces one record
+        let first = chunks.next().unwrap_or_default();
+        for chunk in std::iter::once(first).chain(chunks) {
+            self.rekey_if_worn()?;
+            self.seal_record(typ, chunk)?;
+        }
+        Ok(())
+    }
+
+    fn seal_record(&mut self, typ: u8, data: &[u8]) -> Result<(), Error> {
         match &mut self.write {
             Some(w) => w.seal(typ, data, &mut self.out),
             None => Err(Error::Internal("no write keys")),
+        }
+    }
+
+    /// Sends a KeyUpdate when only one record (the KeyUpdate itself) is left
+    /// under the current application write key.
+    fn rekey_if_worn(&mut self) -> Result<(), Error> {
+        let (Some(app), Some(w)) = (&self.app, &self.write) else {
+            return Ok(());
+        };
+        let limit = self.limits.record_limit(app.suite);
+        if w.seq().saturating_add(1) >= limit {
+            self.stats.limit_rekeys += 1;
+            self.send_key_update(false)?;
+        }
+        Ok(())
+    }
+
+    /// Queues the KeyUpdate reply the peer asked for, if one is due.
+    fn queue_due_key_update(&mut self) {
+        if !std::mem::take(&mut self.key_update_due) || self.sent_close || self.app.is_none() {
+            return;
+        }
+        if let Err(e) = self.send_key_update(false) {
+            self.fail(&e);
         }
     }
 
@@ -459,7 +563,10 @@ impl ConnectionCommon {
 
     fn send_key_update(&mut self, request: bool) -> Result<(), Error> {
         let msg = messages::key_update(request);
-        self.seal(content::HANDSHAKE, &msg)?;
+        self.seal_record(content::HANDSHAKE, &msg)?;
+        // any KeyUpdate of ours answers the peer's pending request
+        self.key_update_due = false;
+        self.stats.key_updates_sent += 1;
         let app = self
             .app
             .as_mut()
@@ -590,7 +697,7 @@ impl ConnectionCommon {
         match AlertDescription::from_code(*desc) {
             AlertDescription::CloseNotify => {
                 self.peer_closed = true;
-                self.events.push_back(Event::PeerClosed);
+                self.push_event(Event::PeerClosed);
                 if self.is_handshaking() {
                     return Err(Error::AlertReceived(AlertDescription::CloseNotify));
                 }
@@ -656,17 +763,29 @@ impl ConnectionCommon {
                 *secret = key_schedule::next_traffic_secret(alg, secret)?;
                 let c = RecordCipher::new(app.suite, secret)?;
                 self.set_read(c);
-                self.events.push_back(Event::PeerKeyUpdate);
+                self.stats.key_updates_received += 1;
+                self.push_event(Event::PeerKeyUpdate);
                 if request && !self.sent_close {
-                    self.send_key_update(false)?;
+                    if self.key_update_due {
+                        self.stats.coalesced_key_update_requests += 1;
+                    }
+                    self.key_update_due = true;
                 }
                 Ok(())
             }
             HandshakeMessage::NewSessionTicket(t) if self.side == Side::Client => {
+                // A server may send tickets at any time (§4.6.1); past the
+                // cap they are parsed and ignored: no key derivation, no
+                // event, no memory.
+                if self.tickets_accepted >= self.limits.max_session_tickets {
+                    self.stats.ignored_tickets += 1;
+                    return Ok(());
+                }
+                self.tickets_accepted += 1;
                 if let Some(r) = &mut self.client_resumption {
                     r.receive(&t)?;
                 }
-                self.events.push_back(Event::SessionTicket(t));
+                self.push_event(Event::SessionTicket(t));
                 Ok(())
             }
             _ => Err(Error::UnexpectedMessage(

@@ -13,7 +13,8 @@
 //! TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256; X25519MLKEM768,
 //! X25519, secp256r1 with HelloRetryRequest; handshake fragmentation and
 //! coalescing, 2^14 record limits, padding and dummy ChangeCipherSpec
-//! tolerated, KeyUpdate both ways, close_notify, RFC 8446 exporter;
+//! tolerated, KeyUpdate both ways (replies coalesced, own KeyUpdate before
+//! the AEAD usage limit; see [`limits`]), close_notify, RFC 8446 exporter;
 //! `psk_dhe_ke` resumption with single-use server-side tickets
 //! ([`ticket`]: [`ServerConfig::tickets`], [`ClientConfig::resuming`]). No
 //! 0-RTT (never offered or accepted).
@@ -56,6 +57,7 @@ pub mod conn;
 pub mod error;
 pub mod key_schedule;
 pub mod kx;
+pub mod limits;
 pub mod messages;
 pub mod mpin;
 pub mod psk;
@@ -72,6 +74,7 @@ pub use conn::{ConnectionCommon, Event, Negotiated, Side};
 pub use error::Error;
 pub use key_schedule::BinderLabel;
 pub use kx::NamedGroup;
+pub use limits::{ConnectionLimits, ConnectionStats};
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
 pub use stream::{Acceptor, Connector, TlsStream};

@@ -158,6 +158,11 @@ impl RecordCipher {
         Ok(())
     }
 
+    /// Records sealed (or opened) under this key so far.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Appends protected records carrying `payload` of inner type `typ`
     /// (split into fragments of at most 2^14 bytes).
     pub(crate) fn seal(&mut self, typ: u8, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {

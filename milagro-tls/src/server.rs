@@ -9,6 +9,7 @@ use crate::conn::{AppKeys, ConnectionCommon, HsState, Negotiated, Side};
 use crate::error::Error;
 use crate::key_schedule::{self, Secret, Transcript};
 use crate::kx::{self, NamedGroup};
+use crate::limits::ConnectionLimits;
 use crate::messages::{self, ClientHello, Extension, HandshakeMessage, ServerHello, HRR_RANDOM};
 use crate::psk::{Psk, PskStore};
 use crate::record::RecordCipher;
@@ -33,6 +34,9 @@ pub struct ServerConfig {
     /// (binder label "res binder") unless [`TicketSettings::redeem`] is off;
     /// other identities go to [`psk_store`](Self::psk_store).
     pub tickets: Option<TicketSettings>,
+    /// Post-handshake resource bounds (queued output, events, AEAD usage
+    /// limit).
+    pub limits: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -43,6 +47,7 @@ impl ServerConfig {
             cipher_suites: CipherSuite::ALL.to_vec(),
             groups: NamedGroup::ALL.to_vec(),
             tickets: None,
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -107,13 +112,14 @@ impl ServerConnection {
                 "server needs at least one cipher suite and one group".into(),
             ));
         }
+        let config_limits = config.limits.clone();
         let state = ServerState {
             config,
             stage: Stage::WaitClientHello(None),
         };
-        Ok(Self {
-            inner: ConnectionCommon::new(Side::Server, HsState::Server(Box::new(state))),
-        })
+        let mut inner = ConnectionCommon::new(Side::Server, HsState::Server(Box::new(state)));
+        inner.set_limits(config_limits);
+        Ok(Self { inner })
     }
 
     /// Unwraps the shared connection state.

@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -15,6 +15,7 @@ use crate::client::{ClientConfig, ClientConnection};
 use crate::conn::{ConnectionCommon, Negotiated};
 use crate::error::Error;
 use crate::kx::NamedGroup;
+use crate::record::MAX_PLAINTEXT;
 use crate::server::{ServerConfig, ServerConnection};
 use crate::suites::CipherSuite;
 
@@ -22,7 +23,9 @@ use crate::suites::CipherSuite;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const READ_CHUNK: usize = 32 * 1024;
-const MAX_BUFFERED_WRITE: usize = 256 * 1024;
+/// Smallest output bound the adapter applies (its write half, 32 KiB, holds
+/// two full records).
+const MIN_TLS_OUT: usize = 64 * 1024;
 
 /// The crate [`Error`] inside an `io::Error` returned by this module, if any.
 pub fn tls_error(e: &io::Error) -> Option<&Error> {
@@ -104,6 +107,26 @@ pub struct TlsStream<IO> {
     wpos: usize,
     rbuf: Box<[u8]>,
     peer_identity: Option<Vec<u8>>,
+    wakers: Wakers,
+}
+
+/// Tasks waiting for the queued output to drain. After [`TlsStream::split`]
+/// the read and write halves may run in different tasks but share one
+/// transport, whose write-readiness wakes only the task that polled it last;
+/// whichever half drains the output wakes the other.
+#[derive(Default)]
+struct Wakers {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// Wakes the task in `slot` unless it is the current one.
+fn wake(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if let Some(w) = slot.take() {
+        if !w.will_wake(cx.waker()) {
+            w.wake();
+        }
+    }
 }
 
 impl<IO> std::fmt::Debug for TlsStream<IO> {
@@ -193,6 +216,36 @@ impl<IO> TlsStream<IO> {
     pub fn refresh_traffic_keys(&mut self) -> Result<(), Error> {
         self.conn.refresh_traffic_keys()
     }
+
+    /// Sealed TLS bytes not yet written to the transport (the adapter's
+    /// buffer plus the connection's queue).
+    ///
+    /// Bounds, with `max` =
+    /// [`ConnectionLimits::max_tls_out`](crate::ConnectionLimits::max_tls_out)
+    /// (at least 64 KiB): `poll_write` accepts application data only while
+    /// this is below `max / 2` (so it stays below `max / 2` plus one
+    /// record), and reading stops while it is at least `max`. The
+    /// application's own data thus never stops reading, which would
+    /// deadlock two full-duplex peers that both write before they read;
+    /// only output that reading produced could, and that is one coalesced
+    /// KeyUpdate reply at a time.
+    pub fn buffered_tls_out(&self) -> usize {
+        self.wbuf.len() - self.wpos + self.conn.buffered_tls()
+    }
+
+    fn out_bound(&self) -> usize {
+        self.conn.limits().max_tls_out.max(MIN_TLS_OUT)
+    }
+
+    /// True while reading must wait for the output to drain.
+    fn read_blocked(&self) -> bool {
+        self.buffered_tls_out() >= self.out_bound()
+    }
+
+    /// Room for application data under the write bound (`max / 2`).
+    fn write_room(&self) -> usize {
+        (self.out_bound() / 2).saturating_sub(self.buffered_tls_out())
+    }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
@@ -204,6 +257,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             wpos: 0,
             rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             peer_identity: None,
+            wakers: Wakers::default(),
         };
         match tokio::time::timeout(timeout, poll_fn(|cx| s.poll_handshake(cx))).await {
             Ok(Ok(())) => Ok(s),
@@ -246,8 +300,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
         }
     }
 
-    fn pending_write(&self) -> usize {
-        self.wbuf.len() - self.wpos
+    /// Write side: writes all queued output, waking a reader that waits for
+    /// it to drain; while pending, this task waits for the transport.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_write_tls(cx) {
+            Poll::Ready(r) => {
+                wake(&mut self.wakers.reader, cx);
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                self.wakers.writer = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 
     /// Reads once from the transport and processes what arrived. On a TLS
@@ -293,9 +358,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
             if let Some(e) = this.conn.error() {
                 return Poll::Ready(Err(e.clone().into()));
             }
-            // answers such as a KeyUpdate reply go out opportunistically
-            if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
-                return Poll::Ready(Err(e));
+            // answers such as a KeyUpdate reply go out opportunistically;
+            // while the output is full, nothing more is read (backpressure)
+            match this.poll_write_tls(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => wake(&mut this.wakers.writer, cx),
+                Poll::Pending if this.read_blocked() => {
+                    this.wakers.reader = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                // we go on to wait for input, not for the transport's
+                // write-readiness we may have taken from a waiting writer
+                Poll::Pending => wake(&mut this.wakers.writer, cx),
             }
             match std::task::ready!(this.poll_fill(cx)) {
                 Ok(0) => return Poll::Ready(Err(Error::UnexpectedEof.into())),
@@ -313,27 +387,32 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pending_write() >= MAX_BUFFERED_WRITE {
-            std::task::ready!(this.poll_write_tls(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(MAX_BUFFERED_WRITE);
+        // sealed bytes not yet written count against the bound
+        if this.write_room() == 0 {
+            std::task::ready!(this.poll_drain(cx))?;
+        }
+        let n = buf.len().min(this.write_room().max(MAX_PLAINTEXT));
         this.conn.write_plaintext(&buf[..n])?;
-        if let Poll::Ready(Err(e)) = this.poll_write_tls(cx) {
-            return Poll::Ready(Err(e));
+        match this.poll_write_tls(cx) {
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) | Poll::Pending => wake(&mut this.wakers.reader, cx),
         }
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        std::task::ready!(this.poll_write_tls(cx))?;
+        std::task::ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.conn.send_close_notify();
-        std::task::ready!(this.poll_write_tls(cx))?;
+        std::task::ready!(this.poll_drain(cx))?;
         std::task::ready!(Pin::new(&mut this.io).poll_flush(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
     }

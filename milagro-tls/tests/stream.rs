@@ -129,3 +129,26 @@ async fn transport_closed_during_handshake() {
     let e = acceptor.accept(b).await.unwrap_err();
     assert_eq!(tls_error(&e), Some(&Error::UnexpectedEof));
 }
+
+/// An empty write returns 0 and seals no record (observed through the
+/// lowered AEAD limit: with 2 records per key, any sealed record would make
+/// the next one rekey).
+#[tokio::test]
+async fn empty_write_seals_nothing() {
+    let (_, acceptor) = configs(KEY);
+    let mut cc = ClientConfig::new(Psk::new(b"client1", KEY, HashAlgorithm::Sha256).unwrap());
+    cc.limits.aead_record_limit = Some(2);
+    let connector = Connector::new(Arc::new(cc));
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move { acceptor.accept(b).await.unwrap() });
+    let mut tls = connector.connect(a).await.unwrap();
+    let _server = server.await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(tls.write(&[]).await.unwrap(), 0);
+    }
+    assert_eq!(tls.buffered_tls_out(), 0);
+    assert_eq!(tls.connection().stats().key_updates_sent, 0);
+    tls.write_all(b"x").await.unwrap();
+    tls.write_all(b"y").await.unwrap();
+    assert_eq!(tls.connection().stats().limit_rekeys, 1);
+}
