@@ -1,6 +1,7 @@
 //! The lockout through the M-Pin acceptor over real sockets on 127.0.0.1: how failures are
 //! classified (`MpinError::is_source_failure`), a locked identity cannot resume a ticket, and
-//! concurrent logins of one identity wait for each other instead of failing.
+//! concurrent logins of one identity wait for each other instead of failing; with
+//! `accept_from`, a token-and-permit thief sending a random `U` is locked for its source only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +15,7 @@ use milagro_tls::mpin::{
 use mpin_kex::*;
 use rand_core::OsRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const ID: &[u8] = b"alice@example.com";
 
@@ -70,16 +71,34 @@ async fn serve_n(
     std::net::SocketAddr,
     tokio::task::JoinHandle<Vec<Result<(), std::io::Error>>>,
 ) {
+    serve(cfg, n, false).await
+}
+
+/// As [`serve_n`]; with `by_source`, each connection is accepted naming its peer's IPv4
+/// address as the source (`accept_from`).
+async fn serve(
+    cfg: MpinServerConfig,
+    n: usize,
+    by_source: bool,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Vec<Result<(), std::io::Error>>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(Duration::from_secs(30));
     let task = tokio::spawn(async move {
         let mut tasks = Vec::new();
         for _ in 0..n {
-            let (tcp, _) = listener.accept().await.unwrap();
+            let (tcp, peer) = listener.accept().await.unwrap();
             let acceptor = acceptor.clone();
             tasks.push(tokio::spawn(async move {
-                let (mut tls, _) = acceptor.accept(tcp).await?;
+                let (mut tls, _) = match peer.ip() {
+                    std::net::IpAddr::V4(ip) if by_source => {
+                        acceptor.accept_from(tcp, &ip.octets()).await?
+                    }
+                    _ => acceptor.accept(tcp).await?,
+                };
                 let mut buf = vec![0u8; 4096];
                 loop {
                     let n = tls.read(&mut buf).await?;
@@ -272,4 +291,83 @@ async fn policy_refusals_take_no_less_time_than_rejected_proofs() {
         "a lockout refusal came faster ({took:?}) than the refusal floor"
     );
     drop(server);
+}
+
+/// A multi-pass exchange by hand from 127.0.0.1 with the genuine token and permit, `pin`, and
+/// a random `U` (a valid point unrelated to the client's `x`); returns the frame answering
+/// the response (`None`: none within 5 s, as when the proof verified and the server waits
+/// for the TLS handshake).
+async fn thief(addr: std::net::SocketAddr, cred: &Credential, pin: u32) -> Option<FrameType> {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut client = Client::new(cred, Pin::new(pin).unwrap());
+    let mut hello = client.hello(&mut OsRng).unwrap();
+    assert!(hello.ut.is_some(), "the thief holds a permit");
+    let mut k = [0u8; 48];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut k[16..]);
+    hello.u = raw::g1_multiple(&k, &hello.u).unwrap();
+    let mut out = frame::PREFACE.to_vec();
+    out.extend_from_slice(&frame::encode(FrameType::Hello, &hello.encode()));
+    tcp.write_all(&out).await.unwrap();
+    let (kind, body) = frame::read(&mut tcp).await.unwrap();
+    assert_eq!(kind, FrameType::Challenge);
+    let ch = Challenge::decode(&body[milagro_tls::mpin::importer::SESSION_ID_LEN..]).unwrap();
+    let (resp, _) = client.challenge(&ch).unwrap();
+    tcp.write_all(&frame::encode(FrameType::Response, &resp.encode()))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), frame::read(&mut tcp)).await;
+    answer.ok().and_then(Result::ok).map(|(kind, _)| kind)
+}
+
+#[tokio::test]
+async fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
+    let w = World::new();
+    let (addr, server) = serve(w.server(), 5, true).await;
+    let cred = w.credential(1234);
+    for pin in [1111, 2222, 3333] {
+        assert_eq!(thief(addr, &cred, pin).await, Some(FrameType::Failure));
+    }
+    assert_eq!(
+        thief(addr, &cred, 1234).await,
+        Some(FrameType::Failure),
+        "the right PIN from the thief's address"
+    );
+    // the genuine user, from another address of the loopback network
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let tcp = sock.connect(addr).await.unwrap();
+    let mut tls = connector(cred.clone(), 1234, false)
+        .connect(tcp)
+        .await
+        .expect("the genuine user from 127.0.0.2 was locked out");
+    tls.write_all(b"ping").await.unwrap();
+    let mut back = [0u8; 4];
+    tls.read_exact(&mut back).await.unwrap();
+    tls.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    tls.read_to_end(&mut rest).await.unwrap();
+    let results = server.await.unwrap();
+    for r in &results[..3] {
+        let e = mpin_error(r.as_ref().unwrap_err()).unwrap();
+        assert!(
+            matches!(
+                e,
+                MpinError::Auth(AuthError::BadProof {
+                    genuine_token: false,
+                    ..
+                })
+            ),
+            "{e}"
+        );
+    }
+    let e = mpin_error(results[3].as_ref().unwrap_err()).unwrap();
+    assert!(
+        matches!(
+            e,
+            MpinError::Auth(AuthError::SourceLockedOut { failures: 3, .. })
+        ),
+        "{e}"
+    );
+    assert!(!e.is_source_failure(), "refused before pairing");
+    results[4].as_ref().unwrap();
 }

@@ -127,6 +127,16 @@ pub enum AuthError {
         /// Unix second the lockout ends.
         until: u64,
     },
+    /// Too many failed proofs with a time permit, not attributable to the identity's token,
+    /// came from this source (a token-and-permit thief sending a random `U`, or proofs made
+    /// without the token): the identity is locked for this source only, until `until`.
+    #[error("identity locked out for this source after {failures} failed proofs with a time permit (not attributable to its token), until unix time {until}")]
+    SourceLockedOut {
+        /// The counted failures of the pair (identity, source).
+        failures: u32,
+        /// Unix second the lockout ends.
+        until: u64,
+    },
     /// Other attempts for this identity are being verified and take its remaining budget:
     /// retry the same call when one of them is decided (the state is kept).
     #[error("other attempts for this identity are being verified; retry shortly")]
@@ -142,8 +152,9 @@ pub enum AuthError {
         pin_error: Option<i32>,
         /// The PIN-error distance was found in the PIN range: the proof was made with the
         /// identity's genuine token and a wrong PIN, and counted against the identity.
-        /// Otherwise it was made without the token (another credential, a forgery) or with
-        /// a wrong time permit, and counts only against its source.
+        /// Otherwise it was made without the token (another credential, a forgery), with a
+        /// wrong time permit, or with a `U` that does not match `UT`; it counts against its
+        /// source, and, with a permit and a source given, against the pair (identity, source).
         genuine_token: bool,
     },
     /// A degenerate value (e.g. `U + y·A = O`) that must not be paired.

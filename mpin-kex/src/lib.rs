@@ -67,7 +67,9 @@ pub mod session;
 pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
 pub use identity::{HashedId, IdentityProfile, MilagroLegacy};
-pub use lockout::{FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing};
+pub use lockout::{
+    source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing,
+};
 pub use math::{pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};

@@ -10,13 +10,40 @@
 //! `lockout_after` failures lock the identity for `lockout_for`; after it expires one more
 //! attempt is allowed, and each further lockout doubles the time, up to `lockout_max`
 //! (24 h by default). A success resets everything. Time is the caller's (`now`, unix seconds).
+//!
+//! With time permits the proof is checked against `UT` and `U` is used for nothing else, so a
+//! thief holding the token *and* a permit can send a random `U` and make every wrong guess
+//! "not made with the token". Such failures count against the pair (identity, source) instead,
+//! under the key [`source_pair`], with the same rules: a source is whatever opaque prefix the
+//! caller names (the tunnel: an IPv4 address or an IPv6 /64).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use crate::curve::MB;
 use crate::identity::HashedId;
+
+/// Domain-separation tag of [`source_pair`] keys; also their first 16 bytes, so a pair key
+/// never equals a hashed identity (those start with 16 zero bytes).
+const PAIR_TAG: &[u8; MB - 32] = b"mpin-kex/pair/v1";
+
+/// The [`FailureStore`] key of the pair (identity `id`, `source`): `PAIR_TAG ‖
+/// SHA-256(PAIR_TAG ‖ id ‖ source)`. It is never a valid hashed identity, so an attacker
+/// cannot reach it by naming an identity. `source` is an opaque prefix chosen by the caller
+/// (e.g. an IPv4 address or an IPv6 /64); use it to inspect or [`FailureStore::clear`] a pair.
+pub fn source_pair(id: &HashedId, source: &[u8]) -> HashedId {
+    let mut h = Sha256::new();
+    h.update(PAIR_TAG);
+    h.update(id.as_bytes());
+    h.update(source);
+    let mut key = [0u8; MB];
+    key[..MB - 32].copy_from_slice(PAIR_TAG);
+    key[MB - 32..].copy_from_slice(&h.finalize());
+    HashedId(key)
+}
 
 /// The lockout rules a store applies (from [`crate::ServerPolicy::lockout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,6 +481,20 @@ mod tests {
         assert_eq!(s.begin(&id, 10_000, &r), Gate::Go);
         s.finish(&id, Outcome::Released, 10_000, &r);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn pair_keys_are_separated_from_identities_and_from_each_other() {
+        let (a, b) = (HashedId::of(b"alice"), HashedId::of(b"bob"));
+        let k = source_pair(&a, &[127, 0, 0, 1]);
+        assert_eq!(k, source_pair(&a, &[127, 0, 0, 1]), "deterministic");
+        assert_ne!(k, source_pair(&a, &[127, 0, 0, 2]));
+        assert_ne!(k, source_pair(&b, &[127, 0, 0, 1]));
+        assert!(
+            HashedId::from_bytes(k.as_bytes()).is_none(),
+            "not an identity"
+        );
+        assert_ne!(k, a);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::lockout::{FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing};
+pub use crate::lockout::{
+    source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing,
+};
 pub use crate::replay::{MemoryReplayCache, ReplayCache};
 
 /// Seconds in a day.
@@ -34,7 +36,9 @@ pub struct ServerPolicy {
     /// Largest `|now − t|` for one-pass timestamps (default 300 s).
     pub one_pass_window_secs: u64,
     /// Wrong-PIN failures (made with the identity's genuine token) that lock the identity
-    /// out (default 3). Failures without the token never count against the identity.
+    /// out (default 3). Failures without the token never count against the identity; with
+    /// a time permit and a source ([`crate::Server::with_source`]) they count, under the same
+    /// rules, against the pair (identity, source).
     pub lockout_after: u32,
     /// How long the first lockout lasts (default 5 minutes); each further one doubles, up to
     /// `lockout_max`. A success resets.

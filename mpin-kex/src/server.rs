@@ -16,6 +16,15 @@
 //! [`AuthError::Busy`] and keeps its state, and the caller retries. A failed proof is counted
 //! against the identity only when the PIN-error distance is found in the PIN range (a wrong
 //! PIN with the genuine token); the slot is released on every path (drop guard).
+//!
+//! Sources: with time permits the proof is verified against `UT`, and `U` (from which the
+//! PIN-error distance is computed) is used for nothing else, so a thief with the token and a
+//! permit could send a random `U` and make every wrong guess unattributable. When the caller
+//! names the connection's source ([`Server::with_source`]), an attempt with a permit takes a
+//! second slot, for the pair (identity, source) ([`crate::lockout::source_pair`]), under the
+//! same rules: a wrong PIN with the genuine token counts against the identity (the pair slot
+//! is released), an unattributable failure counts against the pair (the identity slot is
+//! released), a success resets both. A locked pair refuses only that source.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +39,7 @@ use crate::curve::{
 };
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
-use crate::lockout::{FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome};
+use crate::lockout::{source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome};
 use crate::math::{self, G2Table, IdPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 use crate::policy::{day_of, ServerPolicy, DAY_SECS};
@@ -123,20 +132,43 @@ fn point(field: &'static str, b: &[u8; G1_LEN]) -> Result<Pt, AuthError> {
     Ok(Pt { p, b: *b })
 }
 
-/// An attempt slot in the failure store; reports its outcome (default: released) on drop, so
-/// every path (errors, panics, a dropped future's task) frees it.
+/// How a verified attempt ended, for the identity and the (identity, source) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Not decided (an error before or after the proof check): both slots are freed.
+    Released,
+    /// The proof verified: both reset.
+    Success,
+    /// A wrong PIN with the genuine token: counts against the identity.
+    TokenFailure,
+    /// A failed proof not attributable to the token: counts against the pair, if any.
+    Unattributed,
+}
+
+/// The attempt slots in the failure store (the identity's, and the pair's when the attempt
+/// came with a permit from a named source); reports the verdict (default: released) on drop,
+/// so every path (errors, panics, a dropped future's task) frees them.
 struct Slot<'a> {
     store: &'a dyn FailureStore,
     id: HashedId,
+    pair: Option<HashedId>,
     rules: LockoutRules,
     now: u64,
-    outcome: Outcome,
+    verdict: Verdict,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.store
-            .finish(&self.id, self.outcome, self.now, &self.rules);
+        let (id, pair) = match self.verdict {
+            Verdict::Released => (Outcome::Released, Outcome::Released),
+            Verdict::Success => (Outcome::Success, Outcome::Success),
+            Verdict::TokenFailure => (Outcome::Failure, Outcome::Released),
+            Verdict::Unattributed => (Outcome::Released, Outcome::Failure),
+        };
+        self.store.finish(&self.id, id, self.now, &self.rules);
+        if let Some(key) = &self.pair {
+            self.store.finish(key, pair, self.now, &self.rules);
+        }
     }
 }
 
@@ -144,6 +176,8 @@ struct Pending {
     identity: Vec<u8>,
     hashed_id: HashedId,
     day: u32,
+    /// The hello carried a time permit (a day or `UT`): `U` is not what is verified.
+    permit: bool,
     u: Pt,
     u_prime: Pt,
     z: Pt,
@@ -165,6 +199,7 @@ enum State {
 pub struct Server {
     ctx: ServerContext,
     state: State,
+    source: Option<Vec<u8>>,
 }
 
 /// Validates `U`, `UT` (when present) and `Z`; returns `(U, U', Z)`.
@@ -190,7 +225,17 @@ impl Server {
         Self {
             ctx,
             state: State::Start,
+            source: None,
         }
+    }
+
+    /// Names the source of this run: an opaque prefix key (e.g. the peer's IPv4 address or
+    /// IPv6 /64). Failed proofs with a time permit that are not attributable to the token
+    /// then count against the pair (identity, `source`), which locks under the same rules as
+    /// the identity; see the module documentation. Without it, they count against nothing.
+    pub fn with_source(mut self, source: &[u8]) -> Self {
+        self.source = Some(source.to_vec());
+        self
     }
 
     fn admit(&self, identity: &[u8], day: u32, now: u64) -> Result<(), AuthError> {
@@ -218,20 +263,38 @@ impl Server {
         Ok(())
     }
 
-    /// Takes an attempt slot for `id` (lockout gate), before any pairing.
-    fn slot(&self, id: &HashedId, now: u64) -> Result<Slot<'_>, AuthError> {
+    /// Takes the attempt slots for `id` and, for an attempt with a `permit` from a named
+    /// source, for the pair (lockout gates), before any pairing.
+    fn slot(&self, id: &HashedId, permit: bool, now: u64) -> Result<Slot<'_>, AuthError> {
         let rules = self.ctx.policy.lockout();
-        match self.ctx.failures.begin(id, now, &rules) {
-            Gate::Go => Ok(Slot {
-                store: self.ctx.failures.as_ref(),
-                id: *id,
-                rules,
-                now,
-                outcome: Outcome::Released,
-            }),
-            Gate::Wait => Err(AuthError::Busy),
-            Gate::Locked { failures, until } => Err(AuthError::LockedOut { failures, until }),
+        let store = self.ctx.failures.as_ref();
+        match store.begin(id, now, &rules) {
+            Gate::Go => {}
+            Gate::Wait => return Err(AuthError::Busy),
+            Gate::Locked { failures, until } => {
+                return Err(AuthError::LockedOut { failures, until })
+            }
         }
+        let mut slot = Slot {
+            store,
+            id: *id,
+            pair: None,
+            rules,
+            now,
+            verdict: Verdict::Released,
+        };
+        if let Some(source) = self.source.as_deref().filter(|_| permit) {
+            let key = source_pair(id, source);
+            // on refusal, dropping `slot` frees the identity's slot
+            match store.begin(&key, now, &rules) {
+                Gate::Go => slot.pair = Some(key),
+                Gate::Wait => return Err(AuthError::Busy),
+                Gate::Locked { failures, until } => {
+                    return Err(AuthError::SourceLockedOut { failures, until })
+                }
+            }
+        }
+        Ok(slot)
     }
 
     /// Multi-pass step 1: validates the hello and returns the challenge.
@@ -256,6 +319,7 @@ impl Server {
             identity: msg.identity.clone(),
             hashed_id,
             day: msg.day,
+            permit: msg.day != 0 || msg.ut.is_some(),
             u,
             u_prime,
             z,
@@ -289,7 +353,7 @@ impl Server {
         }
         let v = point("V", &msg.v)?;
         self.admit(&p.identity, p.day, now)?;
-        let slot = self.slot(&p.hashed_id, now)?;
+        let slot = self.slot(&p.hashed_id, p.permit, now)?;
         self.verify_and_key(slot, p, &v, Mode::MultiPass, Vec::new(), None)
     }
 
@@ -344,7 +408,7 @@ impl Server {
         if self.ctx.replay.contains(&key, now) {
             return Err(AuthError::Replay);
         }
-        let slot = self.slot(&hashed_id, now)?;
+        let slot = self.slot(&hashed_id, msg.day != 0 || msg.ut.is_some(), now)?;
         let pts = self.ctx.key.id_points(&hashed_id, msg.day);
         let y = big_to_bytes(&math::one_pass_y(msg.time, &u_prime.b, &msg.message));
         let w = random_scalar(rng);
@@ -353,6 +417,7 @@ impl Server {
             identity: msg.identity.clone(),
             hashed_id,
             day: msg.day,
+            permit: msg.day != 0 || msg.ut.is_some(),
             u,
             u_prime,
             z,
@@ -394,12 +459,15 @@ impl Server {
         let g = math::verify_product(&self.ctx.key.table, &v.p, &check);
         if !g.isunity() {
             // Always classified: only a wrong PIN with the genuine token gives a distance in
-            // the PIN range; only that counts against the identity.
+            // the PIN range; only that counts against the identity. Anything else counts
+            // against the pair (identity, source) when the attempt holds its slot.
             let distance = math::pin_error(&g, &math::pin_error_base(&p.u.p, &y, &pts.a));
             let genuine_token = distance.is_some();
-            if genuine_token {
-                slot.outcome = Outcome::Failure;
-            }
+            slot.verdict = if genuine_token {
+                Verdict::TokenFailure
+            } else {
+                Verdict::Unattributed
+            };
             return Err(AuthError::BadProof {
                 pin_error: distance.filter(|_| policy.pin_error_detection),
                 genuine_token,
@@ -420,7 +488,7 @@ impl Server {
                 return Err(AuthError::Replay);
             }
         }
-        slot.outcome = Outcome::Success;
+        slot.verdict = Verdict::Success;
         Ok(Session {
             identity: p.identity.clone(),
             hashed_id: p.hashed_id,

@@ -26,6 +26,7 @@ use milagro_tls::{
 
 use crate::addr::BoxStream;
 use crate::mpin_auth::{MpinClient, MpinServer};
+use crate::ratelimit::SourceKey;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,8 +53,14 @@ pub trait AuthClient: Send + Sync {
 
 /// Server side: authenticates an incoming transport.
 pub trait AuthServer: Send + Sync {
-    /// Runs the handshake over `io`.
-    fn accept(&self, io: BoxStream) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>>;
+    /// Runs the handshake over `io`, from `source` (the peer's prefix: the M-Pin server
+    /// locks an identity for that source alone after failed proofs with a time permit that
+    /// are not attributable to the identity's token).
+    fn accept(
+        &self,
+        io: BoxStream,
+        source: SourceKey,
+    ) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>>;
 }
 
 /// Validated authentication settings of a service.
@@ -245,7 +252,11 @@ struct StaticPskServer {
 }
 
 impl AuthServer for StaticPskServer {
-    fn accept(&self, io: BoxStream) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
+    fn accept(
+        &self,
+        io: BoxStream,
+        _source: SourceKey,
+    ) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
         Box::pin(async move {
             let s = self.acceptor.accept(io).await?;
             let info = tls_peer_info(&s);

@@ -143,7 +143,9 @@ pub struct TunnelArgs {
     /// M-Pin server: allowed identities (glob; repeatable).
     #[arg(long, value_name = "GLOB")]
     pub allow: Vec<String>,
-    /// M-Pin server: wrong PINs (with the identity's genuine token) that lock it (default 3).
+    /// M-Pin server: wrong PINs (with the identity's genuine token) that lock it (default 3);
+    /// as many failed proofs with a permit not attributable to its token lock it for their
+    /// source address (IPv4, or IPv6 /64) only.
     #[arg(long, value_name = "N")]
     pub lockout_after: Option<i64>,
     /// M-Pin server: first lockout, e.g. 30s, 5m, 1h (default 5m; doubles up to 24h).

@@ -8,7 +8,9 @@
 //! it fetches in the background. A failed fetch is logged and retried at a connection at
 //! most every [`PERMIT_RETRY`]. The server reads its
 //! server-secret file once per (re)load; its lockout and replay stores are shared by every
-//! M-Pin service of the process, so a reload does not reset them.
+//! M-Pin service of the process, so a reload does not reset them. Each connection is
+//! accepted naming its source prefix (IPv4 address, IPv6 /64, or local), for the lockout of
+//! the pair (identity, source).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use mpin_kex::{
 use crate::addr::BoxStream;
 use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo, TlsParams};
 use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
+use crate::ratelimit::SourceKey;
 
 /// Shortest time between two permit fetches after one failed.
 pub const PERMIT_RETRY: Duration = Duration::from_secs(30);
@@ -288,9 +291,13 @@ impl MpinServer {
 }
 
 impl AuthServer for MpinServer {
-    fn accept(&self, io: BoxStream) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
+    fn accept(
+        &self,
+        io: BoxStream,
+        source: SourceKey,
+    ) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
         Box::pin(async move {
-            let (s, peer) = self.acceptor.accept(io).await?;
+            let (s, peer) = self.acceptor.accept_from(io, &source.to_bytes()).await?;
             let method = match peer {
                 Peer::Mpin { resumed: true, .. } => "mpin-resumed",
                 Peer::Mpin { .. } => "mpin",

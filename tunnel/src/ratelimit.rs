@@ -43,6 +43,17 @@ impl SourceKey {
             },
         }
     }
+
+    /// An opaque, unambiguous encoding of the key (a kind byte, then the address or
+    /// prefix), e.g. the source of the M-Pin pair lockout
+    /// (`milagro_tls::mpin::MpinAcceptor::accept_from`).
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Local => vec![0],
+            Self::V4(v4) => [&[4u8][..], &v4.to_be_bytes()].concat(),
+            Self::V6(v6) => [&[6u8][..], &v6.to_be_bytes()].concat(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +190,20 @@ mod tests {
 
     fn v4(last: u8) -> SourceKey {
         SourceKey::of(Some(IpAddr::from([127, 0, 0, last])))
+    }
+
+    #[test]
+    fn source_bytes_follow_the_prefix_and_are_unambiguous() {
+        assert_eq!(v4(1).to_bytes(), [4, 127, 0, 0, 1]);
+        assert_ne!(v4(1).to_bytes(), v4(2).to_bytes());
+        let a: Ipv6Addr = "2001:db8:1:2::1".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        let b: Ipv6Addr = "2001:db8:1:2:ffff::9"
+            .parse()
+            .unwrap_or(Ipv6Addr::LOCALHOST);
+        let (ka, kb) = (SourceKey::of(Some(a.into())), SourceKey::of(Some(b.into())));
+        assert_eq!(ka.to_bytes(), kb.to_bytes(), "one /64, one source");
+        assert_eq!(ka.to_bytes().len(), 9);
+        assert_eq!(SourceKey::Local.to_bytes(), [0]);
     }
 
     #[test]

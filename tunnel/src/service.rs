@@ -497,7 +497,9 @@ impl Conn {
     async fn pre_auth(&self, io: PlainStream) -> Option<(BoxStream, Option<PlainStream>)> {
         match &self.rt.side {
             Side::Server(auth) => {
-                let (tls, _) = self.authenticate(None, auth.accept(Box::pin(io))).await?;
+                let (tls, _) = self
+                    .authenticate(None, auth.accept(Box::pin(io), self.source))
+                    .await?;
                 Some((tls, None))
             }
             Side::Client(auth) => {

@@ -1,6 +1,8 @@
 //! Lockout through real tunnel processes: failures made without the identity's token never
-//! lock it, wrong PINs with the token lock it for `--lockout-for` (then it logs in again),
-//! and a user's own concurrent logins are never refused.
+//! lock it (only the pair of identity and the attacker's own source address), wrong PINs
+//! with the token lock it for `--lockout-for` (then it logs in again), a user's own
+//! concurrent logins are never refused, and a thief holding the token and a permit who
+//! sends a random `U` is locked for its source address only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,14 +10,17 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
 use dta_lite::files::{CredentialFile, ServerSecretFile};
 use dta_lite::ra::RaKey;
+use milagro_tls::mpin::frame::{self, FrameType};
+use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use mpin_kex::*;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 
 /// A set of D-TAs (master shares) and an RA.
 struct World {
@@ -155,16 +160,25 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
             "forged attempt {i} got through"
         );
     }
-    srv.wait_log_count("not made with this identity's token", 10);
+    // With a permit, such failures count against (alice, 127.0.0.1): three, then that
+    // source alone is locked.
+    srv.wait_log_count("not made with this identity's token", 3);
+    srv.wait_log_count("identity locked out for this source", 7);
     let genuine = real.credential(&dir, "alice", "alice", 1234);
-    let mut alice = mpin_client(&dir, "alice", &genuine, "1234", &srv_addr);
+    let cred = CredentialFile::load(&genuine)
+        .unwrap()
+        .to_credential(today())
+        .unwrap();
     assert!(
-        login(&alice.addr("client"), b"hello", WAIT),
+        login_from([127, 0, 0, 2], &srv_addr, Arc::new(cred), b"hello"),
         "alice was locked out by someone else's failures:\n{}",
         srv.log_text()
     );
     srv.wait_log("identity=alice method=mpin");
-    assert!(!srv.log_text().contains("locked out"));
+    assert!(
+        !srv.log_text().contains("identity locked out after"),
+        "the identity itself was locked"
+    );
     assert_eq!(echo.accepted(), 1, "only alice reached the service");
 }
 
@@ -247,4 +261,107 @@ fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
     );
     srv.wait_log_count("identity=alice method=mpin ", 50);
     assert!(!srv.log_text().contains("locked out"));
+}
+
+/// Reads one M-Pin frame (type, body); `None` on timeout or close.
+fn read_frame(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).ok()?;
+    let len = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((head[0], body))
+}
+
+/// A multi-pass M-Pin exchange by hand from 127.0.0.1 with the genuine token and permit,
+/// `pin`, and a random `U` (a valid point unrelated to the client's `x`). Returns the type of
+/// the frame answering the response; `None` when none came within 5 s (as when the proof
+/// verified and the server waits for the TLS handshake).
+fn thief(addr: &str, cred: &Credential, pin: u32) -> Option<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut client = Client::new(cred, Pin::new(pin).unwrap());
+    let mut hello = client.hello(&mut OsRng).unwrap();
+    assert!(hello.ut.is_some(), "the thief holds a permit");
+    let mut k = [0u8; 48];
+    OsRng.fill_bytes(&mut k[16..]);
+    hello.u = raw::g1_multiple(&k, &hello.u).unwrap();
+    let mut out = frame::PREFACE.to_vec();
+    out.extend_from_slice(&frame::encode(FrameType::Hello, &hello.encode()));
+    s.write_all(&out).unwrap();
+    let (kind, body) = read_frame(&mut s).expect("a challenge");
+    assert_eq!(kind, FrameType::Challenge as u8);
+    let ch = Challenge::decode(&body[milagro_tls::mpin::importer::SESSION_ID_LEN..]).unwrap();
+    let (resp, _) = client.challenge(&ch).unwrap();
+    s.write_all(&frame::encode(FrameType::Response, &resp.encode()))
+        .unwrap();
+    read_frame(&mut s).map(|(kind, _)| kind)
+}
+
+/// The genuine user logging in with `cred` from `source` (a loopback address: Linux routes
+/// all of 127/8 to lo) through the server tunnel at `addr`; true when `msg` echoes back.
+fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let run = async {
+            let sock = tokio::net::TcpSocket::new_v4()?;
+            sock.bind((source, 0).into())?;
+            let tcp = sock.connect(addr).await?;
+            let mut cfg = MpinClientConfig::new(cred, Pin::new(1234).unwrap());
+            cfg.resume = false;
+            let mut tls = MpinConnector::new(Arc::new(cfg)).connect(tcp).await?;
+            tls.write_all(msg).await?;
+            let mut back = vec![0u8; msg.len()];
+            tls.read_exact(&mut back).await?;
+            Ok::<_, std::io::Error>(back == msg)
+        };
+        matches!(tokio::time::timeout(WAIT, run).await, Ok(Ok(true)))
+    })
+}
+
+#[test]
+fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
+    let dir = TempDir::new("lock-source");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &["--lockout-after", "3"],
+    );
+    let srv_addr = srv.addr("server");
+    let path = w.credential(&dir, "alice", "alice", 1234);
+    let cred = CredentialFile::load(&path)
+        .unwrap()
+        .to_credential(today())
+        .unwrap();
+    for pin in [1111, 2222, 3333] {
+        assert_eq!(thief(&srv_addr, &cred, pin), Some(FrameType::Failure as u8));
+    }
+    srv.wait_log_count("not made with this identity's token", 3);
+    assert_eq!(
+        thief(&srv_addr, &cred, 1234),
+        Some(FrameType::Failure as u8),
+        "the thief got in with the right PIN from its locked address:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity locked out for this source after 3 failed proofs");
+    assert_eq!(echo.accepted(), 0);
+    assert!(
+        login_from([127, 0, 0, 2], &srv_addr, Arc::new(cred), b"from .2"),
+        "the genuine user from 127.0.0.2 was locked out:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity=alice method=mpin");
+    assert_eq!(
+        echo.accepted(),
+        1,
+        "only the genuine user reached the service"
+    );
 }

@@ -86,7 +86,8 @@ impl MpinError {
     /// (another credential, a forgery, a wrong permit), malformed messages or invalid points,
     /// degenerate values, replays, identities outside the allow-list, and protocol
     /// violations. False for a wrong PIN with the genuine token (counted against the
-    /// identity), lockouts, permit-day and clock problems, timeouts and I/O errors.
+    /// identity), lockouts (of the identity or of the pair identity and source: refused
+    /// before any pairing), permit-day and clock problems, timeouts and I/O errors.
     pub fn is_source_failure(&self) -> bool {
         use mpin_kex::AuthError as A;
         match self {
@@ -102,6 +103,7 @@ impl MpinError {
                 | A::PermitDay { .. }
                 | A::Stale { .. }
                 | A::LockedOut { .. }
+                | A::SourceLockedOut { .. }
                 | A::Busy
                 | A::Expired(_) => false,
             },

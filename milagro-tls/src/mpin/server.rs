@@ -247,12 +247,29 @@ impl MpinAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io)).await
+        bounded(self.handshake_timeout, self.run(io, None)).await
+    }
+
+    /// As [`accept`](Self::accept), naming the connection's source: an opaque prefix key such
+    /// as the peer's IPv4 address or IPv6 /64. Failed M-Pin proofs with a time permit that are
+    /// not attributable to the identity's token then lock the pair (identity, `source`)
+    /// under the identity's lockout rules ([`mpin_kex::Server::with_source`]), so a thief
+    /// holding a token and a permit gets `lockout_after` guesses per source and lockout.
+    pub async fn accept_from<IO>(
+        &self,
+        io: IO,
+        source: &[u8],
+    ) -> io::Result<(TlsStream<Rewind<IO>>, Peer)>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        bounded(self.handshake_timeout, self.run(io, Some(source))).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
         &self,
         mut io: IO,
+        source: Option<&[u8]>,
     ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
         let mut first = [0u8; 1];
         io.read_exact(&mut first).await?;
@@ -261,7 +278,7 @@ impl MpinAcceptor {
             0x16 if cfg.static_psks.is_some() || cfg.tickets.is_some() => {
                 self.plain_tls(first[0], io).await
             }
-            b'M' => self.mpin(first[0], io).await,
+            b'M' => self.mpin(first[0], io, source).await,
             other => Err(MpinError::UnknownProtocol(other)),
         }
     }
@@ -309,6 +326,7 @@ impl MpinAcceptor {
         &self,
         first: u8,
         mut io: IO,
+        source: Option<&[u8]>,
     ) -> Result<(TlsStream<Rewind<IO>>, Peer), MpinError> {
         let mut rest = [0u8; 4];
         io.read_exact(&mut rest).await?;
@@ -318,7 +336,7 @@ impl MpinAcceptor {
         if rest[3] != PREFACE[4] {
             return Err(MpinError::Version(rest[3]));
         }
-        let result = self.authenticate(&mut io).await;
+        let result = self.authenticate(&mut io, source).await;
         let (sid, session) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -358,21 +376,26 @@ impl MpinAcceptor {
         Ok((stream, peer))
     }
 
-    /// Runs the M-Pin exchange; returns the session id and the M-Pin session.
+    /// Runs the M-Pin exchange (from `source`, when named); returns the session id and the
+    /// M-Pin session.
     async fn authenticate<IO: AsyncRead + AsyncWrite + Unpin>(
         &self,
         io: &mut IO,
+        source: Option<&[u8]>,
     ) -> Result<([u8; SESSION_ID_LEN], Session), MpinError> {
         let cfg = &self.config;
+        let new_server = |ctx: ServerContext| match source {
+            Some(src) => Server::new(ctx).with_source(src),
+            None => Server::new(ctx),
+        };
         let mut sid = [0u8; SESSION_ID_LEN];
         OsRng.fill_bytes(&mut sid);
         let (kind, body) = frame::read(io).await?;
         match kind {
             FrameType::Hello => {
                 let hello = Hello::decode(&body)?;
-                let (ctx, now) = (cfg.context.clone(), (cfg.clock)());
+                let (mut s, now) = (new_server(cfg.context.clone()), (cfg.clock)());
                 let (server, challenge) = blocking(move || {
-                    let mut s = Server::new(ctx);
                     let c = s.hello(&hello, now, &mut OsRng);
                     (s, c)
                 })
@@ -397,7 +420,7 @@ impl MpinAcceptor {
                         "one-pass proof is bound to another server label",
                     ));
                 }
-                let server = Server::new(cfg.context.clone());
+                let server = new_server(cfg.context.clone());
                 let (reply, session) =
                     decide(server, hello, arrived, cfg.clock.clone(), |s, h, now| {
                         s.one_pass(h, now, &mut OsRng)
