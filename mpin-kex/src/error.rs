@@ -137,6 +137,17 @@ pub enum AuthError {
         /// Unix second the lockout ends.
         until: u64,
     },
+    /// Too many failed proofs with a time permit, not attributable to the identity's token,
+    /// came from many sources together (the distributed budget,
+    /// [`crate::ServerPolicy::distributed_lockout_after`]): every permit-mode attempt for the
+    /// identity from a named source is refused until `until`.
+    #[error("identity locked out for permit-mode logins after {failures} failed proofs with a time permit from several sources (not attributable to its token), until unix time {until}")]
+    DistributedLockedOut {
+        /// The counted failures of the identity's distributed budget.
+        failures: u32,
+        /// Unix second the lockout ends.
+        until: u64,
+    },
     /// Other attempts for this identity are being verified and take its remaining budget:
     /// retry the same call when one of them is decided (the state is kept).
     #[error("other attempts for this identity are being verified; retry shortly")]

@@ -68,7 +68,8 @@ pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
 pub use identity::{HashedId, IdentityProfile, MilagroLegacy};
 pub use lockout::{
-    source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing,
+    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
+    Standing,
 };
 pub use math::{pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};

@@ -15,7 +15,14 @@
 //! thief holding the token *and* a permit can send a random `U` and make every wrong guess
 //! "not made with the token". Such failures count against the pair (identity, source) instead,
 //! under the key [`source_pair`], with the same rules: a source is whatever opaque prefix the
-//! caller names (the tunnel: an IPv4 address or an IPv6 /64).
+//! caller names (the tunnel: an IPv4 address or an IPv6 /48).
+//!
+//! A thief with many source prefixes would still get `lockout_after` guesses from each, so
+//! the same unattributable failures also count against the identity's *distributed* budget,
+//! under the key [`distributed_key`], with its own rules (`lockout_after` =
+//! [`crate::ServerPolicy::distributed_lockout_after`], the same `lockout_for` doubling): once
+//! spent, every permit-mode attempt for the identity from a named source is refused before
+//! any pairing until the lockout expires, and a success resets it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -30,19 +37,37 @@ use crate::identity::HashedId;
 /// never equals a hashed identity (those start with 16 zero bytes).
 const PAIR_TAG: &[u8; MB - 32] = b"mpin-kex/pair/v1";
 
+/// Domain-separation tag of [`distributed_key`] keys (and their first 16 bytes).
+const DIST_TAG: &[u8; MB - 32] = b"mpin-kex/dist/v1";
+
+/// A key `tag ‖ SHA-256(tag ‖ parts…)`: never a valid hashed identity (those start with 16
+/// zero bytes), and separated from other tags.
+fn derived_key(tag: &[u8; MB - 32], parts: &[&[u8]]) -> HashedId {
+    let mut h = Sha256::new();
+    h.update(tag);
+    for part in parts {
+        h.update(part);
+    }
+    let mut key = [0u8; MB];
+    key[..MB - 32].copy_from_slice(tag);
+    key[MB - 32..].copy_from_slice(&h.finalize());
+    HashedId(key)
+}
+
 /// The [`FailureStore`] key of the pair (identity `id`, `source`): `PAIR_TAG ‖
 /// SHA-256(PAIR_TAG ‖ id ‖ source)`. It is never a valid hashed identity, so an attacker
 /// cannot reach it by naming an identity. `source` is an opaque prefix chosen by the caller
 /// (e.g. an IPv4 address or an IPv6 /64); use it to inspect or [`FailureStore::clear`] a pair.
 pub fn source_pair(id: &HashedId, source: &[u8]) -> HashedId {
-    let mut h = Sha256::new();
-    h.update(PAIR_TAG);
-    h.update(id.as_bytes());
-    h.update(source);
-    let mut key = [0u8; MB];
-    key[..MB - 32].copy_from_slice(PAIR_TAG);
-    key[MB - 32..].copy_from_slice(&h.finalize());
-    HashedId(key)
+    derived_key(PAIR_TAG, &[&id.as_bytes()[..], source])
+}
+
+/// The [`FailureStore`] key of the distributed budget of identity `id` (unattributable
+/// permit-mode failures from all sources): `DIST_TAG ‖ SHA-256(DIST_TAG ‖ id)`, with the
+/// tag `"mpin-kex/dist/v1"`. Like [`source_pair`] keys it is never a valid hashed identity;
+/// use it to inspect or [`FailureStore::clear`] the budget.
+pub fn distributed_key(id: &HashedId) -> HashedId {
+    derived_key(DIST_TAG, &[&id.as_bytes()[..]])
 }
 
 /// The lockout rules a store applies (from [`crate::ServerPolicy::lockout`]).
@@ -495,6 +520,45 @@ mod tests {
             "not an identity"
         );
         assert_ne!(k, a);
+        let d = distributed_key(&a);
+        assert_eq!(d, distributed_key(&a), "deterministic");
+        assert_ne!(d, distributed_key(&b));
+        assert!(
+            HashedId::from_bytes(d.as_bytes()).is_none(),
+            "not an identity"
+        );
+        assert_ne!(d, source_pair(&a, &[]), "separated from pair keys");
+        assert_ne!(d, a);
+    }
+
+    /// Failed guesses a store lets through in `horizon` seconds, trying every second.
+    fn guesses_within(r: &LockoutRules, horizon: u64) -> u32 {
+        let s = MemoryFailureStore::new(4);
+        let id = HashedId::of(b"alice");
+        let mut n = 0;
+        for t in 0..horizon {
+            while s.begin(&id, t, r) == Gate::Go {
+                s.finish(&id, Outcome::Failure, t, r);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn guesses_before_revocation_stops_permits_with_the_default_rules() {
+        // The figures of docs/SECURITY.md: first 24 h, and the permit horizon (2 days) plus
+        // the grace hour after a revocation.
+        let (day, revoked) = (86_400, 2 * 86_400 + 3_600);
+        let pair = LockoutRules::default();
+        assert_eq!(guesses_within(&pair, day), 11);
+        assert_eq!(guesses_within(&pair, revoked), 12);
+        let dist = LockoutRules {
+            after: 30,
+            ..LockoutRules::default()
+        };
+        assert_eq!(guesses_within(&dist, day), 38);
+        assert_eq!(guesses_within(&dist, revoked), 39);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::lockout::{
-    source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome, Standing,
+    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
+    Standing,
 };
 pub use crate::replay::{MemoryReplayCache, ReplayCache};
 
@@ -40,6 +41,14 @@ pub struct ServerPolicy {
     /// a time permit and a source ([`crate::Server::with_source`]) they count, under the same
     /// rules, against the pair (identity, source).
     pub lockout_after: u32,
+    /// Unattributable failed proofs with a time permit from named sources
+    /// ([`crate::Server::with_source`]), across *all* sources, that lock the identity for
+    /// permit-mode attempts from named sources (default 30; 0 = off): the pair lockout bounds
+    /// each source prefix, this bounds a thief spreading guesses over many prefixes. Same
+    /// `lockout_for` doubling up to `lockout_max`; a success resets it. An attacker without
+    /// the token must fail from at least `⌈distributed_lockout_after / lockout_after⌉`
+    /// source prefixes to trigger it (each pair locks after `lockout_after`).
+    pub distributed_lockout_after: u32,
     /// How long the first lockout lasts (default 5 minutes); each further one doubles, up to
     /// `lockout_max`. A success resets.
     pub lockout_for: Duration,
@@ -63,6 +72,7 @@ impl Default for ServerPolicy {
             allow_one_pass: true,
             one_pass_window_secs: 300,
             lockout_after: 3,
+            distributed_lockout_after: 30,
             lockout_for: Duration::from_secs(300),
             lockout_max: Duration::from_secs(DAY_SECS),
             pin_error_detection: false,
@@ -80,6 +90,15 @@ impl ServerPolicy {
             max: self.lockout_max,
         }
     }
+
+    /// The rules of the distributed budget ([`crate::lockout::distributed_key`]): the
+    /// identity's rules with `after` = `distributed_lockout_after`; `None` when it is 0 (off).
+    pub fn distributed_lockout(&self) -> Option<LockoutRules> {
+        (self.distributed_lockout_after > 0).then(|| LockoutRules {
+            after: self.distributed_lockout_after,
+            ..self.lockout()
+        })
+    }
 }
 
 impl core::fmt::Debug for ServerPolicy {
@@ -91,6 +110,7 @@ impl core::fmt::Debug for ServerPolicy {
             .field("allow_one_pass", &self.allow_one_pass)
             .field("one_pass_window_secs", &self.one_pass_window_secs)
             .field("lockout_after", &self.lockout_after)
+            .field("distributed_lockout_after", &self.distributed_lockout_after)
             .field("lockout_for", &self.lockout_for)
             .field("lockout_max", &self.lockout_max)
             .field("pin_error_detection", &self.pin_error_detection)

@@ -25,6 +25,13 @@
 //! same rules: a wrong PIN with the genuine token counts against the identity (the pair slot
 //! is released), an unattributable failure counts against the pair (the identity slot is
 //! released), a success resets both. A locked pair refuses only that source.
+//!
+//! Distributed budget: such an attempt also takes a third slot, for the identity's
+//! distributed budget ([`crate::lockout::distributed_key`], rules
+//! [`ServerPolicy::distributed_lockout`]), which counts the unattributable failures of all
+//! sources together; once spent, every permit-mode attempt for the identity from a named
+//! source is refused ([`AuthError::DistributedLockedOut`]) before any pairing, until it
+//! expires; a success resets it, a wrong PIN with the genuine token releases it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,7 +46,9 @@ use crate::curve::{
 };
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
-use crate::lockout::{source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome};
+use crate::lockout::{
+    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
+};
 use crate::math::{self, G2Table, IdPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 use crate::policy::{day_of, ServerPolicy, DAY_SECS};
@@ -145,13 +154,16 @@ enum Verdict {
     Unattributed,
 }
 
-/// The attempt slots in the failure store (the identity's, and the pair's when the attempt
-/// came with a permit from a named source); reports the verdict (default: released) on drop,
-/// so every path (errors, panics, a dropped future's task) frees them.
+/// The attempt slots in the failure store (the identity's; the pair's and the distributed
+/// budget's when the attempt came with a permit from a named source); reports the verdict
+/// (default: released) on drop, so every path (errors, panics, a dropped future's task)
+/// frees them.
 struct Slot<'a> {
     store: &'a dyn FailureStore,
     id: HashedId,
     pair: Option<HashedId>,
+    /// The distributed budget's key and rules.
+    dist: Option<(HashedId, LockoutRules)>,
     rules: LockoutRules,
     now: u64,
     verdict: Verdict,
@@ -159,6 +171,7 @@ struct Slot<'a> {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
+        // (identity, pair and distributed budget)
         let (id, pair) = match self.verdict {
             Verdict::Released => (Outcome::Released, Outcome::Released),
             Verdict::Success => (Outcome::Success, Outcome::Success),
@@ -168,6 +181,9 @@ impl Drop for Slot<'_> {
         self.store.finish(&self.id, id, self.now, &self.rules);
         if let Some(key) = &self.pair {
             self.store.finish(key, pair, self.now, &self.rules);
+        }
+        if let Some((key, rules)) = &self.dist {
+            self.store.finish(key, pair, self.now, rules);
         }
     }
 }
@@ -232,7 +248,8 @@ impl Server {
     /// Names the source of this run: an opaque prefix key (e.g. the peer's IPv4 address or
     /// IPv6 /64). Failed proofs with a time permit that are not attributable to the token
     /// then count against the pair (identity, `source`), which locks under the same rules as
-    /// the identity; see the module documentation. Without it, they count against nothing.
+    /// the identity, and against the identity's distributed budget (all sources together);
+    /// see the module documentation. Without it, they count against nothing.
     pub fn with_source(mut self, source: &[u8]) -> Self {
         self.source = Some(source.to_vec());
         self
@@ -264,7 +281,7 @@ impl Server {
     }
 
     /// Takes the attempt slots for `id` and, for an attempt with a `permit` from a named
-    /// source, for the pair (lockout gates), before any pairing.
+    /// source, for the pair and the distributed budget (lockout gates), before any pairing.
     fn slot(&self, id: &HashedId, permit: bool, now: u64) -> Result<Slot<'_>, AuthError> {
         let rules = self.ctx.policy.lockout();
         let store = self.ctx.failures.as_ref();
@@ -279,18 +296,29 @@ impl Server {
             store,
             id: *id,
             pair: None,
+            dist: None,
             rules,
             now,
             verdict: Verdict::Released,
         };
         if let Some(source) = self.source.as_deref().filter(|_| permit) {
             let key = source_pair(id, source);
-            // on refusal, dropping `slot` frees the identity's slot
+            // on refusal, dropping `slot` frees the slots taken so far
             match store.begin(&key, now, &rules) {
                 Gate::Go => slot.pair = Some(key),
                 Gate::Wait => return Err(AuthError::Busy),
                 Gate::Locked { failures, until } => {
                     return Err(AuthError::SourceLockedOut { failures, until })
+                }
+            }
+            if let Some(dist_rules) = self.ctx.policy.distributed_lockout() {
+                let key = distributed_key(id);
+                match store.begin(&key, now, &dist_rules) {
+                    Gate::Go => slot.dist = Some((key, dist_rules)),
+                    Gate::Wait => return Err(AuthError::Busy),
+                    Gate::Locked { failures, until } => {
+                        return Err(AuthError::DistributedLockedOut { failures, until })
+                    }
                 }
             }
         }

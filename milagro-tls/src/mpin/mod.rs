@@ -86,8 +86,9 @@ impl MpinError {
     /// (another credential, a forgery, a wrong permit), malformed messages or invalid points,
     /// degenerate values, replays, identities outside the allow-list, and protocol
     /// violations. False for a wrong PIN with the genuine token (counted against the
-    /// identity), lockouts (of the identity or of the pair identity and source: refused
-    /// before any pairing), permit-day and clock problems, timeouts and I/O errors.
+    /// identity), lockouts (of the identity, of the pair identity and source, or of the
+    /// identity's distributed budget: refused before any pairing), permit-day and clock
+    /// problems, timeouts and I/O errors.
     pub fn is_source_failure(&self) -> bool {
         use mpin_kex::AuthError as A;
         match self {
@@ -104,6 +105,7 @@ impl MpinError {
                 | A::Stale { .. }
                 | A::LockedOut { .. }
                 | A::SourceLockedOut { .. }
+                | A::DistributedLockedOut { .. }
                 | A::Busy
                 | A::Expired(_) => false,
             },
