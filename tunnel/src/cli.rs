@@ -145,12 +145,17 @@ pub struct TunnelArgs {
     pub allow: Vec<String>,
     /// M-Pin server: wrong PINs (with the identity's genuine token) that lock it (default 3);
     /// as many failed proofs with a permit not attributable to its token lock it for their
-    /// source address (IPv4, or IPv6 /64) only.
+    /// source prefix (IPv4 address, or IPv6 /48) only.
     #[arg(long, value_name = "N")]
     pub lockout_after: Option<i64>,
     /// M-Pin server: first lockout, e.g. 30s, 5m, 1h (default 5m; doubles up to 24h).
     #[arg(long, value_name = "DURATION")]
     pub lockout_for: Option<String>,
+    /// M-Pin server: failed proofs with a permit not attributable to the identity's token,
+    /// from all sources together, that lock its permit-mode logins for --lockout-for
+    /// (default 30; 0 turns it off).
+    #[arg(long, value_name = "N")]
+    pub distributed_lockout_after: Option<i64>,
     /// Only this cipher suite (IANA name, e.g. TLS_AES_128_GCM_SHA256).
     #[arg(long, value_name = "NAME")]
     pub suite: Option<String>,
@@ -205,6 +210,7 @@ impl TunnelArgs {
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
             lockout_after: self.lockout_after,
             lockout_for: self.lockout_for.clone(),
+            distributed_lockout_after: self.distributed_lockout_after,
             suite: self.suite.clone(),
             group: self.group.clone(),
             max_connections: self.max_connections,

@@ -121,6 +121,9 @@ pub struct RawService {
     pub lockout_after: Option<i64>,
     /// M-Pin server: first lockout, e.g. `30s`, `5m`, `1h` (default `5m`; doubles up to 24 h).
     pub lockout_for: Option<String>,
+    /// M-Pin server: unattributable permit-mode failures across all sources that lock an
+    /// identity's permit-mode logins (default 30; 0 = off).
+    pub distributed_lockout_after: Option<i64>,
     /// IANA cipher suite name.
     pub suite: Option<String>,
     /// IANA group name.
@@ -244,13 +247,17 @@ fn field_line(src: &str, span: &Range<usize>, field: &str) -> usize {
 }
 
 /// Error builder for one service.
-/// Refuses `lockout_after` / `lockout_for` where they do not apply.
+/// Refuses `lockout_after` / `lockout_for` / `distributed_lockout_after` where they do not
+/// apply.
 fn not_in_lockout(ctx: &Ctx<'_>, raw: &RawService, why: &str) -> Result<(), ConfigError> {
     if raw.lockout_after.is_some() {
         return Err(ctx.err("lockout_after", why));
     }
     if raw.lockout_for.is_some() {
         return Err(ctx.err("lockout_for", why));
+    }
+    if raw.distributed_lockout_after.is_some() {
+        return Err(ctx.err("distributed_lockout_after", why));
     }
     Ok(())
 }
@@ -528,9 +535,12 @@ pub fn validate_service(
                             return Err(ctx.err("allow", format!("bad pattern {g:?}: {e}")));
                         }
                     }
-                    let lockout =
-                        LockoutSpec::from_raw(raw.lockout_after, raw.lockout_for.as_deref())
-                            .map_err(|(field, msg)| ctx.err(field, msg))?;
+                    let lockout = LockoutSpec::from_raw(
+                        raw.lockout_after,
+                        raw.lockout_for.as_deref(),
+                        raw.distributed_lockout_after,
+                    )
+                    .map_err(|(field, msg)| ctx.err(field, msg))?;
                     AuthSpec::MpinServer {
                         server_secret: server_secret.clone(),
                         require_permits: raw.require_permits.unwrap_or(false),
@@ -820,13 +830,13 @@ group = "X25519"
         assert!(err(&bad).contains("allow: bad pattern"));
         let lock = src.replace(
             "allow =",
-            "lockout_after = 5\nlockout_for = \"2s\"\nallow =",
+            "lockout_after = 5\nlockout_for = \"2s\"\ndistributed_lockout_after = 12\nallow =",
         );
         let c = Config::from_toml_str(&lock, "t.toml").unwrap();
         assert!(matches!(
             &c.services[0].auth,
             AuthSpec::MpinServer { lockout, .. }
-                if *lockout == LockoutSpec { after: 5, lasts: Duration::from_secs(2) }
+                if *lockout == LockoutSpec { after: 5, lasts: Duration::from_secs(2), distributed_after: 12 }
         ));
         assert!(
             err(&src.replace("allow =", "lockout_for = \"2d\"\nallow ="))
@@ -834,6 +844,10 @@ group = "X25519"
         );
         assert!(
             err(&src.replace("allow =", "lockout_after = 0\nallow =")).contains("lockout_after")
+        );
+        assert!(
+            err(&src.replace("allow =", "distributed_lockout_after = -1\nallow ="))
+                .contains("distributed_lockout_after: -1 is not a number")
         );
     }
 

@@ -1,6 +1,10 @@
-//! The M-Pin server's lockout settings (`--lockout-after`, `--lockout-for`, TOML
-//! `lockout_after`, `lockout_for`): wrong PINs made with an identity's genuine token lock it
-//! for a while, doubling on each further lockout up to 24 h.
+//! The M-Pin server's lockout settings (`--lockout-after`, `--lockout-for`,
+//! `--distributed-lockout-after`, TOML `lockout_after`, `lockout_for`,
+//! `distributed_lockout_after`): wrong PINs made with an identity's genuine token lock it for
+//! a while, doubling on each further lockout up to 24 h; failed proofs with a permit not
+//! attributable to the token lock the pair (identity, source prefix) under the same rules,
+//! and, counted across all sources, the identity's permit-mode logins after the distributed
+//! budget.
 
 use std::time::Duration;
 
@@ -14,13 +18,22 @@ pub struct LockoutSpec {
     pub after: u32,
     /// First lockout (default 5 minutes); doubles on each further one, up to 24 h.
     pub lasts: Duration,
+    /// Unattributable permit-mode failures across all sources that lock the identity's
+    /// permit-mode logins (default [`DEFAULT_DISTRIBUTED_AFTER`]; 0 = off).
+    pub distributed_after: u32,
 }
+
+/// Default distributed budget per lockout period: 30 (a thief gets ≤ 39 guesses, 0.39 % of
+/// the PIN space, before a revocation stops its permits; an attacker without the token must
+/// fail from ⌈30 / lockout_after⌉ = 10 source prefixes to lock the victim out).
+pub const DEFAULT_DISTRIBUTED_AFTER: u32 = 30;
 
 impl Default for LockoutSpec {
     fn default() -> Self {
         Self {
             after: 3,
             lasts: Duration::from_secs(300),
+            distributed_after: DEFAULT_DISTRIBUTED_AFTER,
         }
     }
 }
@@ -30,6 +43,7 @@ impl LockoutSpec {
     pub fn from_raw(
         after: Option<i64>,
         lasts: Option<&str>,
+        distributed_after: Option<i64>,
     ) -> Result<Self, (&'static str, String)> {
         let d = Self::default();
         let after = match after {
@@ -46,7 +60,21 @@ impl LockoutSpec {
             None => d.lasts,
             Some(s) => parse_duration(s).map_err(|e| ("lockout_for", e))?,
         };
-        Ok(Self { after, lasts })
+        let distributed_after = match distributed_after {
+            None => d.distributed_after,
+            Some(n) if (0..=100_000).contains(&n) => n as u32,
+            Some(n) => {
+                return Err((
+                    "distributed_lockout_after",
+                    format!("{n} is not a number of failures from 0 (off) to 100000"),
+                ))
+            }
+        };
+        Ok(Self {
+            after,
+            lasts,
+            distributed_after,
+        })
     }
 }
 
@@ -100,23 +128,29 @@ mod tests {
     #[test]
     fn raw_values() {
         assert_eq!(
-            LockoutSpec::from_raw(None, None),
+            LockoutSpec::from_raw(None, None, None),
             Ok(LockoutSpec::default())
         );
+        assert_eq!(LockoutSpec::default().distributed_after, 30);
         assert_eq!(
-            LockoutSpec::from_raw(Some(5), Some("2s")),
+            LockoutSpec::from_raw(Some(5), Some("2s"), Some(0)),
             Ok(LockoutSpec {
                 after: 5,
-                lasts: Duration::from_secs(2)
+                lasts: Duration::from_secs(2),
+                distributed_after: 0,
             })
         );
         assert_eq!(
-            LockoutSpec::from_raw(Some(0), None).unwrap_err().0,
+            LockoutSpec::from_raw(Some(0), None, None).unwrap_err().0,
             "lockout_after"
         );
         assert_eq!(
-            LockoutSpec::from_raw(None, Some("1w")).unwrap_err().0,
+            LockoutSpec::from_raw(None, Some("1w"), None).unwrap_err().0,
             "lockout_for"
+        );
+        assert_eq!(
+            LockoutSpec::from_raw(None, None, Some(-1)).unwrap_err().0,
+            "distributed_lockout_after"
         );
     }
 }

@@ -9,8 +9,8 @@
 //! most every [`PERMIT_RETRY`]. The server reads its
 //! server-secret file once per (re)load; its lockout and replay stores are shared by every
 //! M-Pin service of the process, so a reload does not reset them. Each connection is
-//! accepted naming its source prefix (IPv4 address, IPv6 /64, or local), for the lockout of
-//! the pair (identity, source).
+//! accepted naming its source prefix (IPv4 address, IPv6 /48, or local:
+//! `SourceKey::lockout_bytes`), for the lockout of the pair (identity, source).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -263,6 +263,7 @@ impl MpinServer {
             require_permits,
             identity_filter,
             lockout_after: lockout.after,
+            distributed_lockout_after: lockout.distributed_after,
             lockout_for: lockout.lasts,
             lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()
@@ -297,7 +298,10 @@ impl AuthServer for MpinServer {
         source: SourceKey,
     ) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
         Box::pin(async move {
-            let (s, peer) = self.acceptor.accept_from(io, &source.to_bytes()).await?;
+            let (s, peer) = self
+                .acceptor
+                .accept_from(io, &source.lockout_bytes())
+                .await?;
             let method = match peer {
                 Peer::Mpin { resumed: true, .. } => "mpin-resumed",
                 Peer::Mpin { .. } => "mpin",

@@ -45,13 +45,23 @@ impl SourceKey {
     }
 
     /// An opaque, unambiguous encoding of the key (a kind byte, then the address or
-    /// prefix), e.g. the source of the M-Pin pair lockout
-    /// (`milagro_tls::mpin::MpinAcceptor::accept_from`).
+    /// /64 prefix).
     pub fn to_bytes(self) -> Vec<u8> {
         match self {
             Self::Local => vec![0],
             Self::V4(v4) => [&[4u8][..], &v4.to_be_bytes()].concat(),
             Self::V6(v6) => [&[6u8][..], &v6.to_be_bytes()].concat(),
+        }
+    }
+
+    /// The source of the M-Pin pair lockout (`milagro_tls::mpin::MpinAcceptor::accept_from`):
+    /// as [`SourceKey::to_bytes`] but coarser for IPv6, the /48 (kind byte 48, then 6 bytes),
+    /// so that one allocation (a site usually gets a /48) is one source there; an IPv4
+    /// address and the local side stay as they are. The rate limit keeps the /64.
+    pub fn lockout_bytes(self) -> Vec<u8> {
+        match self {
+            Self::V6(v6) => [&[48u8][..], &v6.to_be_bytes()[..6]].concat(),
+            other => other.to_bytes(),
         }
     }
 }
@@ -204,6 +214,33 @@ mod tests {
         assert_eq!(ka.to_bytes(), kb.to_bytes(), "one /64, one source");
         assert_eq!(ka.to_bytes().len(), 9);
         assert_eq!(SourceKey::Local.to_bytes(), [0]);
+    }
+
+    #[test]
+    fn lockout_sources_are_ipv6_48s_and_ipv4_addresses() {
+        let ip = |s: &str| SourceKey::of(Some(s.parse().unwrap_or(IpAddr::from([0; 4]))));
+        let a = ip("2001:db8:1:2::1").lockout_bytes();
+        assert_eq!(a, [48, 0x20, 0x01, 0x0d, 0xb8, 0, 1]);
+        for same in [
+            "2001:db8:1:ffff::9",
+            "2001:db8:1::",
+            "2001:db8:1:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert_eq!(ip(same).lockout_bytes(), a, "{same}: one /48, one source");
+        }
+        assert_ne!(ip("2001:db8:2::1").lockout_bytes(), a, "another /48");
+        assert_ne!(
+            ip("2001:db8:1:2::1").to_bytes(),
+            ip("2001:db8:1:3::1").to_bytes(),
+            "the rate limit keeps /64s"
+        );
+        assert_eq!(v4(1).lockout_bytes(), v4(1).to_bytes(), "IPv4: per address");
+        assert_ne!(v4(1).lockout_bytes(), v4(2).lockout_bytes());
+        assert_eq!(
+            ip("::ffff:127.0.0.1").lockout_bytes(),
+            v4(1).lockout_bytes()
+        );
+        assert_eq!(SourceKey::Local.lockout_bytes(), [0]);
     }
 
     #[test]
