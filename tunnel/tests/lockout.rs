@@ -2,7 +2,8 @@
 //! lock it (only the pair of identity and the attacker's own source address), wrong PINs
 //! with the token lock it for `--lockout-for` (then it logs in again), a user's own
 //! concurrent logins are never refused, and a thief holding the token and a permit who
-//! sends a random `U` is locked for its source address only.
+//! sends a random `U` is locked for its source address only, and, spreading its guesses over
+//! many addresses, stopped by the identity's distributed budget.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -278,7 +279,29 @@ fn read_frame(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
 /// the frame answering the response; `None` when none came within 5 s (as when the proof
 /// verified and the server waits for the TLS handshake).
 fn thief(addr: &str, cred: &Credential, pin: u32) -> Option<u8> {
-    let mut s = TcpStream::connect(addr).unwrap();
+    thief_from([127, 0, 0, 1], addr, cred, pin)
+}
+
+/// A TCP connection to `addr` from the loopback address `source` (bound before connect).
+fn connect_from(source: [u8; 4], addr: &str) -> TcpStream {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tcp = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        sock.bind((source, 0).into())?;
+        tokio::time::timeout(WAIT, sock.connect(addr)).await?
+    });
+    let tcp = tcp.unwrap().into_std().unwrap();
+    tcp.set_nonblocking(false).unwrap();
+    tcp
+}
+
+/// As [`thief`], from the loopback address `source`.
+fn thief_from(source: [u8; 4], addr: &str, cred: &Credential, pin: u32) -> Option<u8> {
+    let mut s = connect_from(source, addr);
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut client = Client::new(cred, Pin::new(pin).unwrap());
     let mut hello = client.hello(&mut OsRng).unwrap();
@@ -364,4 +387,66 @@ fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
         1,
         "only the genuine user reached the service"
     );
+}
+
+#[test]
+fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distributed_budget() {
+    let dir = TempDir::new("lock-distributed");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &[
+            "--lockout-after",
+            "3",
+            "--lockout-for",
+            "2s",
+            "--distributed-lockout-after",
+            "3",
+        ],
+    );
+    let srv_addr = srv.addr("server");
+    let path = w.credential(&dir, "alice", "alice", 1234);
+    let cred = CredentialFile::load(&path)
+        .unwrap()
+        .to_credential(today())
+        .unwrap();
+    // One wrong guess from each of 127.0.0.2..4: no address reaches its pair lockout (3).
+    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
+        let source = [127, 0, 0, 2 + i as u8];
+        assert_eq!(
+            thief_from(source, &srv_addr, &cred, pin),
+            Some(FrameType::Failure as u8)
+        );
+    }
+    srv.wait_log_count("not made with this identity's token", 3);
+    // The budget is spent: the right PIN from a fresh address is refused, unverified.
+    assert_eq!(
+        thief_from([127, 0, 0, 5], &srv_addr, &cred, 1234),
+        Some(FrameType::Failure as u8),
+        "the thief got in from a fresh address:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity locked out for permit-mode logins after 3 failed proofs");
+    assert_eq!(
+        srv.log_text()
+            .matches("not made with this identity's token")
+            .count(),
+        3,
+        "verified guesses beyond the budget"
+    );
+    // The documented price: the genuine user is refused too, for the lockout period only.
+    let cred = Arc::new(cred);
+    assert!(!login_from([127, 0, 0, 6], &srv_addr, cred.clone(), b"x"));
+    assert_eq!(echo.accepted(), 0);
+    thread::sleep(Duration::from_millis(2200));
+    assert!(
+        login_from([127, 0, 0, 6], &srv_addr, cred, b"after"),
+        "not accepted after the distributed lockout expired:\n{}",
+        srv.log_text()
+    );
+    srv.wait_log("identity=alice method=mpin");
+    assert_eq!(echo.accepted(), 1);
 }
