@@ -57,7 +57,7 @@ fn derived_key(tag: &[u8; MB - 32], parts: &[&[u8]]) -> HashedId {
 /// The [`FailureStore`] key of the pair (identity `id`, `source`): `PAIR_TAG ‖
 /// SHA-256(PAIR_TAG ‖ id ‖ source)`. It is never a valid hashed identity, so an attacker
 /// cannot reach it by naming an identity. `source` is an opaque prefix chosen by the caller
-/// (e.g. an IPv4 address or an IPv6 /64); use it to inspect or [`FailureStore::clear`] a pair.
+/// (e.g. an IPv4 address or an IPv6 /48); use it to inspect or [`FailureStore::clear`] a pair.
 pub fn source_pair(id: &HashedId, source: &[u8]) -> HashedId {
     derived_key(PAIR_TAG, &[&id.as_bytes()[..], source])
 }

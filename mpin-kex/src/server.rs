@@ -246,7 +246,7 @@ impl Server {
     }
 
     /// Names the source of this run: an opaque prefix key (e.g. the peer's IPv4 address or
-    /// IPv6 /64). Failed proofs with a time permit that are not attributable to the token
+    /// IPv6 /48). Failed proofs with a time permit that are not attributable to the token
     /// then count against the pair (identity, `source`), which locks under the same rules as
     /// the identity, and against the identity's distributed budget (all sources together);
     /// see the module documentation. Without it, they count against nothing.

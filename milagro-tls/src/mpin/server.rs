@@ -251,10 +251,12 @@ impl MpinAcceptor {
     }
 
     /// As [`accept`](Self::accept), naming the connection's source: an opaque prefix key such
-    /// as the peer's IPv4 address or IPv6 /64. Failed M-Pin proofs with a time permit that are
+    /// as the peer's IPv4 address or IPv6 /48. Failed M-Pin proofs with a time permit that are
     /// not attributable to the identity's token then lock the pair (identity, `source`)
     /// under the identity's lockout rules ([`mpin_kex::Server::with_source`]), so a thief
-    /// holding a token and a permit gets `lockout_after` guesses per source and lockout.
+    /// holding a token and a permit gets `lockout_after` guesses per source and lockout, and
+    /// count toward the identity's distributed budget across all sources
+    /// ([`mpin_kex::ServerPolicy::distributed_lockout_after`]).
     pub async fn accept_from<IO>(
         &self,
         io: IO,
