@@ -87,6 +87,16 @@ fn scalar(k: &BIG) -> Scalar {
 /// Strictly decodes a received G1 point (MPIN-SPEC §8.1), with the same errors, in the same
 /// order, as [`curve::g1_decode`].
 pub(crate) fn g1_decode(bytes: &[u8]) -> Result<G1, PointError> {
+    let pt = g1_decode_on_curve(bytes)?;
+    if !bool::from(pt.0.is_torsion_free()) {
+        return Err(PointError::NotInSubgroup);
+    }
+    Ok(pt)
+}
+
+/// Decodes a G1 point without the subgroup check (as [`curve::g1_decode_on_curve`]): only for
+/// points this crate itself encoded and stored after full validation.
+pub(crate) fn g1_decode_on_curve(bytes: &[u8]) -> Result<G1, PointError> {
     if bytes == [0u8]
         || (bytes.len() == G1_LEN && bytes[0] == 0x04 && bytes[1..].iter().all(|&b| b == 0))
     {
@@ -103,13 +113,10 @@ pub(crate) fn g1_decode(bytes: &[u8]) -> Result<G1, PointError> {
     }
     let mut zcash = [0u8; G1_LEN - 1];
     zcash.copy_from_slice(&raw[1..]);
-    // blst's deserialiser checks the curve equation; the subgroup check follows.
-    let pt = Option::<G1Affine>::from(G1Affine::from_uncompressed_unchecked(&zcash))
-        .ok_or(PointError::NotOnCurve)?;
-    if !bool::from(pt.is_torsion_free()) {
-        return Err(PointError::NotInSubgroup);
-    }
-    Ok(G1(pt))
+    // blst's deserialiser checks the curve equation.
+    Option::<G1Affine>::from(G1Affine::from_uncompressed_unchecked(&zcash))
+        .map(G1)
+        .ok_or(PointError::NotOnCurve)
 }
 
 /// A point miracl_core computed (a legacy map, a sum of validated points) as a blst point.

@@ -81,12 +81,21 @@ pub(crate) fn one_pass_y(t: u32, u_prime: &[u8], message: &[u8]) -> BIG {
 }
 
 /// `V = −((x + y) mod q)·SEC`, or `None` when `x + y ≡ 0`.
-pub(crate) fn response(x: &BIG, y: &BIG, sec: &ECP) -> Option<ECP> {
+pub(crate) fn response(x: &BIG, y: &BIG, sec: &G1) -> Option<G1> {
     let s = add_mod_q(x, y);
     if s.iszilch() {
         return None;
     }
-    Some(g1_mul_secret(sec, &neg_mod_q(&s)))
+    Some(sec.mul(&neg_mod_q(&s)))
+}
+
+/// `k·P` for each secret `k`, encoded, on blst (constant time); on miracl_core only if `P`
+/// does not convert, which a valid point always does.
+pub(crate) fn g1_muls_secret<const N: usize>(p: &ECP, ks: [&BIG; N]) -> [[u8; G1_LEN]; N] {
+    match backend::g1_from_miracl(p) {
+        Ok(fast) => ks.map(|k| fast.mul(k).to_bytes()),
+        Err(_) => ks.map(|k| g1_to_bytes(&g1_mul_secret(p, k))),
+    }
 }
 
 /// The server's identity points on the blst side: `A` and `A' = A + A_T(d)`.
@@ -202,9 +211,18 @@ fn key_hash(c: &FP4, pb: &[u8; G1_LEN]) -> [u8; KEY_LEN] {
     k
 }
 
+/// `e(Q, P)` on blst, read back for miracl_core's GT exponentiations; on miracl_core if `P`
+/// does not convert (never for a valid point).
+fn pair_with_q_fast(p: &ECP) -> FP12 {
+    backend::g1_from_miracl(p)
+        .ok()
+        .and_then(|fast| backend::pairing_product(&[(&fast, backend::q_prepared())]).to_miracl())
+        .unwrap_or_else(|| pair_with_q(p))
+}
+
 /// Client precomputation `G1 = e(Q, TOKEN)`, `G2 = e(Q, A)`.
 pub(crate) fn precompute(token: &ECP, a: &ECP) -> (FP12, FP12) {
-    (pair_with_q(token), pair_with_q(a))
+    (pair_with_q_fast(token), pair_with_q_fast(a))
 }
 
 /// `K_C = H(Tr((G1·G2^pin)^(r+h)) ‖ x·T)`.
@@ -216,14 +234,14 @@ pub(crate) fn client_key(
     r: &BIG,
     x: &BIG,
     h: &BIG,
-    t: &ECP,
+    t: &G1,
 ) -> [u8; KEY_LEN] {
     let z = add_mod_q(r, h);
     let mut g = FP12::new_copy(g2);
     g.pinpow(pin, PIN_BITS);
     g.mul(g1);
     let c = g.compow(&z, &order());
-    key_hash(&c, &g1_to_bytes(&g1_mul_secret(t, x)))
+    key_hash(&c, &t.mul(x).to_bytes())
 }
 
 /// The server's commitment `T = w·A'` (constant time in the secret `w`).

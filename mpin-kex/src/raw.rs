@@ -104,8 +104,8 @@ pub fn one_pass_y(t: u32, u_prime: &[u8], message: &[u8]) -> Scalar {
 
 /// `CLIENT_2`: `V = −(x + y)·SEC`; `None` if `x + y ≡ 0 (mod q)`.
 pub fn client_2(x: &Scalar, y: &Scalar, sec: &[u8]) -> Result<Option<G1Bytes>, DecodeError> {
-    let sec = g1("SEC", sec)?;
-    Ok(math::response(&scalar_mod_q(x), &scalar_mod_q(y), &sec).map(|v| g1_to_bytes(&v)))
+    let sec = g1_fast("SEC", sec)?;
+    Ok(math::response(&scalar_mod_q(x), &scalar_mod_q(y), &sec).map(|v| v.to_bytes()))
 }
 
 /// Result of [`server_2`].
@@ -192,7 +192,7 @@ pub fn client_key(
 ) -> Result<[u8; KEY_LEN], DecodeError> {
     let a = Active::identity_point(&HashedId::of(identity));
     let (g1p, g2p) = math::precompute(&token.point(), &a);
-    let t = g1("T", t)?;
+    let t = g1_fast("T", t)?;
     Ok(math::client_key(
         &g1p,
         &g2p,
