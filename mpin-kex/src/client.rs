@@ -14,7 +14,9 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::backend::{g1_decode, g1_decode_on_curve, G1};
-use crate::curve::{big_from, big_to_bytes, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
+use crate::curve::{
+    big_from, big_to_bytes, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB,
+};
 use crate::error::{ClientError, DecodeError};
 use crate::identity::{HashedId, IdentityProfile};
 use crate::math::{self, IdPoints};
