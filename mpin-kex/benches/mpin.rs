@@ -1,4 +1,6 @@
-//! Criterion benchmarks for mpin-kex: one plain pairing as the unit, then each half of an
+//! Criterion benchmarks for mpin-kex: one plain pairing as the unit (miracl_core's and blst's,
+//! side by side: the server's hot path runs on blst, so its runs are read in `unit_blst`
+//! units), then each half of an
 //! M-Pin Full run (with and without time permits), the one-pass server and a failed run with
 //! PIN-error detection. Run with `cargo bench -p mpin-kex`.
 //!
@@ -14,7 +16,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use blstrs::{Bls12, G1Affine, G2Affine, G2Prepared, Scalar};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use group::prime::PrimeCurveAffine;
 use miracl_core::bls12381::big::BIG;
 use miracl_core::bls12381::ecp::{ECP, G2_TABLE};
 use miracl_core::bls12381::ecp2::ECP2;
@@ -26,6 +30,7 @@ use mpin_kex::{
     policy, AuthError, ClientSecret, Credential, Hello, MasterShare, OnePassHello, Pin, Response,
     Server, ServerContext, ServerKey, ServerPolicy, ServerSecret, TimePermit, Token,
 };
+use pairing::{MillerLoopResult, MultiMillerLoop};
 use rand::rngs::{OsRng, StdRng};
 use rand::SeedableRng;
 
@@ -135,6 +140,10 @@ fn bench_pairing(c: &mut Criterion) {
     let (q, p) = (ECP2::generator(), ECP::generator());
     g.bench_function("unit", |b| {
         b.iter(|| pair::fexp(&pair::ate(black_box(&q), black_box(&p))))
+    });
+    let (bq, bp) = (G2Affine::generator(), G1Affine::generator());
+    g.bench_function("unit_blst", |b| {
+        b.iter(|| blstrs::pairing(black_box(&bp), black_box(&bq)))
     });
     g.finish();
 }
@@ -300,6 +309,31 @@ fn bench_components(c: &mut Criterion) {
     });
     g.bench_function("gt_compow", |b| {
         b.iter(|| FP12::new_copy(black_box(&gt)).compow(black_box(&scalar), &order))
+    });
+
+    // The same building blocks on blst (the server's backend).
+    let mut zcash = [0u8; 96];
+    zcash.copy_from_slice(&a_bytes[1..]);
+    let ba = G1Affine::from_uncompressed(&zcash).unwrap();
+    let bscalar = -Scalar::from(12345u64); // q − 12345, as above
+    let (bq, bg) = (
+        G2Prepared::from(G2Affine::generator()),
+        G1Affine::generator(),
+    );
+    g.bench_function("blst_g1_decode_subgroup", |b| {
+        b.iter(|| G1Affine::from_uncompressed(black_box(&zcash)).unwrap())
+    });
+    g.bench_function("blst_g1_mul", |b| {
+        b.iter(|| black_box(&ba) * black_box(&bscalar))
+    });
+    g.bench_function("blst_verify_product", |b| {
+        b.iter(|| {
+            Bls12::multi_miller_loop(&[(black_box(&ba), &bq), (black_box(&bg), &bq)])
+                .final_exponentiation()
+        })
+    });
+    g.bench_function("blst_key_pairing", |b| {
+        b.iter(|| Bls12::multi_miller_loop(&[(black_box(&ba), &bq)]).final_exponentiation())
     });
     g.finish();
 }

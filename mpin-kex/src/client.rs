@@ -9,14 +9,13 @@
 use core::borrow::Borrow;
 use core::fmt;
 
-use miracl_core::bls12381::ecp::ECP;
 use miracl_core::bls12381::fp12::FP12;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
+use crate::backend::{g1_decode, g1_decode_on_curve, G1};
 use crate::curve::{
-    big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, scalar_canonical,
-    G1_LEN, MB,
+    big_from, big_to_bytes, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB,
 };
 use crate::error::{ClientError, DecodeError};
 use crate::identity::{HashedId, IdentityProfile};
@@ -160,13 +159,13 @@ impl<C: Borrow<Credential>> Client<C> {
             self.pin.value(),
             tp.as_ref(),
         );
-        let u = g1_to_bytes(&g1_mul_secret(&pts.a, &x));
+        let [u, z] = math::g1_muls_secret(&pts.a, [&x, &r]);
         let u_prime = if day == 0 {
             u
         } else {
-            g1_to_bytes(&g1_mul_secret(&pts.a_prime, &x))
+            let [ut] = math::g1_muls_secret(&pts.a_prime, [&x]);
+            ut
         };
-        let z = g1_to_bytes(&g1_mul_secret(&pts.a, &r));
         let pending = Pending {
             x: Zeroizing::new(big_to_bytes(&x)),
             r: Zeroizing::new(big_to_bytes(&r)),
@@ -209,13 +208,12 @@ impl<C: Borrow<Credential>> Client<C> {
         let y =
             scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
-        let sec =
-            crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
-                field: "SEC",
-                source,
-            })?;
+        let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
+            field: "SEC",
+            source,
+        })?;
         let v = math::response(&big_from(&p.x), &y, &sec).ok_or(ClientError::Degenerate)?;
-        let v = g1_to_bytes(&v);
+        let v = v.to_bytes();
         let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
         Ok((Response { v }, session))
     }
@@ -248,17 +246,15 @@ impl<C: Borrow<Credential>> Client<C> {
         loop {
             let (mut p, u) = self.commit(rng);
             let y = math::one_pass_y(time, &p.u_prime, message);
-            let sec = crate::curve::g1_decode_on_curve(&p.sec[..]).map_err(|source| {
-                DecodeError::Point {
-                    field: "SEC",
-                    source,
-                }
+            let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
+                field: "SEC",
+                source,
             })?;
             // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
             let Some(v) = math::response(&big_from(&p.x), &y, &sec) else {
                 continue;
             };
-            let v = g1_to_bytes(&v);
+            let v = v.to_bytes();
             p.v_y = Some((v, big_to_bytes(&y)));
             p.message = message.to_vec();
             let hello = OnePassHello {
@@ -299,10 +295,10 @@ impl<C: Borrow<Credential>> Client<C> {
         p: &Pending,
         v: &[u8; G1_LEN],
         y: &[u8; MB],
-        t: &ECP,
+        t: &G1,
         mode: Mode,
     ) -> Result<Session, ClientError> {
-        let t_bytes = g1_to_bytes(t);
+        let t_bytes = t.to_bytes();
         let (hm, h) = math::hash_all(
             &self.cred.borrow().hashed_id,
             &p.u_prime,

@@ -36,6 +36,11 @@ fn modulus() -> BIG {
     BIG::new_ints(&rom::MODULUS)
 }
 
+/// The field modulus `p` as MB big-endian bytes.
+pub(crate) fn modulus_bytes() -> [u8; MB] {
+    big_to_bytes(&modulus())
+}
+
 /// Reads a big-endian MB-byte integer.
 pub(crate) fn big_from(bytes: &[u8; MB]) -> BIG {
     BIG::frombytes(bytes)
@@ -95,11 +100,6 @@ pub(crate) fn g1_mul_secret(p: &ECP, e: &BIG) -> ECP {
     let mut ee = BIG::new_copy(e);
     ee.rmod(&order());
     p.clmul(&ee, &order())
-}
-
-/// Scalar multiplication for public scalars (GLV, faster).
-pub(crate) fn g1_mul_public(p: &ECP, e: &BIG) -> ECP {
-    pair::g1mul(p, e)
 }
 
 /// Scalar multiplication in G2 (secret scalars are reduced; GLS as in miracl_core).
@@ -236,6 +236,27 @@ pub(crate) fn gt_to_bytes(v: &FP12) -> Vec<u8> {
     fp4_write(&c.getb(), &mut out[4 * MB..8 * MB]);
     fp4_write(&c.getc(), &mut out[8 * MB..]);
     out
+}
+
+fn fp2_read(b: &[u8]) -> FP2 {
+    let mut re = [0u8; MB];
+    let mut im = [0u8; MB];
+    re.copy_from_slice(&b[..MB]);
+    im.copy_from_slice(&b[MB..2 * MB]);
+    FP2::new_bigs(&big_from(&re), &big_from(&im))
+}
+
+fn fp4_read(b: &[u8]) -> FP4 {
+    FP4::new_fp2s(&fp2_read(&b[..2 * MB]), &fp2_read(&b[2 * MB..4 * MB]))
+}
+
+/// Reads a GT element written by [`gt_to_bytes`] (legacy order; values known canonical).
+pub(crate) fn gt_from_bytes(b: &[u8; GT_LEN]) -> FP12 {
+    FP12::new_fp4s(
+        &fp4_read(&b[..4 * MB]),
+        &fp4_read(&b[4 * MB..8 * MB]),
+        &fp4_read(&b[8 * MB..]),
+    )
 }
 
 /// The fixed G2 generator `Q`.

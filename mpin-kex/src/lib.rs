@@ -47,6 +47,7 @@
 //! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests).
 #![forbid(unsafe_code)]
 
+mod backend;
 pub mod client;
 mod codec;
 pub mod curve;

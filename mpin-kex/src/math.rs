@@ -12,10 +12,12 @@ use miracl_core::bls12381::fp4::FP4;
 use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
+use crate::backend::{self, GtValue, G1};
 use crate::curve::{
-    add_mod_q, fp4_to_bytes, g1_mul_public, g1_mul_secret, g1_to_bytes, neg_mod_q, order,
-    q_generator, scalar_mod_q, MB,
+    add_mod_q, fp4_to_bytes, g1_mul_secret, g1_to_bytes, neg_mod_q, order, q_generator,
+    scalar_mod_q, G1_LEN, MB,
 };
+use crate::error::{DecodeError, PointError};
 use crate::hash::hn;
 use crate::identity::{Active, HashedId, IdentityProfile};
 use crate::pin::PIN_BITS;
@@ -24,10 +26,15 @@ thread_local! {
     static PAIRINGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Final exponentiation of a Miller-loop product; every pairing of the crate goes through here
-/// and is counted per thread (tests use the count to prove checks happen before any pairing).
-fn finish_pairing(r: &mut [FP12]) -> FP12 {
+/// Counts one pairing (final exponentiation) on this thread. Every pairing of the crate, in
+/// either library, calls this (tests use the count to prove checks happen before any pairing).
+pub(crate) fn count_pairing() {
     PAIRINGS.with(|c| c.set(c.get() + 1));
+}
+
+/// Final exponentiation of a miracl_core Miller-loop product (counted).
+fn finish_pairing(r: &mut [FP12]) -> FP12 {
+    count_pairing();
     pair::fexp(&pair::miller(r))
 }
 
@@ -74,26 +81,68 @@ pub(crate) fn one_pass_y(t: u32, u_prime: &[u8], message: &[u8]) -> BIG {
 }
 
 /// `V = −((x + y) mod q)·SEC`, or `None` when `x + y ≡ 0`.
-pub(crate) fn response(x: &BIG, y: &BIG, sec: &ECP) -> Option<ECP> {
+pub(crate) fn response(x: &BIG, y: &BIG, sec: &G1) -> Option<G1> {
     let s = add_mod_q(x, y);
     if s.iszilch() {
         return None;
     }
-    Some(g1_mul_secret(sec, &neg_mod_q(&s)))
+    Some(sec.mul(&neg_mod_q(&s)))
 }
 
-/// A fixed-argument Miller-loop table for a G2 point (`pair::precomp`).
-pub(crate) struct G2Table(Vec<FP4>);
+/// `k·P` for each secret `k`, encoded, on blst (constant time); on miracl_core only if `P`
+/// does not convert, which a valid point always does.
+pub(crate) fn g1_muls_secret<const N: usize>(p: &ECP, ks: [&BIG; N]) -> [[u8; G1_LEN]; N] {
+    match backend::g1_from_miracl(p) {
+        Ok(fast) => ks.map(|k| fast.mul(k).to_bytes()),
+        Err(_) => ks.map(|k| g1_to_bytes(&g1_mul_secret(p, k))),
+    }
+}
+
+/// The server's identity points on the blst side: `A` and `A' = A + A_T(d)`.
+#[derive(Clone)]
+pub(crate) struct ServerPoints {
+    pub a: G1,
+    pub a_prime: G1,
+}
+
+impl ServerPoints {
+    /// Maps the identity with the legacy maps (miracl_core) and converts the results.
+    pub fn new(id: &HashedId, day: u32) -> Result<Self, PointError> {
+        let p = IdPoints::new(id, day);
+        Ok(Self {
+            a: backend::g1_from_miracl(&p.a)?,
+            a_prime: backend::g1_from_miracl(&p.a_prime)?,
+        })
+    }
+}
+
+/// The prepared Miller-loop lines of a G2 point (the server secret), on blst.
+pub(crate) struct G2Table(blstrs::G2Prepared);
 
 impl G2Table {
-    pub fn new(p: &ECP2) -> Self {
+    /// Prepares the lines of a validated G2 point.
+    pub fn new(p: &ECP2) -> Result<Self, DecodeError> {
+        backend::g2_prepared(p)
+            .map(Self)
+            .map_err(|source| DecodeError::Point {
+                field: "server secret",
+                source,
+            })
+    }
+}
+
+/// A fixed-argument Miller-loop table for a G2 point (`pair::precomp`), on miracl_core.
+struct MiraclG2Table(Vec<FP4>);
+
+impl MiraclG2Table {
+    fn new(p: &ECP2) -> Self {
         let mut t = vec![FP4::new(); G2_TABLE];
         pair::precomp(&mut t, p);
         Self(t)
     }
 }
 
-impl Drop for G2Table {
+impl Drop for MiraclG2Table {
     fn drop(&mut self) {
         // Best effort: the table of the server secret is key material.
         for v in self.0.iter_mut() {
@@ -103,32 +152,31 @@ impl Drop for G2Table {
     }
 }
 
-fn q_table() -> &'static G2Table {
-    static T: OnceLock<G2Table> = OnceLock::new();
-    T.get_or_init(|| G2Table::new(&q_generator()))
+fn q_table() -> &'static MiraclG2Table {
+    static T: OnceLock<MiraclG2Table> = OnceLock::new();
+    T.get_or_init(|| MiraclG2Table::new(&q_generator()))
 }
 
-/// `g = e(Q, V)·e(SS, P)` with precomputed tables for `Q` and `SS` (one final exponentiation).
-pub(crate) fn verify_product(ss: &G2Table, v: &ECP, p: &ECP) -> FP12 {
-    let mut r = pair::initmp();
-    pair::another_pc(&mut r, &q_table().0, v);
-    pair::another_pc(&mut r, &ss.0, p);
-    finish_pairing(&mut r)
+/// `g = e(Q, V)·e(SS, P)` with prepared lines for `Q` and `SS` (one final exponentiation).
+pub(crate) fn verify_product(ss: &G2Table, v: &G1, p: &G1) -> GtValue {
+    backend::pairing_product(&[(v, backend::q_prepared()), (p, &ss.0)])
 }
 
 /// `P = U' + y·A'`.
-pub(crate) fn verify_point(u_prime: &ECP, y: &BIG, a_prime: &ECP) -> ECP {
-    let mut p = g1_mul_public(a_prime, y);
-    p.add(u_prime);
-    p
+pub(crate) fn verify_point(u_prime: &G1, y: &BIG, a_prime: &G1) -> G1 {
+    u_prime.add_mul(y, a_prime)
 }
 
-/// `F = e(Q, U + y·A)`, the PIN-error base (permit excluded).
-pub(crate) fn pin_error_base(u: &ECP, y: &BIG, a: &ECP) -> FP12 {
+/// `F = e(Q, U + y·A)`, the PIN-error base (permit excluded), as a miracl_core value for the
+/// search; `None` only if the GT value could not be read back (see [`GtValue::to_miracl`]).
+pub(crate) fn pin_error_base(u: &G1, y: &BIG, a: &G1) -> Option<FP12> {
     let p = verify_point(u, y, a);
-    let mut r = pair::initmp();
-    pair::another_pc(&mut r, &q_table().0, &p);
-    finish_pairing(&mut r)
+    backend::pairing_product(&[(&p, backend::q_prepared())]).to_miracl()
+}
+
+/// The PIN-error distance of a failed verify product `g` (see [`pin_error`]).
+pub(crate) fn pin_error_of(g: &GtValue, u: &G1, y: &BIG, a: &G1) -> Option<i32> {
+    pin_error(&g.to_miracl()?, &pin_error_base(u, y, a)?)
 }
 
 /// `e(Q, P)` through the precomputed `Q` table.
@@ -152,11 +200,10 @@ pub(crate) fn hash_all(
     (hb, h)
 }
 
-/// `SHA-256(c ‖ P.x ‖ P.y)[..16]`.
-fn key_hash(c: &FP4, p: &ECP) -> [u8; KEY_LEN] {
+/// `SHA-256(c ‖ P.x ‖ P.y)[..16]`, `pb` being `04 ‖ P.x ‖ P.y`.
+fn key_hash(c: &FP4, pb: &[u8; G1_LEN]) -> [u8; KEY_LEN] {
     let mut h = Sha256::new();
     h.update(fp4_to_bytes(c));
-    let pb = g1_to_bytes(p);
     h.update(&pb[1..]);
     let d = h.finalize();
     let mut k = [0u8; KEY_LEN];
@@ -164,9 +211,18 @@ fn key_hash(c: &FP4, p: &ECP) -> [u8; KEY_LEN] {
     k
 }
 
+/// `e(Q, P)` on blst, read back for miracl_core's GT exponentiations; on miracl_core if `P`
+/// does not convert (never for a valid point).
+fn pair_with_q_fast(p: &ECP) -> FP12 {
+    backend::g1_from_miracl(p)
+        .ok()
+        .and_then(|fast| backend::pairing_product(&[(&fast, backend::q_prepared())]).to_miracl())
+        .unwrap_or_else(|| pair_with_q(p))
+}
+
 /// Client precomputation `G1 = e(Q, TOKEN)`, `G2 = e(Q, A)`.
 pub(crate) fn precompute(token: &ECP, a: &ECP) -> (FP12, FP12) {
-    (pair_with_q(token), pair_with_q(a))
+    (pair_with_q_fast(token), pair_with_q_fast(a))
 }
 
 /// `K_C = H(Tr((G1·G2^pin)^(r+h)) ‖ x·T)`.
@@ -178,35 +234,38 @@ pub(crate) fn client_key(
     r: &BIG,
     x: &BIG,
     h: &BIG,
-    t: &ECP,
+    t: &G1,
 ) -> [u8; KEY_LEN] {
     let z = add_mod_q(r, h);
     let mut g = FP12::new_copy(g2);
     g.pinpow(pin, PIN_BITS);
     g.mul(g1);
     let c = g.compow(&z, &order());
-    key_hash(&c, &g1_mul_secret(t, x))
+    key_hash(&c, &t.mul(x).to_bytes())
 }
 
-/// `K_S = H(Tr(e(SS, Z + h·A)) ‖ w·U')`, or `None` when `Z + h·A = O`.
+/// The server's commitment `T = w·A'` (constant time in the secret `w`).
+pub(crate) fn server_t(a_prime: &G1, w: &BIG) -> [u8; G1_LEN] {
+    a_prime.mul(w).to_bytes()
+}
+
+/// `K_S = H(Tr(e(SS, Z + h·A)) ‖ w·U')`, or `None` when `Z + h·A = O` (or, never seen, when
+/// the GT value could not be read back).
 pub(crate) fn server_key(
     ss: &G2Table,
-    z: &ECP,
+    z: &G1,
     w: &BIG,
     h: &BIG,
-    a: &ECP,
-    u_prime: &ECP,
+    a: &G1,
+    u_prime: &G1,
 ) -> Option<[u8; KEY_LEN]> {
-    let mut rp = g1_mul_public(a, h);
-    rp.add(z);
+    let rp = z.add_mul(h, a);
     if rp.is_infinity() {
         return None;
     }
-    let mut r = pair::initmp();
-    pair::another_pc(&mut r, &ss.0, &rp);
-    let mut g = finish_pairing(&mut r);
+    let mut g = backend::pairing_product(&[(&rp, &ss.0)]).to_miracl()?;
     let c = g.trace();
-    Some(key_hash(&c, &g1_mul_secret(u_prime, w)))
+    Some(key_hash(&c, &u_prime.mul(w).to_bytes()))
 }
 
 /// PIN-error distance: finds `e` in `(−10000, 10000)` with `E = F^(−e)`, i.e.

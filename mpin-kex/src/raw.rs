@@ -9,10 +9,11 @@
 
 use miracl_core::bls12381::ecp::ECP;
 
+use crate::backend::G1;
 use crate::curve::{big_to_bytes, g1_decode, g1_to_bytes, gt_to_bytes, scalar_mod_q, G1_LEN, MB};
 use crate::error::DecodeError;
 use crate::identity::{permit_hash, Active, HashedId, IdentityProfile};
-use crate::math::{self, G2Table, IdPoints, KEY_LEN};
+use crate::math::{self, G2Table, IdPoints, ServerPoints, KEY_LEN};
 use crate::pin::Pin;
 use crate::secrets::{ServerSecret, TimePermit, Token};
 
@@ -24,6 +25,24 @@ pub type G1Bytes = [u8; G1_LEN];
 fn g1(field: &'static str, b: &[u8]) -> Result<ECP, DecodeError> {
     g1_decode(b).map_err(|source| DecodeError::Point { field, source })
 }
+
+/// Decodes a point for the blst backend (the server's path), with the same checks.
+fn g1_fast(field: &'static str, b: &[u8]) -> Result<G1, DecodeError> {
+    crate::backend::g1_decode(b).map_err(|source| DecodeError::Point { field, source })
+}
+
+/// The server's identity points, on the blst backend.
+fn server_points(id: &HashedId, day: u32) -> Result<ServerPoints, DecodeError> {
+    ServerPoints::new(id, day).map_err(|source| DecodeError::Point {
+        field: "identity point",
+        source,
+    })
+}
+
+const UNREADABLE_GT: DecodeError = DecodeError::Invalid {
+    field: "GT",
+    why: "the pairing result could not be read back from blst",
+};
 
 /// `HTP(d) = Hn(d, HCID)`.
 pub fn permit_hash_bytes(id: &HashedId, day: u32) -> Scalar {
@@ -85,8 +104,8 @@ pub fn one_pass_y(t: u32, u_prime: &[u8], message: &[u8]) -> Scalar {
 
 /// `CLIENT_2`: `V = −(x + y)·SEC`; `None` if `x + y ≡ 0 (mod q)`.
 pub fn client_2(x: &Scalar, y: &Scalar, sec: &[u8]) -> Result<Option<G1Bytes>, DecodeError> {
-    let sec = g1("SEC", sec)?;
-    Ok(math::response(&scalar_mod_q(x), &scalar_mod_q(y), &sec).map(|v| g1_to_bytes(&v)))
+    let sec = g1_fast("SEC", sec)?;
+    Ok(math::response(&scalar_mod_q(x), &scalar_mod_q(y), &sec).map(|v| v.to_bytes()))
 }
 
 /// Result of [`server_2`].
@@ -116,23 +135,24 @@ pub fn server_2(
     v: &[u8],
 ) -> Result<Verdict, DecodeError> {
     let id = HashedId::of(identity);
-    let pts = IdPoints::new(&id, day);
+    let pts = server_points(&id, day)?;
     let y = scalar_mod_q(y);
-    let table = G2Table::new(&ss.point()?);
-    let p = math::verify_point(&g1("U'", u_prime)?, &y, &pts.a_prime);
-    let g = math::verify_product(&table, &g1("V", v)?, &p);
+    let table = G2Table::new(&ss.point()?)?;
+    let p = math::verify_point(&g1_fast("U'", u_prime)?, &y, &pts.a_prime);
+    let g = math::verify_product(&table, &g1_fast("V", v)?, &p);
     if g.isunity() {
         return Ok(Verdict::Ok);
     }
+    let e = g.to_miracl().ok_or(UNREADABLE_GT)?;
     let (f, pin_error) = match u {
         Some(u) => {
-            let f = math::pin_error_base(&g1("U", u)?, &y, &pts.a);
-            (Some(gt_to_bytes(&f)), math::pin_error(&g, &f))
+            let f = math::pin_error_base(&g1_fast("U", u)?, &y, &pts.a).ok_or(UNREADABLE_GT)?;
+            (Some(gt_to_bytes(&f)), math::pin_error(&e, &f))
         }
         None => (None, None),
     };
     Ok(Verdict::BadPin {
-        e: gt_to_bytes(&g),
+        e: gt_to_bytes(&e),
         f,
         pin_error,
     })
@@ -172,7 +192,7 @@ pub fn client_key(
 ) -> Result<[u8; KEY_LEN], DecodeError> {
     let a = Active::identity_point(&HashedId::of(identity));
     let (g1p, g2p) = math::precompute(&token.point(), &a);
-    let t = g1("T", t)?;
+    let t = g1_fast("T", t)?;
     Ok(math::client_key(
         &g1p,
         &g2p,
@@ -193,14 +213,14 @@ pub fn server_key(
     h: &Scalar,
     u_prime: &[u8],
 ) -> Result<Option<[u8; KEY_LEN]>, DecodeError> {
-    let a = Active::identity_point(&HashedId::of(identity));
-    let table = G2Table::new(&ss.point()?);
+    let pts = server_points(&HashedId::of(identity), 0)?;
+    let table = G2Table::new(&ss.point()?)?;
     Ok(math::server_key(
         &table,
-        &g1("Z", z)?,
+        &g1_fast("Z", z)?,
         &scalar_mod_q(w),
         &scalar_mod_q(h),
-        &a,
-        &g1("U'", u_prime)?,
+        &pts.a,
+        &g1_fast("U'", u_prime)?,
     ))
 }

@@ -36,20 +36,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use miracl_core::bls12381::ecp::ECP;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::curve::{
-    big_from, big_to_bytes, g1_decode, g1_mul_secret, g1_to_bytes, random_scalar, G1_LEN, MB,
-};
+use crate::backend::{g1_decode, G1};
+use crate::curve::{big_from, big_to_bytes, random_scalar, G1_LEN, MB};
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
 use crate::lockout::{
     distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
 };
-use crate::math::{self, G2Table, IdPoints};
+use crate::math::{self, G2Table, ServerPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 use crate::policy::{day_of, ServerPolicy, DAY_SECS};
 use crate::replay::{MemoryReplayCache, ReplayCache};
@@ -64,13 +62,13 @@ const POINT_CACHE_ENTRIES: usize = 4096;
 pub struct ServerKey {
     table: G2Table,
     _secret: ServerSecret,
-    points: Mutex<HashMap<(HashedId, u32), IdPoints>>,
+    points: Mutex<HashMap<(HashedId, u32), ServerPoints>>,
 }
 
 impl ServerKey {
     /// Precomputes the table for `secret`.
     pub fn new(secret: ServerSecret) -> Result<Self, DecodeError> {
-        let table = G2Table::new(&secret.point()?);
+        let table = G2Table::new(&secret.point()?)?;
         Ok(Self {
             table,
             _secret: secret,
@@ -78,23 +76,24 @@ impl ServerKey {
         })
     }
 
-    fn id_points(&self, id: &HashedId, day: u32) -> IdPoints {
+    fn id_points(&self, id: &HashedId, day: u32) -> Result<ServerPoints, AuthError> {
         if let Some(p) = self
             .points
             .lock()
             .ok()
             .and_then(|m| m.get(&(*id, day)).cloned())
         {
-            return p;
+            return Ok(p);
         }
-        let pts = IdPoints::new(id, day);
+        let pts = ServerPoints::new(id, day)
+            .map_err(|_| AuthError::Degenerate("A or A + A_T(d) is the identity"))?;
         if let Ok(mut m) = self.points.lock() {
             if m.len() >= POINT_CACHE_ENTRIES {
                 m.clear();
             }
             m.insert((*id, day), pts.clone());
         }
-        pts
+        Ok(pts)
     }
 }
 
@@ -131,7 +130,7 @@ impl ServerContext {
 
 /// A validated point with the exact bytes it was received as (those are what is hashed).
 struct Pt {
-    p: ECP,
+    p: G1,
     b: [u8; G1_LEN],
 }
 
@@ -202,7 +201,7 @@ struct Pending {
     t: [u8; G1_LEN],
     started: u64,
     /// `A` and `A'`, computed once per run (the hash-to-curve map is not free).
-    pts: IdPoints,
+    pts: ServerPoints,
 }
 
 enum State {
@@ -339,10 +338,10 @@ impl Server {
         let hashed_id = HashedId::of(&msg.identity);
         let (u, u_prime, z) = validate(&msg.u, msg.ut.as_ref(), &msg.z)?;
         // policy checks wait for the response (they must not show in the flow)
-        let pts = self.ctx.key.id_points(&hashed_id, msg.day);
+        let pts = self.ctx.key.id_points(&hashed_id, msg.day)?;
         let y = big_to_bytes(&random_scalar(rng));
         let w = random_scalar(rng);
-        let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
+        let t = math::server_t(&pts.a_prime, &w);
         self.state = State::AwaitResponse(Box::new(Pending {
             identity: msg.identity.clone(),
             hashed_id,
@@ -437,10 +436,10 @@ impl Server {
             return Err(AuthError::Replay);
         }
         let slot = self.slot(&hashed_id, msg.day != 0 || msg.ut.is_some(), now)?;
-        let pts = self.ctx.key.id_points(&hashed_id, msg.day);
+        let pts = self.ctx.key.id_points(&hashed_id, msg.day)?;
         let y = big_to_bytes(&math::one_pass_y(msg.time, &u_prime.b, &msg.message));
         let w = random_scalar(rng);
-        let t = g1_to_bytes(&g1_mul_secret(&pts.a_prime, &w));
+        let t = math::server_t(&pts.a_prime, &w);
         let p = Pending {
             identity: msg.identity.clone(),
             hashed_id,
@@ -489,7 +488,7 @@ impl Server {
             // Always classified: only a wrong PIN with the genuine token gives a distance in
             // the PIN range; only that counts against the identity. Anything else counts
             // against the pair (identity, source) when the attempt holds its slot.
-            let distance = math::pin_error(&g, &math::pin_error_base(&p.u.p, &y, &pts.a));
+            let distance = math::pin_error_of(&g, &p.u.p, &y, &pts.a);
             let genuine_token = distance.is_some();
             slot.verdict = if genuine_token {
                 Verdict::TokenFailure
