@@ -337,9 +337,10 @@ if [ "$MODE" = rate ]; then
 fi
 
 if [ "$MODE" = memory ]; then
-  # each relayed connection takes 2 descriptors in a tunnel process; raise the limit if allowed
+  # each relayed connection takes 2 descriptors in a tunnel process, and stunnel serves at most
+  # 125/256 of its open-files limit; raise the limit if allowed
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  MAXN=$(( ($(ulimit -n) - 200) / 2 ))
+  MAXN=$(( $(ulimit -n) * 125 / 256 - 64 ))
   N=${1:-10000}; CYCLES=${2:-4}
   if [ "$N" -gt "$MAXN" ]; then
     echo "bench_tunnel --memory: open-files limit $(ulimit -n): $MAXN connections instead of $N" >&2
@@ -349,7 +350,7 @@ if [ "$MODE" = memory ]; then
   python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
   py wait "$ECHO"
   echo "bench_tunnel --memory: $N idle connections, $CYCLES cycles, $(nproc) cores" >&2
-  printf '| process | cycle | RSS with %d connections (MB) | KiB per connection (RSS / N) | KiB per connection above the idle process | RSS after close (MB) |\n' "$N"
+  printf '| process | cycle | RSS with %d connections (MiB) | KiB per connection (RSS / N) | KiB per connection above the idle process | RSS after close (MiB) |\n' "$N"
   printf '|---|---:|---:|---:|---:|---:|\n'
   start_milagro_psk "$ECHO"
   py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server=$M_SRV_PID" "milagro-tunnel client=$M_CLI_PID"
