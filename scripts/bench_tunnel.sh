@@ -144,8 +144,19 @@ def echo(port):
         await srv.serve_forever()
     asyncio.run(main())
 
-def crate(port, n, conc):
-    """Connections/s of n short echo connections (1 byte), conc at a time."""
+def cpu_s(pids):
+    """CPU seconds (user + system) the processes `pids` have used so far."""
+    import os
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+def crate(port, n, conc, pids):
+    """Connections/s of n short echo connections (1 byte), conc at a time, and the CPU ms per
+    connection that the processes `pids` (the two tunnels) used meanwhile."""
     import asyncio
     async def one_echo():
         r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
@@ -160,9 +171,9 @@ def crate(port, n, conc):
             while left[0] > 0:
                 left[0] -= 1
                 await one_echo()
-        t = time.perf_counter()
+        c, t = cpu_s(pids), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
-        return n / (time.perf_counter() - t)
+        return n / (time.perf_counter() - t), (cpu_s(pids) - c) * 1000 / n
     return asyncio.run(main())
 
 def hold(port, n, cycles, size, procs):
@@ -219,7 +230,7 @@ elif cmd == "echo": echo(int(sys.argv[2]))
 elif cmd == "crate":
     port, n, conc = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     wait_port(port)
-    print("%.1f" % crate(port, n, conc))
+    print("%.1f %.2f" % crate(port, n, conc, [int(p) for p in sys.argv[5:]]))
 elif cmd == "hold":
     port, n, cycles, size = (int(x) for x in sys.argv[2:6])
     wait_port(port)
@@ -284,7 +295,7 @@ start_socat() { # sink-port; sets X_CLI
 # milagro-tunnel M-Pin: provisioned for real — 3 dta-lite D-TAs, an RA, `milagro-tunnel enroll`
 # and `server-secret`. The client on P_CLI resumes with session tickets; the one on F_CLI uses
 # --no-resume: every connection is a full M-Pin run (pairings on both ends).
-start_mpin() { # sink-port; sets P_SRV P_CLI F_CLI
+start_mpin() { # sink-port; sets P_SRV P_CLI F_CLI P_SRV_PID F_CLI_PID
   local dta="$TARGET/release/dta-lite" dta_args=() i
   export DTA_PASSPHRASE=bench-passphrase-not-secret
   "$dta" ra keygen --out "$WORK/ra.key" >/dev/null
@@ -302,11 +313,11 @@ start_mpin() { # sink-port; sets P_SRV P_CLI F_CLI
   "$BIN" server-secret "${dta_args[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
   P_SRV=$(py port); P_CLI=$(py port); F_CLI=$(py port)
   "$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$1" --server-secret "$WORK/server.secret" \
-    --require-permits --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-srv.log" & PIDS+=($!)
+    --require-permits --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-srv.log" & P_SRV_PID=$!; PIDS+=($!)
   "$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
     --pin-file "$WORK/pin" "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-cli.log" & PIDS+=($!)
   "$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
-    --pin-file "$WORK/pin" --no-resume "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/f-cli.log" & PIDS+=($!)
+    --pin-file "$WORK/pin" --no-resume "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/f-cli.log" & F_CLI_PID=$!; PIDS+=($!)
   py wait "$P_SRV"; py wait "$P_CLI"; py wait "$F_CLI"
 }
 
@@ -319,19 +330,21 @@ if [ "$MODE" = rate ]; then
   py wait "$ECHO"
   start_stunnel "$ECHO"; start_milagro_psk "$ECHO"; start_mpin "$ECHO"
   echo "bench_tunnel --rate: $N connections per case, $(nproc) cores" >&2
-  declare -A R1 R50
-  for c in "stunnel4 (PSK):$S_CLI" "milagro-tunnel (PSK):$M_CLI" "milagro-tunnel (M-Pin, full):$F_CLI"; do
-    name=${c%:*}; port=${c##*:}
-    R1[$name]=$(py crate "$port" "$N" 1)
-    R50[$name]=$(py crate "$port" "$N" 50)
-    printf '  %-30s %8s conn/s (1 client) %8s conn/s (50 clients)\n' "$name" "${R1[$name]}" "${R50[$name]}" >&2
+  declare -A R1 R50 CPU
+  for c in "stunnel4 (PSK):$S_CLI:$S_SRV_PID $S_CLI_PID" "milagro-tunnel (PSK):$M_CLI:$M_SRV_PID $M_CLI_PID" \
+           "milagro-tunnel (M-Pin, full):$F_CLI:$P_SRV_PID $F_CLI_PID"; do
+    name=${c%%:*}; rest=${c#*:}; port=${rest%%:*}; pids=${rest#*:}
+    out=$(py crate "$port" "$N" 1 $pids); R1[$name]=${out% *}
+    out=$(py crate "$port" "$N" 50 $pids); R50[$name]=${out% *}; CPU[$name]=${out#* }
+    printf '  %-30s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
+      "$name" "${R1[$name]}" "${R50[$name]}" "${CPU[$name]}" >&2
   done
   echo
-  printf '| setup | connections/s, 1 client | vs stunnel | connections/s, 50 clients | vs stunnel |\n'
-  printf '|---|---:|---:|---:|---:|\n'
+  printf '| setup | connections/s, 1 client | vs stunnel | connections/s, 50 clients | vs stunnel | CPU ms per connection, both tunnels (50 clients) |\n'
+  printf '|---|---:|---:|---:|---:|---:|\n'
   for name in "milagro-tunnel (M-Pin, full)" "milagro-tunnel (PSK)" "stunnel4 (PSK)"; do
-    printf '| %s | %s | %s | %s | %s |\n' "$name" "${R1[$name]}" "$(ratio "${R1[$name]}" "${R1[stunnel4 (PSK)]}")" \
-      "${R50[$name]}" "$(ratio "${R50[$name]}" "${R50[stunnel4 (PSK)]}")"
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "${R1[$name]}" "$(ratio "${R1[$name]}" "${R1[stunnel4 (PSK)]}")" \
+      "${R50[$name]}" "$(ratio "${R50[$name]}" "${R50[stunnel4 (PSK)]}")" "${CPU[$name]}"
   done
   exit 0
 fi
