@@ -21,7 +21,8 @@
 #     RSS of a server tunnel (and of its client tunnel) holding CONNECTIONS idle established
 #     connections (driver -> client tunnel -> server tunnel -> echo sink, 16 KiB echoed on each
 #     first), per connection, over CYCLES fill-and-close cycles, and RSS after each close;
-#     the same for stunnel4 PSK.
+#     again with glibc's per-thread caches and fast bins off (GLIBC_TUNABLES, which lets glibc
+#     return the memory after a burst); the same for stunnel4 PSK.
 #
 # The server tunnels run with --rate-limit 0 and raised connection caps: every connection comes
 # from 127.0.0.1, and the bench measures capacity, not the per-source policy.
@@ -181,7 +182,7 @@ def hold(port, n, cycles, size, procs):
     (name=pid), closes them all, waits for the processes to close theirs, reads RSS again;
     `cycles` times. Prints one markdown row per process and cycle."""
     import asyncio, os
-    procs = [(a, int(b)) for a, b in (p.split("=") for p in procs)]
+    procs = [(a, int(b)) for a, b in (p.rsplit("=", 1) for p in procs)]
     payload = os.urandom(size)
     async def open_one(sem):
         async with sem:
@@ -367,6 +368,14 @@ if [ "$MODE" = memory ]; then
   printf '|---|---:|---:|---:|---:|---:|\n'
   start_milagro_psk "$ECHO"
   py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server=$M_SRV_PID" "milagro-tunnel client=$M_CLI_PID"
+  kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
+  # glibc keeps freed small chunks in its per-thread caches and fast bins, which pins the heap:
+  # without them, memory freed after a burst goes back to the system
+  export GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0
+  start_milagro_psk "$ECHO"
+  unset GLIBC_TUNABLES
+  py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server, glibc caches off=$M_SRV_PID" \
+    "milagro-tunnel client, glibc caches off=$M_CLI_PID"
   kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
   start_stunnel "$ECHO"
   py hold "$S_CLI" "$N" "$CYCLES" 16384 "stunnel4 server=$S_SRV_PID" "stunnel4 client=$S_CLI_PID"
