@@ -10,10 +10,31 @@
 # and prints a table with ratios to stunnel and to socat.
 #
 # usage: scripts/bench_tunnel.sh [BYTES] [CONNECTIONS]     (default 1 GiB, 300)
+#
+#   scripts/bench_tunnel.sh --rate [CONNECTIONS]   (default 300 per case)
+#     connections/s with 1 and with 50 concurrent clients, each connection a short echo:
+#     milagro-tunnel full M-Pin (--no-resume: pairings on both ends every time), milagro-tunnel
+#     static PSK and stunnel4 PSK, both tunnels of each pair on this machine.
+#
+#   scripts/bench_tunnel.sh --memory [CONNECTIONS] [CYCLES]   (default 10,000 (fewer if the
+#     open-files limit is lower), 4 cycles)
+#     RSS of a server tunnel (and of its client tunnel) holding CONNECTIONS idle established
+#     connections (driver -> client tunnel -> server tunnel -> echo sink, 16 KiB echoed on each
+#     first), per connection, over CYCLES fill-and-close cycles, and RSS after each close;
+#     again with glibc's per-thread caches and fast bins off (GLIBC_TUNABLES, which lets glibc
+#     return the memory after a burst); the same for stunnel4 PSK.
+#
+# The server tunnels run with --rate-limit 0 and raised connection caps: every connection comes
+# from 127.0.0.1, and the bench measures capacity, not the per-source policy.
 # needs: stunnel4, socat, python3; builds milagro-tunnel --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+MODE=default
+case "${1:-}" in
+  --rate) MODE=rate; shift ;;
+  --memory) MODE=memory; shift ;;
+esac
 BYTES=${1:-1073741824}
 CONNS=${2:-300}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -94,6 +115,103 @@ def throughput(port, total):
     if int(reply or b"-1") != total: sys.exit("throughput: sink got %r of %d" % (reply, total))
     return total / dt / 1e6
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+def nfds(pid):
+    import os
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+async def echo_serve(r, w):
+    try:
+        while True:
+            b = await r.read(65536)
+            if not b: break
+            w.write(b); await w.drain()
+    except OSError:
+        pass
+    finally:
+        w.close()
+
+def echo(port):
+    """Echoes every connection until EOF (asyncio: holds 10,000 connections cheaply)."""
+    import asyncio
+    async def main():
+        srv = await asyncio.start_server(echo_serve, "127.0.0.1", port, backlog=1024)
+        await srv.serve_forever()
+    asyncio.run(main())
+
+def cpu_s(pids):
+    """CPU seconds (user + system) the processes `pids` have used so far."""
+    import os
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+def crate(port, n, conc, pids):
+    """Connections/s of n short echo connections (1 byte), conc at a time, and the CPU ms per
+    connection that the processes `pids` (the two tunnels) used meanwhile."""
+    import asyncio
+    async def one_echo():
+        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
+        w.write(b"x"); await w.drain(); w.write_eof()
+        got = await asyncio.wait_for(r.read(), 30)
+        w.close()
+        if got != b"x": sys.exit("short connection failed: %r" % got)
+    async def main():
+        await one_echo()  # warm-up
+        left = [n]
+        async def worker():
+            while left[0] > 0:
+                left[0] -= 1
+                await one_echo()
+        c, t = cpu_s(pids), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        return n / (time.perf_counter() - t), (cpu_s(pids) - c) * 1000 / n
+    return asyncio.run(main())
+
+def hold(port, n, cycles, size, procs):
+    """Fills n idle connections (each echoes `size` bytes first), reads the RSS of `procs`
+    (name=pid), closes them all, waits for the processes to close theirs, reads RSS again;
+    `cycles` times. Prints one markdown row per process and cycle."""
+    import asyncio, os
+    procs = [(a, int(b)) for a, b in (p.rsplit("=", 1) for p in procs)]
+    payload = os.urandom(size)
+    async def open_one(sem):
+        async with sem:
+            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 60)
+            w.write(payload); await w.drain()
+            got = await asyncio.wait_for(r.readexactly(size), 60)
+            if got != payload: sys.exit("echo mismatch")
+            return w
+    async def main():
+        base = {name: (rss_kib(pid), nfds(pid)) for name, pid in procs}
+        for name, pid in procs:
+            print("| %s | before | %.1f | - | - | - |" % (name, base[name][0] / 1024), flush=True)
+        sem = asyncio.Semaphore(64)
+        for c in range(1, cycles + 1):
+            conns = await asyncio.gather(*(open_one(sem) for _ in range(n)))
+            await asyncio.sleep(2)
+            full = {name: rss_kib(pid) for name, pid in procs}
+            for w in conns: w.close()
+            await asyncio.gather(*(w.wait_closed() for w in conns), return_exceptions=True)
+            end = time.time() + 60
+            while time.time() < end and any(nfds(pid) > base[name][1] + 16 for name, pid in procs):
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(2)
+            for name, pid in procs:
+                after = rss_kib(pid)
+                print("| %s | %d | %.1f | %.1f | %.1f | %.1f |" % (name, c, full[name] / 1024,
+                      full[name] / n, (full[name] - base[name][0]) / n, after / 1024), flush=True)
+    asyncio.run(main())
+
 def rate(port, n):
     one(port, b"x")  # warm-up
     t = time.perf_counter()
@@ -109,12 +227,160 @@ elif cmd == "measure":
     port, total, n = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     wait_port(port)
     print("%.1f %.1f" % (throughput(port, total), rate(port, n)))
+elif cmd == "echo": echo(int(sys.argv[2]))
+elif cmd == "crate":
+    port, n, conc = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    wait_port(port)
+    print("%.1f %.2f" % crate(port, n, conc, [int(p) for p in sys.argv[5:]]))
+elif cmd == "hold":
+    port, n, cycles, size = (int(x) for x in sys.argv[2:6])
+    wait_port(port)
+    hold(port, n, cycles, size, sys.argv[6:])
 PY
 py() { python3 "$WORK/bench.py" "$@"; }
 
 KEY=00112233445566778899aabbccddeeff0011223344556677
 printf 'bench:%s\n' "$KEY" >"$WORK/psk.txt"
 chmod 600 "$WORK/psk.txt"
+
+# --- the setups (each starts its processes in the background; PIDS are stopped at exit) ---
+CAPS=(--max-connections 20000 --max-handshakes 4096 --max-handshakes-per-source 4096)
+
+start_milagro_psk() { # sink-port; sets M_SRV M_CLI M_SRV_PID M_CLI_PID
+  M_SRV=$(py port); M_CLI=$(py port)
+  "$BIN" server --accept 127.0.0.1:"$M_SRV" --connect 127.0.0.1:"$1" --psk-secrets "$WORK/psk.txt" \
+    --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/m-srv.log" & M_SRV_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$M_CLI" --connect 127.0.0.1:"$M_SRV" --psk-secrets "$WORK/psk.txt" \
+    "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/m-cli.log" & M_CLI_PID=$!; PIDS+=($!)
+  py wait "$M_SRV"; py wait "$M_CLI"
+}
+
+start_stunnel() { # sink-port; sets S_SRV S_CLI S_SRV_PID S_CLI_PID (PSK, TLS 1.3)
+  S_SRV=$(py port); S_CLI=$(py port)
+  cat >"$WORK/s-srv.conf" <<EOF
+foreground = yes
+pid =
+output = $WORK/s-srv.log
+debug = 3
+[srv]
+accept = 127.0.0.1:$S_SRV
+connect = 127.0.0.1:$1
+PSKsecrets = $WORK/psk.txt
+sslVersionMin = TLSv1.3
+EOF
+  cat >"$WORK/s-cli.conf" <<EOF
+foreground = yes
+pid =
+output = $WORK/s-cli.log
+debug = 3
+[cli]
+client = yes
+accept = 127.0.0.1:$S_CLI
+connect = 127.0.0.1:$S_SRV
+PSKsecrets = $WORK/psk.txt
+PSKidentity = bench
+sslVersionMin = TLSv1.3
+EOF
+  stunnel4 "$WORK/s-srv.conf" 2>>"$WORK/stunnel.err" & S_SRV_PID=$!; PIDS+=($!)
+  stunnel4 "$WORK/s-cli.conf" 2>>"$WORK/stunnel.err" & S_CLI_PID=$!; PIDS+=($!)
+  py wait "$S_SRV"; py wait "$S_CLI"
+}
+
+start_socat() { # sink-port; sets X_CLI
+  X_SRV=$(py port); X_CLI=$(py port)
+  socat TCP-LISTEN:"$X_SRV",bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:"$1" & PIDS+=($!)
+  socat TCP-LISTEN:"$X_CLI",bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:"$X_SRV" & PIDS+=($!)
+  py wait "$X_SRV"; py wait "$X_CLI"
+}
+
+# milagro-tunnel M-Pin: provisioned for real — 3 dta-lite D-TAs, an RA, `milagro-tunnel enroll`
+# and `server-secret`. The client on P_CLI resumes with session tickets; the one on F_CLI uses
+# --no-resume: every connection is a full M-Pin run (pairings on both ends).
+start_mpin() { # sink-port; sets P_SRV P_CLI F_CLI P_SRV_PID F_CLI_PID
+  local dta="$TARGET/release/dta-lite" dta_args=() i
+  export DTA_PASSPHRASE=bench-passphrase-not-secret
+  "$dta" ra keygen --out "$WORK/ra.key" >/dev/null
+  for i in 1 2 3; do
+    "$dta" init --dir "$WORK/dta$i" --name "dta$i" --ra-pubkey "$(cat "$WORK/ra.key.pub")" >/dev/null
+    "$dta" serve --dir "$WORK/dta$i" --listen 127.0.0.1:0 >"$WORK/dta$i.out" 2>"$WORK/dta$i.log" & PIDS+=($!)
+    for _ in $(seq 100); do grep -q '^dta ' "$WORK/dta$i.out" 2>/dev/null && break; sleep 0.1; done
+    dta_args+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
+  done
+  "$dta" ra grant client --key "$WORK/ra.key" --identity bench@example.com --out "$WORK/client.grant" >/dev/null
+  "$dta" ra grant server --key "$WORK/ra.key" --name bench-server --out "$WORK/server.grant" >/dev/null
+  printf '1234' >"$WORK/pin"; chmod 600 "$WORK/pin"
+  "$BIN" enroll --identity bench@example.com "${dta_args[@]}" --grant "$WORK/client.grant" \
+    --out "$WORK/bench.credential" --pin-file "$WORK/pin" --days 2 2>"$WORK/enroll.log"
+  "$BIN" server-secret "${dta_args[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
+  P_SRV=$(py port); P_CLI=$(py port); F_CLI=$(py port)
+  "$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$1" --server-secret "$WORK/server.secret" \
+    --require-permits --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-srv.log" & P_SRV_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+    --pin-file "$WORK/pin" "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-cli.log" & PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+    --pin-file "$WORK/pin" --no-resume "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/f-cli.log" & F_CLI_PID=$!; PIDS+=($!)
+  py wait "$P_SRV"; py wait "$P_CLI"; py wait "$F_CLI"
+}
+
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
+
+if [ "$MODE" = rate ]; then
+  N=${1:-300}
+  ECHO=$(py port)
+  python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
+  py wait "$ECHO"
+  start_stunnel "$ECHO"; start_milagro_psk "$ECHO"; start_mpin "$ECHO"
+  echo "bench_tunnel --rate: $N connections per case, $(nproc) cores" >&2
+  declare -A R1 R50 CPU
+  for c in "stunnel4 (PSK):$S_CLI:$S_SRV_PID $S_CLI_PID" "milagro-tunnel (PSK):$M_CLI:$M_SRV_PID $M_CLI_PID" \
+           "milagro-tunnel (M-Pin, full):$F_CLI:$P_SRV_PID $F_CLI_PID"; do
+    name=${c%%:*}; rest=${c#*:}; port=${rest%%:*}; pids=${rest#*:}
+    out=$(py crate "$port" "$N" 1 $pids); R1[$name]=${out% *}
+    out=$(py crate "$port" "$N" 50 $pids); R50[$name]=${out% *}; CPU[$name]=${out#* }
+    printf '  %-30s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
+      "$name" "${R1[$name]}" "${R50[$name]}" "${CPU[$name]}" >&2
+  done
+  echo
+  printf '| setup | connections/s, 1 client | vs stunnel | connections/s, 50 clients | vs stunnel | CPU ms per connection, both tunnels (50 clients) |\n'
+  printf '|---|---:|---:|---:|---:|---:|\n'
+  for name in "milagro-tunnel (M-Pin, full)" "milagro-tunnel (PSK)" "stunnel4 (PSK)"; do
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "${R1[$name]}" "$(ratio "${R1[$name]}" "${R1[stunnel4 (PSK)]}")" \
+      "${R50[$name]}" "$(ratio "${R50[$name]}" "${R50[stunnel4 (PSK)]}")" "${CPU[$name]}"
+  done
+  exit 0
+fi
+
+if [ "$MODE" = memory ]; then
+  # each relayed connection takes 2 descriptors in a tunnel process, and stunnel serves at most
+  # 125/256 of its open-files limit; raise the limit if allowed
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  MAXN=$(( $(ulimit -n) * 125 / 256 - 64 ))
+  N=${1:-10000}; CYCLES=${2:-4}
+  if [ "$N" -gt "$MAXN" ]; then
+    echo "bench_tunnel --memory: open-files limit $(ulimit -n): $MAXN connections instead of $N" >&2
+    N=$MAXN
+  fi
+  ECHO=$(py port)
+  python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
+  py wait "$ECHO"
+  echo "bench_tunnel --memory: $N idle connections, $CYCLES cycles, $(nproc) cores" >&2
+  printf '| process | cycle | RSS with %d connections (MiB) | KiB per connection (RSS / N) | KiB per connection above the idle process | RSS after close (MiB) |\n' "$N"
+  printf '|---|---:|---:|---:|---:|---:|\n'
+  start_milagro_psk "$ECHO"
+  py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server=$M_SRV_PID" "milagro-tunnel client=$M_CLI_PID"
+  kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
+  # glibc keeps freed small chunks in its per-thread caches and fast bins, which pins the heap:
+  # without them, memory freed after a burst goes back to the system
+  export GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0
+  start_milagro_psk "$ECHO"
+  unset GLIBC_TUNABLES
+  py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server, glibc caches off=$M_SRV_PID" \
+    "milagro-tunnel client, glibc caches off=$M_CLI_PID"
+  kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
+  start_stunnel "$ECHO"
+  py hold "$S_CLI" "$N" "$CYCLES" 16384 "stunnel4 server=$S_SRV_PID" "stunnel4 client=$S_CLI_PID"
+  exit 0
+fi
 
 SINK=$(py port)
 python3 "$WORK/bench.py" sink "$SINK" & PIDS+=($!)
@@ -131,88 +397,13 @@ run_case() { # name entry-port
 
 echo "bench_tunnel: $BYTES bytes, $CONNS sequential connections, $(nproc) cores" >&2
 run_case direct "$SINK"
-
-# milagro-tunnel static PSK
-M_SRV=$(py port); M_CLI=$(py port)
-"$BIN" server --accept 127.0.0.1:"$M_SRV" --connect 127.0.0.1:"$SINK" --psk-secrets "$WORK/psk.txt" \
-  --log-level warn >/dev/null 2>"$WORK/m-srv.log" & PIDS+=($!)
-"$BIN" client --accept 127.0.0.1:"$M_CLI" --connect 127.0.0.1:"$M_SRV" --psk-secrets "$WORK/psk.txt" \
-  --log-level warn >/dev/null 2>"$WORK/m-cli.log" & PIDS+=($!)
-py wait "$M_SRV"; py wait "$M_CLI"
-run_case "milagro-tunnel (PSK)" "$M_CLI"
-
-# stunnel4 PSK, TLS 1.3
-S_SRV=$(py port); S_CLI=$(py port)
-cat >"$WORK/s-srv.conf" <<EOF
-foreground = yes
-pid =
-output = $WORK/s-srv.log
-debug = 3
-[srv]
-accept = 127.0.0.1:$S_SRV
-connect = 127.0.0.1:$SINK
-PSKsecrets = $WORK/psk.txt
-sslVersionMin = TLSv1.3
-EOF
-cat >"$WORK/s-cli.conf" <<EOF
-foreground = yes
-pid =
-output = $WORK/s-cli.log
-debug = 3
-[cli]
-client = yes
-accept = 127.0.0.1:$S_CLI
-connect = 127.0.0.1:$S_SRV
-PSKsecrets = $WORK/psk.txt
-PSKidentity = bench
-sslVersionMin = TLSv1.3
-EOF
-stunnel4 "$WORK/s-srv.conf" 2>>"$WORK/stunnel.err" & PIDS+=($!)
-stunnel4 "$WORK/s-cli.conf" 2>>"$WORK/stunnel.err" & PIDS+=($!)
-py wait "$S_SRV"; py wait "$S_CLI"
-run_case "stunnel4 (PSK)" "$S_CLI"
-
-# two-hop socat relay
-X_SRV=$(py port); X_CLI=$(py port)
-socat TCP-LISTEN:"$X_SRV",bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:"$SINK" & PIDS+=($!)
-socat TCP-LISTEN:"$X_CLI",bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:"$X_SRV" & PIDS+=($!)
-py wait "$X_SRV"; py wait "$X_CLI"
-run_case "socat two-hop" "$X_CLI"
-
-# milagro-tunnel M-Pin: provisioned for real — 3 dta-lite D-TAs, an RA, `milagro-tunnel enroll`
-# and `server-secret`. The first connection runs M-Pin Full + TLS 1.3; later ones resume with the
-# session ticket it got (no pairings) unless --no-resume.
-DTA="$TARGET/release/dta-lite"
-export DTA_PASSPHRASE=bench-passphrase-not-secret
-"$DTA" ra keygen --out "$WORK/ra.key" >/dev/null
-DTA_ARGS=()
-for i in 1 2 3; do
-  "$DTA" init --dir "$WORK/dta$i" --name "dta$i" --ra-pubkey "$(cat "$WORK/ra.key.pub")" >/dev/null
-  "$DTA" serve --dir "$WORK/dta$i" --listen 127.0.0.1:0 >"$WORK/dta$i.out" 2>"$WORK/dta$i.log" & PIDS+=($!)
-  for _ in $(seq 100); do grep -q '^dta ' "$WORK/dta$i.out" 2>/dev/null && break; sleep 0.1; done
-  DTA_ARGS+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
-done
-"$DTA" ra grant client --key "$WORK/ra.key" --identity bench@example.com --out "$WORK/client.grant" >/dev/null
-"$DTA" ra grant server --key "$WORK/ra.key" --name bench-server --out "$WORK/server.grant" >/dev/null
-printf '1234' >"$WORK/pin"; chmod 600 "$WORK/pin"
-"$BIN" enroll --identity bench@example.com "${DTA_ARGS[@]}" --grant "$WORK/client.grant" \
-  --out "$WORK/bench.credential" --pin-file "$WORK/pin" --days 2 2>"$WORK/enroll.log"
-"$BIN" server-secret "${DTA_ARGS[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
-P_SRV=$(py port); P_CLI=$(py port)
-"$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$SINK" --server-secret "$WORK/server.secret" \
-  --require-permits --log-level warn >/dev/null 2>"$WORK/p-srv.log" & PIDS+=($!)
-"$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
-  --pin-file "$WORK/pin" --log-level warn >/dev/null 2>"$WORK/p-cli.log" & PIDS+=($!)
-py wait "$P_SRV"; py wait "$P_CLI"
+start_milagro_psk "$SINK"; run_case "milagro-tunnel (PSK)" "$M_CLI"
+start_stunnel "$SINK"; run_case "stunnel4 (PSK)" "$S_CLI"
+start_socat "$SINK"; run_case "socat two-hop" "$X_CLI"
+start_mpin "$SINK"
 run_case "milagro-tunnel (M-Pin)" "$P_CLI"
-# the same without session tickets: every connection is a full M-Pin run (pairings on both ends)
-F_CLI=$(py port)
-"$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
-  --pin-file "$WORK/pin" --no-resume --log-level warn >/dev/null 2>"$WORK/f-cli.log" & PIDS+=($!)
-py wait "$F_CLI"
 run_case "milagro-tunnel (M-Pin, full)" "$F_CLI"
 
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
 echo
 printf '| setup | 1 GiB throughput (MB/s) | vs stunnel | vs socat | sequential connections/s | vs stunnel | vs socat |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|\n'

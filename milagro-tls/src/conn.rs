@@ -254,6 +254,7 @@ impl ConnectionCommon {
             std::mem::swap(out, &mut self.out);
         } else {
             out.append(&mut self.out);
+            self.out = Vec::new();
         }
     }
 
@@ -292,10 +293,23 @@ impl ConnectionCommon {
         buf[..n].copy_from_slice(&avail[..n]);
         self.received_pos += n;
         if self.received_pos == self.received.len() {
-            self.received.clear();
+            // freed, not kept: an idle connection holds no plaintext buffer
+            self.received = Vec::new();
             self.received_pos = 0;
         }
         n
+    }
+
+    /// Bytes of memory held by this connection's record buffers (received
+    /// TLS bytes, handshake fragments, plaintext not yet read, output not yet
+    /// taken, data held back until the handshake completes). Buffers are
+    /// freed as soon as they are empty, so this is 0 on an idle connection.
+    pub fn buffer_capacity(&self) -> usize {
+        self.deframer.capacity()
+            + self.hs_buf.capacity()
+            + self.received.capacity()
+            + self.out.capacity()
+            + self.pending.capacity()
     }
 
     /// True once the peer's close_notify has been received.
@@ -588,6 +602,11 @@ impl ConnectionCommon {
                 break;
             };
             self.process_record(rec)?;
+        }
+        // an idle connection keeps no buffer it is not using
+        self.deframer.release_if_consumed();
+        if self.hs_buf.is_empty() {
+            self.hs_buf = Vec::new();
         }
         Ok(())
     }

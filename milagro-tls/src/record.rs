@@ -59,6 +59,20 @@ impl Deframer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Frees the buffer once every byte in it was returned as a record, so
+    /// an idle connection holds no receive buffer (a partial record stays).
+    pub fn release_if_consumed(&mut self) {
+        if self.pos == self.buf.len() {
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
+    }
+
+    /// Bytes of memory the buffer holds (its capacity).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Number of buffered bytes not yet returned as records.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos

@@ -22,6 +22,8 @@ use crate::suites::CipherSuite;
 /// Default handshake timeout.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Bytes read from the transport at a time, into a buffer on the stack of
+/// the polling thread: a connection waiting for input holds no read buffer.
 const READ_CHUNK: usize = 32 * 1024;
 /// Smallest output bound the adapter applies (its write half, 32 KiB, holds
 /// two full records).
@@ -105,7 +107,6 @@ pub struct TlsStream<IO> {
     conn: ConnectionCommon,
     wbuf: Vec<u8>,
     wpos: usize,
-    rbuf: Box<[u8]>,
     peer_identity: Option<Vec<u8>>,
     wakers: Wakers,
 }
@@ -233,6 +234,13 @@ impl<IO> TlsStream<IO> {
         self.wbuf.len() - self.wpos + self.conn.buffered_tls()
     }
 
+    /// Bytes of memory held by the record buffers of this stream and its
+    /// connection ([`ConnectionCommon::buffer_capacity`] plus the adapter's
+    /// output buffer): 0 while the connection is idle.
+    pub fn buffer_capacity(&self) -> usize {
+        self.wbuf.capacity() + self.conn.buffer_capacity()
+    }
+
     fn out_bound(&self) -> usize {
         self.conn.limits().max_tls_out.max(MIN_TLS_OUT)
     }
@@ -255,7 +263,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
             conn,
             wbuf: Vec::new(),
             wpos: 0,
-            rbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             peer_identity: None,
             wakers: Wakers::default(),
         };
@@ -284,7 +291,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if self.wpos == self.wbuf.len() {
-                self.wbuf.clear();
+                // freed, not kept: an idle connection holds no output buffer
+                self.wbuf = Vec::new();
                 self.wpos = 0;
                 if !self.conn.wants_write() {
                     return Poll::Ready(Ok(()));
@@ -318,13 +326,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// Reads once from the transport and processes what arrived. On a TLS
     /// error, tries (without waiting) to send the queued alert.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let mut rb = ReadBuf::new(&mut self.rbuf);
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut rb = ReadBuf::new(&mut chunk);
         std::task::ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
         let n = rb.filled().len();
         if n == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.conn.read_tls(&self.rbuf[..n]);
+        self.conn.read_tls(&chunk[..n]);
         if let Err(e) = self.conn.process_new_packets() {
             let _ = self.poll_write_tls(cx);
             let _ = Pin::new(&mut self.io).poll_flush(cx);

@@ -152,3 +152,48 @@ async fn empty_write_seals_nothing() {
     tls.write_all(b"y").await.unwrap();
     assert_eq!(tls.connection().stats().limit_rekeys, 1);
 }
+
+/// After 200 KiB both ways (full records, read back in small pieces), an idle
+/// connection holds no record buffer on either side: the receive, plaintext
+/// and output buffers are freed once empty (10,000 idle connections would
+/// otherwise keep up to ~100 KiB each).
+#[tokio::test]
+async fn idle_connection_holds_no_record_buffers() {
+    let (connector, acceptor) = configs(KEY);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(sock).await.unwrap();
+        let mut buf = vec![0u8; 200 * 1024];
+        for chunk in buf.chunks_mut(1000) {
+            tls.read_exact(chunk).await.unwrap();
+        }
+        tls.write_all(&buf).await.unwrap();
+        tls.flush().await.unwrap();
+        done_rx.await.unwrap();
+        tls.buffer_capacity()
+    });
+    let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = connector.connect(sock).await.unwrap();
+    let data: Vec<u8> = (0..200 * 1024).map(|i: u32| (i % 251) as u8).collect();
+    tls.write_all(&data).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut got = vec![0u8; data.len()];
+    for chunk in got.chunks_mut(777) {
+        tls.read_exact(chunk).await.unwrap();
+    }
+    assert_eq!(got, data);
+    assert_eq!(
+        tls.buffer_capacity(),
+        0,
+        "client side holds buffers while idle"
+    );
+    done_tx.send(()).unwrap();
+    assert_eq!(
+        server.await.unwrap(),
+        0,
+        "server side holds buffers while idle"
+    );
+}

@@ -9,18 +9,25 @@
 //! application cannot take a cut-off stream for a complete one; the end is
 //! `truncated` and counted in `/metrics`. An error on either side also ends
 //! with a reset of the plaintext side.
+//!
+//! Each direction takes a buffer from the [`BufPool`] only when its source
+//! has data (the read is polled with a buffer that goes back to the pool if
+//! the source is not ready) and returns it once those bytes are written: an
+//! idle connection holds no relay buffer.
 
+use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::addr::{BoxStream, PlainStream};
+use crate::bufpool::{BufPool, PooledBuf};
 use crate::metrics::{DirectionLabel, Metrics};
-
-const BUF: usize = 64 * 1024;
 
 /// How a relayed connection went.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,22 +56,44 @@ impl Activity {
     }
 }
 
+/// Waits until `r` has data, then reads it into a buffer from `pool`; while
+/// `r` is not ready no buffer is held.
+async fn read_pooled<'p, R: AsyncRead + Unpin>(
+    r: &mut R,
+    pool: &'p BufPool,
+) -> io::Result<(PooledBuf<'p>, usize)> {
+    poll_fn(|cx| {
+        let mut buf = pool.take();
+        let mut rb = ReadBuf::new(&mut buf);
+        match Pin::new(&mut *r).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                Poll::Ready(Ok((buf, n)))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // the buffer goes back to the pool until the source is ready
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 async fn pipe<R, W>(
     mut r: R,
     mut w: W,
     counter: Counter,
     total: &AtomicU64,
     activity: &Activity,
+    pool: &BufPool,
 ) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut buf = vec![0u8; BUF];
     loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
+        let (buf, n) = match read_pooled(&mut r, pool).await {
+            Ok((_, 0)) => break,
+            Ok(x) => x,
             // a TLS peer that closed TCP without close_notify: a truncation
             // (only the TLS side reports UnexpectedEof; TCP reads give Ok(0))
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -74,6 +103,7 @@ where
         };
         w.write_all(&buf[..n]).await?;
         w.flush().await?;
+        drop(buf);
         let n = n as u64;
         counter.inc_by(n);
         total.fetch_add(n, Ordering::Relaxed);
@@ -116,6 +146,28 @@ pub async fn relay(
     metrics: &Metrics,
     service: &str,
 ) -> RelayStats {
+    relay_in(
+        tls,
+        plain,
+        accepted_tls,
+        idle,
+        metrics,
+        service,
+        BufPool::global(),
+    )
+    .await
+}
+
+/// [`relay`] with buffers from `pool`.
+pub async fn relay_in(
+    tls: BoxStream,
+    plain: PlainStream,
+    accepted_tls: bool,
+    idle: Option<Duration>,
+    metrics: &Metrics,
+    service: &str,
+    pool: &BufPool,
+) -> RelayStats {
     let counter = |direction: &str| {
         metrics
             .bytes
@@ -141,13 +193,21 @@ pub async fn relay(
     let end = {
         let both = async {
             tokio::try_join!(
-                pipe(&mut tls_r, &mut plain_w, from_tls.0, from_tls.1, &activity),
+                pipe(
+                    &mut tls_r,
+                    &mut plain_w,
+                    from_tls.0,
+                    from_tls.1,
+                    &activity,
+                    pool
+                ),
                 pipe(
                     &mut plain_r,
                     &mut tls_w,
                     from_plain.0,
                     from_plain.1,
-                    &activity
+                    &activity,
+                    pool
                 ),
             )
         };
@@ -183,4 +243,72 @@ pub async fn relay(
         bytes_out: out_total.load(Ordering::Relaxed),
         end,
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connected pair of TCP sockets on 127.0.0.1.
+    async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let addr = l.local_addr().unwrap();
+        let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
+        (a.unwrap(), b.unwrap().0)
+    }
+
+    /// Relays 20 connections, moves data both ways through each, then checks
+    /// that the idle relays hold no buffer (with a buffer per direction, as
+    /// before pooling, 40 would be out), and that they still work.
+    #[tokio::test]
+    async fn idle_relays_hold_no_buffer() {
+        let pool: &'static BufPool = Box::leak(Box::new(BufPool::new(BUF_TEST, 4)));
+        let metrics: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut ends = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (tls_peer, tls_side) = pair(&l).await;
+            let (plain_peer, plain_side) = pair(&l).await;
+            let tls: BoxStream = Box::pin(tls_side);
+            let plain = PlainStream::Tcp(plain_side);
+            tasks.push(tokio::spawn(async move {
+                relay_in(tls, plain, true, None, metrics, "t", pool).await
+            }));
+            ends.push((tls_peer, plain_peer));
+        }
+        let payload = vec![7u8; 3 * BUF_TEST + 5];
+        for round in 0..2 {
+            for (a, b) in &mut ends {
+                a.write_all(&payload).await.unwrap();
+                let mut got = vec![0u8; payload.len()];
+                b.read_exact(&mut got).await.unwrap();
+                assert_eq!(got, payload, "round {round}: a to b");
+                b.write_all(b"pong").await.unwrap();
+                let mut pong = [0u8; 4];
+                a.read_exact(&mut pong).await.unwrap();
+                assert_eq!(&pong, b"pong");
+            }
+            // the last write completes before its buffer is returned: allow it to land
+            for _ in 0..100 {
+                if pool.in_use() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(pool.in_use(), 0, "round {round}: idle relays hold buffers");
+            assert!(pool.idle() <= 4, "the pool keeps at most max_idle buffers");
+        }
+        for (a, b) in ends {
+            drop(a);
+            drop(b);
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().end, "eof");
+        }
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    const BUF_TEST: usize = 4096;
 }

@@ -42,6 +42,7 @@
 
 pub mod addr;
 pub mod auth;
+pub mod bufpool;
 pub mod cli;
 pub mod config;
 pub mod copy;
