@@ -468,3 +468,47 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
     );
     assert_eq!(echo.accepted(), 3);
 }
+
+#[test]
+fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_address() {
+    let dir = TempDir::new("lock-known-off");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &[
+            "--lockout-for",
+            "1h",
+            "--distributed-lockout-after",
+            "3",
+            "--known-source-days",
+            "0",
+        ],
+    );
+    let srv_addr = srv.addr("server");
+    let path = w.credential(&dir, "alice", "alice", 1234);
+    let cred = CredentialFile::load(&path)
+        .unwrap()
+        .to_credential(today())
+        .unwrap();
+    let cred = Arc::new(cred);
+    assert!(login_from(
+        [127, 0, 0, 6],
+        &srv_addr,
+        cred.clone(),
+        b"usual"
+    ));
+    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
+        assert_eq!(
+            thief_from([127, 0, 0, 2 + i as u8], &srv_addr, &cred, pin),
+            Some(FrameType::Failure as u8)
+        );
+    }
+    srv.wait_log_count("not made with this identity's token", 3);
+    // No source is known: the earlier login's address is refused like any other.
+    assert!(!login_from([127, 0, 0, 6], &srv_addr, cred, b"x"));
+    srv.wait_log("identity locked out for permit-mode logins after 3 failed proofs");
+    assert_eq!(echo.accepted(), 1);
+}
