@@ -54,6 +54,7 @@ pub mod curve;
 pub mod error;
 mod hash;
 pub mod identity;
+mod known;
 pub mod lockout;
 mod math;
 pub mod messages;
@@ -69,8 +70,8 @@ pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
 pub use identity::{HashedId, IdentityProfile, MilagroLegacy};
 pub use lockout::{
-    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
-    Standing,
+    distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
+    MemoryFailureStore, Outcome, Standing,
 };
 pub use math::{pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};

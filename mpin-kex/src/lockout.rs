@@ -23,6 +23,13 @@
 //! [`crate::ServerPolicy::distributed_lockout_after`], the same `lockout_for` doubling): once
 //! spent, every permit-mode attempt for the identity from a named source is refused before
 //! any pairing until the lockout expires, and a success resets it.
+//!
+//! Known sources: so that an attacker without the token cannot aim that lock at the networks
+//! the victim uses, the store also remembers, per (identity, source), the time of the last
+//! verified success ([`FailureStore::mark_known`], key [`known_source`]), for
+//! [`crate::ServerPolicy::known_source_ttl`] (30 days). An attempt from a known source is
+//! outside the distributed budget: it is neither refused nor held back by it, its failures do
+//! not spend it and its success does not reset it; the pair and identity lockouts still apply.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -32,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::curve::MB;
 use crate::identity::HashedId;
+use crate::known::KnownMarks;
 
 /// Domain-separation tag of [`source_pair`] keys; also their first 16 bytes, so a pair key
 /// never equals a hashed identity (those start with 16 zero bytes).
@@ -39,6 +47,9 @@ const PAIR_TAG: &[u8; MB - 32] = b"mpin-kex/pair/v1";
 
 /// Domain-separation tag of [`distributed_key`] keys (and their first 16 bytes).
 const DIST_TAG: &[u8; MB - 32] = b"mpin-kex/dist/v1";
+
+/// Domain-separation tag of [`known_source`] keys (and their first 16 bytes).
+const KNOWN_TAG: &[u8; MB - 32] = b"mpin-kex/know/v1";
 
 /// A key `tag ‖ SHA-256(tag ‖ parts…)`: never a valid hashed identity (those start with 16
 /// zero bytes), and separated from other tags.
@@ -68,6 +79,14 @@ pub fn source_pair(id: &HashedId, source: &[u8]) -> HashedId {
 /// use it to inspect or [`FailureStore::clear`] the budget.
 pub fn distributed_key(id: &HashedId) -> HashedId {
     derived_key(DIST_TAG, &[&id.as_bytes()[..]])
+}
+
+/// The key of the known-source mark of the pair (identity `id`, `source`) for
+/// [`FailureStore::mark_known`] and [`FailureStore::known_at`]: `KNOWN_TAG ‖
+/// SHA-256(KNOWN_TAG ‖ id ‖ source)`, with the tag `"mpin-kex/know/v1"`; never a valid
+/// hashed identity, nor a pair or distributed key.
+pub fn known_source(id: &HashedId, source: &[u8]) -> HashedId {
+    derived_key(KNOWN_TAG, &[&id.as_bytes()[..], source])
 }
 
 /// The lockout rules a store applies (from [`crate::ServerPolicy::lockout`]).
@@ -156,6 +175,21 @@ pub trait FailureStore: Send + Sync {
     fn standing(&self, id: &HashedId, now: u64) -> Standing;
     /// Forgets the identity's failures and lockout (an operator's unlock); slots stay.
     fn clear(&self, id: &HashedId);
+    /// Records a *verified* success from a source at `now` under `key` (a [`known_source`]
+    /// key), remembered for `ttl` (nothing when `ttl` is zero). Must be one atomic step that
+    /// never lowers a stored time (Redis: a Lua `max` then `EXPIRE`, or `SET key now EX ttl`
+    /// when `now` is monotonic), bounded in memory, and the mark must expire by itself.
+    /// The default records nothing: no source is ever known, which fails closed (every
+    /// source stays subject to the distributed lock).
+    fn mark_known(&self, key: &HashedId, now: u64, ttl: Duration) {
+        let _ = (key, now, ttl);
+    }
+    /// The last success recorded under `key` when it is less than `ttl` before `now` (read
+    /// only, one atomic `GET`). A store that cannot answer must return `None`.
+    fn known_at(&self, key: &HashedId, now: u64, ttl: Duration) -> Option<u64> {
+        let _ = (key, now, ttl);
+        None
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -241,16 +275,24 @@ impl Inner {
 #[derive(Debug)]
 pub struct MemoryFailureStore {
     inner: Mutex<Inner>,
+    known: Mutex<KnownMarks>,
     capacity: usize,
 }
 
 impl MemoryFailureStore {
-    /// A store for at most `capacity` identities (at least 1).
+    /// A store for at most `capacity` identities (at least 1), and as many known-source
+    /// marks (each forgotten `ttl` after its last success; when full, the oldest goes).
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
+            known: Mutex::new(KnownMarks::new(capacity)),
             capacity: capacity.max(1),
         }
+    }
+
+    /// Known-source marks currently remembered.
+    pub fn known_len(&self) -> usize {
+        self.known.lock().map(|k| k.len()).unwrap_or(0)
     }
 
     /// Identities currently remembered (with failures, lockouts or slots).
@@ -381,6 +423,16 @@ impl FailureStore for MemoryFailureStore {
                 inner.requeue(id, kept, 0, &LockoutRules::default());
             }
         }
+    }
+
+    fn mark_known(&self, key: &HashedId, now: u64, ttl: Duration) {
+        if let Ok(mut known) = self.known.lock() {
+            known.mark(key, now, ttl.as_secs());
+        }
+    }
+
+    fn known_at(&self, key: &HashedId, now: u64, ttl: Duration) -> Option<u64> {
+        self.known.lock().ok()?.last(key, now, ttl.as_secs())
     }
 }
 
@@ -529,6 +581,13 @@ mod tests {
         );
         assert_ne!(d, source_pair(&a, &[]), "separated from pair keys");
         assert_ne!(d, a);
+        let k2 = known_source(&a, &[127, 0, 0, 1]);
+        assert_ne!(k2, k, "separated from pair keys");
+        assert_ne!(k2, known_source(&b, &[127, 0, 0, 1]));
+        assert!(
+            HashedId::from_bytes(k2.as_bytes()).is_none(),
+            "not an identity"
+        );
     }
 
     /// Failed guesses a store lets through in `horizon` seconds, trying every second.

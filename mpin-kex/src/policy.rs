@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::lockout::{
-    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
-    Standing,
+    distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
+    MemoryFailureStore, Outcome, Standing,
 };
 pub use crate::replay::{MemoryReplayCache, ReplayCache};
 
@@ -49,6 +49,12 @@ pub struct ServerPolicy {
     /// the token must fail from at least `⌈distributed_lockout_after / lockout_after⌉`
     /// source prefixes to trigger it (each pair locks after `lockout_after`).
     pub distributed_lockout_after: u32,
+    /// How long a source prefix stays *known* for an identity after a verified success from
+    /// it (default 30 days; zero = no source is known). Attempts from a known source are
+    /// outside the distributed budget (neither refused by its lock nor counted), so an
+    /// attacker spending it cannot lock the victim out of the networks it uses; they stay
+    /// subject to the pair and identity lockouts.
+    pub known_source_ttl: Duration,
     /// How long the first lockout lasts (default 5 minutes); each further one doubles, up to
     /// `lockout_max`. A success resets.
     pub lockout_for: Duration,
@@ -73,6 +79,7 @@ impl Default for ServerPolicy {
             one_pass_window_secs: 300,
             lockout_after: 3,
             distributed_lockout_after: 30,
+            known_source_ttl: Duration::from_secs(30 * DAY_SECS),
             lockout_for: Duration::from_secs(300),
             lockout_max: Duration::from_secs(DAY_SECS),
             pin_error_detection: false,
@@ -111,6 +118,7 @@ impl core::fmt::Debug for ServerPolicy {
             .field("one_pass_window_secs", &self.one_pass_window_secs)
             .field("lockout_after", &self.lockout_after)
             .field("distributed_lockout_after", &self.distributed_lockout_after)
+            .field("known_source_ttl", &self.known_source_ttl)
             .field("lockout_for", &self.lockout_for)
             .field("lockout_max", &self.lockout_max)
             .field("pin_error_detection", &self.pin_error_detection)

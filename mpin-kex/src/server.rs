@@ -32,6 +32,13 @@
 //! sources together; once spent, every permit-mode attempt for the identity from a named
 //! source is refused ([`AuthError::DistributedLockedOut`]) before any pairing, until it
 //! expires; a success resets it, a wrong PIN with the genuine token releases it.
+//!
+//! Known sources: a verified success from a named source marks the pair (identity, source)
+//! known ([`crate::lockout::known_source`], for [`ServerPolicy::known_source_ttl`]); an
+//! attempt from a known source takes no distributed slot, so the distributed lock never
+//! refuses (nor delays) it, and its failures are bounded by the pair lockout alone. An
+//! attacker without the token who spends the budget therefore cannot lock the victim out of
+//! the networks it logged in from; a thief on new networks is still stopped by the budget.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,7 +52,8 @@ use crate::curve::{big_from, big_to_bytes, random_scalar, G1_LEN, MB};
 use crate::error::{AuthError, DecodeError};
 use crate::identity::HashedId;
 use crate::lockout::{
-    distributed_key, source_pair, FailureStore, Gate, LockoutRules, MemoryFailureStore, Outcome,
+    distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
+    MemoryFailureStore, Outcome,
 };
 use crate::math::{self, G2Table, ServerPoints};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
@@ -163,6 +171,8 @@ struct Slot<'a> {
     pair: Option<HashedId>,
     /// The distributed budget's key and rules.
     dist: Option<(HashedId, LockoutRules)>,
+    /// The known-source mark to record on success, and for how long (named sources only).
+    known: Option<(HashedId, std::time::Duration)>,
     rules: LockoutRules,
     now: u64,
     verdict: Verdict,
@@ -183,6 +193,9 @@ impl Drop for Slot<'_> {
         }
         if let Some((key, rules)) = &self.dist {
             self.store.finish(key, pair, self.now, rules);
+        }
+        if let (Verdict::Success, Some((key, ttl))) = (self.verdict, &self.known) {
+            self.store.mark_known(key, self.now, *ttl);
         }
     }
 }
@@ -280,7 +293,8 @@ impl Server {
     }
 
     /// Takes the attempt slots for `id` and, for an attempt with a `permit` from a named
-    /// source, for the pair and the distributed budget (lockout gates), before any pairing.
+    /// source, for the pair and (unless the source is known) the distributed budget (lockout
+    /// gates), before any pairing.
     fn slot(&self, id: &HashedId, permit: bool, now: u64) -> Result<Slot<'_>, AuthError> {
         let rules = self.ctx.policy.lockout();
         let store = self.ctx.failures.as_ref();
@@ -296,10 +310,15 @@ impl Server {
             id: *id,
             pair: None,
             dist: None,
+            known: None,
             rules,
             now,
             verdict: Verdict::Released,
         };
+        let ttl = self.ctx.policy.known_source_ttl;
+        if let Some(source) = self.source.as_deref().filter(|_| !ttl.is_zero()) {
+            slot.known = Some((known_source(id, source), ttl));
+        }
         if let Some(source) = self.source.as_deref().filter(|_| permit) {
             let key = source_pair(id, source);
             // on refusal, dropping `slot` frees the slots taken so far
@@ -310,7 +329,11 @@ impl Server {
                     return Err(AuthError::SourceLockedOut { failures, until })
                 }
             }
-            if let Some(dist_rules) = self.ctx.policy.distributed_lockout() {
+            // a known source is outside the budget (its own pair lockout bounds it)
+            let known = slot
+                .known
+                .is_some_and(|(key, ttl)| store.known_at(&key, now, ttl).is_some());
+            if let Some(dist_rules) = self.ctx.policy.distributed_lockout().filter(|_| !known) {
                 let key = distributed_key(id);
                 match store.begin(&key, now, &dist_rules) {
                     Gate::Go => slot.dist = Some((key, dist_rules)),

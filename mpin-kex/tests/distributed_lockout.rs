@@ -3,7 +3,8 @@
 //! so it spreads its guesses over many prefixes. The identity's distributed budget
 //! (`distributed_lockout_after`) counts those failures across all sources; once spent, every
 //! permit-mode attempt for the identity from a named source is refused before any pairing
-//! until the lockout expires, and a success resets it.
+//! until the lockout expires, and a success resets it. Sources the identity logged in from
+//! within `known_source_ttl` are outside the budget: its lock cannot be aimed at them.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -261,18 +262,19 @@ fn an_attacker_without_the_token_needs_many_sources_to_lock_the_victim_out() {
         login(&cred, 1234, &ctx, &src(99), NOW).is_ok(),
         "victim not locked"
     );
-    // From ceil(9 / 3) = 3 sources (fresh after the success), it can: the documented trade-off.
+    // From ceil(9 / 3) = 3 sources (fresh after the success), it can lock the victim's
+    // logins from *new* networks: the documented trade-off (its known src(99) stays open).
     for s in 1..=3 {
         for _ in 0..3 {
             assert!(login(&foreign, 1234, &ctx, &src(s), NOW).is_err());
         }
     }
     assert!(matches!(
-        login(&cred, 1234, &ctx, &src(99), NOW).unwrap_err(),
+        login(&cred, 1234, &ctx, &src(98), NOW).unwrap_err(),
         AuthError::DistributedLockedOut { failures: 9, .. }
     ));
     // ...only for the lockout period.
-    assert!(login(&cred, 1234, &ctx, &src(99), NOW + 60).is_ok());
+    assert!(login(&cred, 1234, &ctx, &src(98), NOW + 60).is_ok());
 }
 
 #[test]
@@ -297,4 +299,162 @@ fn a_zero_budget_turns_it_off_and_no_source_named_takes_no_budget() {
         assert!(unattributed(&server.response(&resp, NOW)));
     }
     assert_eq!(budget(&on, NOW), Standing::default());
+}
+
+fn known(ctx: &ServerContext, source: &[u8], now: u64) -> Option<u64> {
+    ctx.failures.known_at(
+        &known_source(&HashedId::of(ID), source),
+        now,
+        ctx.policy.known_source_ttl,
+    )
+}
+
+/// An attacker without the token (a credential for the identity from other D-TAs) fails
+/// `lockout_after` times from each of `sources`, spending the budget of 9.
+fn spend_budget_without_the_token(ctx: &ServerContext, sources: std::ops::Range<u32>, now: u64) {
+    let foreign = World::new(2).credential(ID, 1234, Some(today()));
+    for s in sources {
+        for _ in 0..3 {
+            assert!(unattributed(&login(&foreign, 1234, ctx, &src(s), now)));
+        }
+    }
+    assert!(
+        budget(ctx, now).locked_until.is_some(),
+        "the budget is spent: {:?}",
+        budget(ctx, now)
+    );
+}
+
+#[test]
+fn a_distributed_attacker_cannot_lock_the_victim_out_of_its_known_source() {
+    let w = World::new(2);
+    let ctx = ctx(&w, 9);
+    let cred = w.credential(ID, 1234, Some(today()));
+    assert!(
+        login(&cred, 1234, &ctx, &src(99), NOW).is_ok(),
+        "the victim's usual network"
+    );
+    assert_eq!(
+        known(&ctx, &src(99), NOW),
+        Some(NOW),
+        "a verified success marks it"
+    );
+    // The attack: fresh sources 1..=3 spend the budget (each pair locks after 3).
+    spend_budget_without_the_token(&ctx, 1..4, NOW + 10);
+    for s in 1..4 {
+        assert_eq!(
+            known(&ctx, &src(s), NOW + 10),
+            None,
+            "a failure never marks a source"
+        );
+    }
+    // The victim from its known source logs in at once, both modes.
+    assert!(login(&cred, 1234, &ctx, &src(99), NOW + 11).is_ok());
+    let mut client = Client::new(&cred, Pin::new(1234).unwrap());
+    let hello = client.one_pass_hello(NOW + 11, b"m", &mut OsRng).unwrap();
+    assert!(Server::new(ctx.clone())
+        .with_source(&src(99))
+        .one_pass(&hello, NOW + 11, &mut OsRng)
+        .is_ok());
+    // ...without lifting the lock for everyone else: a fresh source with the right PIN (a
+    // thief on a new network, or the victim there) is still refused before any pairing.
+    assert!(
+        budget(&ctx, NOW + 11).locked_until.is_some(),
+        "not reset by a known source"
+    );
+    let before = pairings_on_this_thread();
+    assert!(matches!(
+        thief(&cred, 1234, &ctx, &src(50), NOW + 11),
+        Err(AuthError::DistributedLockedOut { failures: 9, .. })
+    ));
+    assert!(matches!(
+        login(&cred, 1234, &ctx, &src(51), NOW + 11),
+        Err(AuthError::DistributedLockedOut { failures: 9, .. })
+    ));
+    assert_eq!(pairings_on_this_thread(), before, "refused before pairing");
+    assert_eq!(known(&ctx, &src(51), NOW + 11), None);
+}
+
+#[test]
+fn a_known_source_stays_subject_to_its_pair_and_identity_lockouts() {
+    let w = World::new(2);
+    let ctx = ctx(&w, 9);
+    let cred = w.credential(ID, 1234, Some(today()));
+    assert!(login(&cred, 1234, &ctx, &src(99), NOW).is_ok());
+    spend_budget_without_the_token(&ctx, 1..4, NOW);
+    // A thief with the token and a permit on the known network (random `U`): its pair
+    // locks after 3 guesses; the budget is neither consulted nor spent.
+    for i in 0..3 {
+        assert!(unattributed(&thief(
+            &cred,
+            1000 + i,
+            &ctx,
+            &src(99),
+            NOW + 1
+        )));
+    }
+    assert_eq!(
+        budget(&ctx, NOW + 1).failures,
+        9,
+        "not counted against the budget"
+    );
+    assert_eq!(
+        thief(&cred, 1234, &ctx, &src(99), NOW + 1).unwrap_err(),
+        AuthError::SourceLockedOut {
+            failures: 3,
+            until: NOW + 61
+        }
+    );
+    // Wrong PINs with the genuine token from a known source lock the identity, as anywhere.
+    let ctx = self::ctx(&w, 9);
+    assert!(login(&cred, 1234, &ctx, &src(99), NOW).is_ok());
+    spend_budget_without_the_token(&ctx, 1..4, NOW);
+    for _ in 0..3 {
+        assert!(login(&cred, 1, &ctx, &src(99), NOW + 1)
+            .unwrap_err()
+            .is_token_failure());
+    }
+    assert!(matches!(
+        login(&cred, 1234, &ctx, &src(99), NOW + 1),
+        Err(AuthError::LockedOut { failures: 3, .. })
+    ));
+}
+
+#[test]
+fn known_source_marks_expire_after_the_ttl_on_the_callers_clock() {
+    let w = World::new(2);
+    let ctx = w.context(ServerPolicy {
+        lockout_after: 3,
+        distributed_lockout_after: 9,
+        lockout_for: Duration::from_secs(600),
+        known_source_ttl: Duration::from_secs(100),
+        ..ServerPolicy::default()
+    });
+    let cred = w.credential(ID, 1234, Some(today()));
+    assert!(login(&cred, 1234, &ctx, &src(98), NOW).is_ok());
+    assert!(login(&cred, 1234, &ctx, &src(99), NOW + 1).is_ok());
+    spend_budget_without_the_token(&ctx, 1..4, NOW + 100);
+    // src(98) succeeded 100 s ago: expired; src(99) 99 s ago: still known.
+    assert_eq!(known(&ctx, &src(98), NOW + 100), None);
+    assert!(matches!(
+        login(&cred, 1234, &ctx, &src(98), NOW + 100),
+        Err(AuthError::DistributedLockedOut { .. })
+    ));
+    assert!(login(&cred, 1234, &ctx, &src(99), NOW + 100).is_ok());
+    assert_eq!(
+        known(&ctx, &src(99), NOW + 199),
+        Some(NOW + 100),
+        "renewed by the success"
+    );
+    // Zero turns the exemption off: no source is ever known.
+    let off = w.context(ServerPolicy {
+        known_source_ttl: Duration::ZERO,
+        ..ctx.policy.clone()
+    });
+    assert!(login(&cred, 1234, &off, &src(99), NOW).is_ok());
+    spend_budget_without_the_token(&off, 1..4, NOW);
+    assert!(matches!(
+        login(&cred, 1234, &off, &src(99), NOW),
+        Err(AuthError::DistributedLockedOut { .. })
+    ));
 }

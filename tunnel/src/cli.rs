@@ -156,6 +156,10 @@ pub struct TunnelArgs {
     /// (default 30; 0 turns it off).
     #[arg(long, value_name = "N")]
     pub distributed_lockout_after: Option<i64>,
+    /// M-Pin server: days a source prefix (IPv4 address, or IPv6 /48) an identity logged in
+    /// from stays exempt from that distributed lockout (default 30; 0 turns it off).
+    #[arg(long, value_name = "DAYS")]
+    pub known_source_days: Option<i64>,
     /// Only this cipher suite (IANA name, e.g. TLS_AES_128_GCM_SHA256).
     #[arg(long, value_name = "NAME")]
     pub suite: Option<String>,
@@ -211,6 +215,7 @@ impl TunnelArgs {
             lockout_after: self.lockout_after,
             lockout_for: self.lockout_for.clone(),
             distributed_lockout_after: self.distributed_lockout_after,
+            known_source_days: self.known_source_days,
             suite: self.suite.clone(),
             group: self.group.clone(),
             max_connections: self.max_connections,

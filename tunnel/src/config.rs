@@ -124,6 +124,9 @@ pub struct RawService {
     /// M-Pin server: unattributable permit-mode failures across all sources that lock an
     /// identity's permit-mode logins (default 30; 0 = off).
     pub distributed_lockout_after: Option<i64>,
+    /// M-Pin server: days a source prefix stays exempt from the distributed lock after a
+    /// verified login from it (default 30; 0 = off).
+    pub known_source_days: Option<i64>,
     /// IANA cipher suite name.
     pub suite: Option<String>,
     /// IANA group name.
@@ -247,8 +250,8 @@ fn field_line(src: &str, span: &Range<usize>, field: &str) -> usize {
 }
 
 /// Error builder for one service.
-/// Refuses `lockout_after` / `lockout_for` / `distributed_lockout_after` where they do not
-/// apply.
+/// Refuses `lockout_after` / `lockout_for` / `distributed_lockout_after` /
+/// `known_source_days` where they do not apply.
 fn not_in_lockout(ctx: &Ctx<'_>, raw: &RawService, why: &str) -> Result<(), ConfigError> {
     if raw.lockout_after.is_some() {
         return Err(ctx.err("lockout_after", why));
@@ -258,6 +261,9 @@ fn not_in_lockout(ctx: &Ctx<'_>, raw: &RawService, why: &str) -> Result<(), Conf
     }
     if raw.distributed_lockout_after.is_some() {
         return Err(ctx.err("distributed_lockout_after", why));
+    }
+    if raw.known_source_days.is_some() {
+        return Err(ctx.err("known_source_days", why));
     }
     Ok(())
 }
@@ -539,6 +545,7 @@ pub fn validate_service(
                         raw.lockout_after,
                         raw.lockout_for.as_deref(),
                         raw.distributed_lockout_after,
+                        raw.known_source_days,
                     )
                     .map_err(|(field, msg)| ctx.err(field, msg))?;
                     AuthSpec::MpinServer {
@@ -830,13 +837,13 @@ group = "X25519"
         assert!(err(&bad).contains("allow: bad pattern"));
         let lock = src.replace(
             "allow =",
-            "lockout_after = 5\nlockout_for = \"2s\"\ndistributed_lockout_after = 12\nallow =",
+            "lockout_after = 5\nlockout_for = \"2s\"\ndistributed_lockout_after = 12\nknown_source_days = 7\nallow =",
         );
         let c = Config::from_toml_str(&lock, "t.toml").unwrap();
         assert!(matches!(
             &c.services[0].auth,
             AuthSpec::MpinServer { lockout, .. }
-                if *lockout == LockoutSpec { after: 5, lasts: Duration::from_secs(2), distributed_after: 12 }
+                if *lockout == LockoutSpec { after: 5, lasts: Duration::from_secs(2), distributed_after: 12, known_days: 7 }
         ));
         assert!(
             err(&src.replace("allow =", "lockout_for = \"2d\"\nallow ="))
@@ -848,6 +855,10 @@ group = "X25519"
         assert!(
             err(&src.replace("allow =", "distributed_lockout_after = -1\nallow ="))
                 .contains("distributed_lockout_after: -1 is not a number")
+        );
+        assert!(
+            err(&src.replace("allow =", "known_source_days = 400\nallow ="))
+                .contains("known_source_days: 400 is not a number of days")
         );
     }
 

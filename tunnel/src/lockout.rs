@@ -1,10 +1,11 @@
 //! The M-Pin server's lockout settings (`--lockout-after`, `--lockout-for`,
-//! `--distributed-lockout-after`, TOML `lockout_after`, `lockout_for`,
-//! `distributed_lockout_after`): wrong PINs made with an identity's genuine token lock it for
-//! a while, doubling on each further lockout up to 24 h; failed proofs with a permit not
-//! attributable to the token lock the pair (identity, source prefix) under the same rules,
-//! and, counted across all sources, the identity's permit-mode logins after the distributed
-//! budget.
+//! `--distributed-lockout-after`, `--known-source-days`, TOML `lockout_after`, `lockout_for`,
+//! `distributed_lockout_after`, `known_source_days`): wrong PINs made with an identity's
+//! genuine token lock it for a while, doubling on each further lockout up to 24 h; failed
+//! proofs with a permit not attributable to the token lock the pair (identity, source prefix)
+//! under the same rules, and, counted across all sources, the identity's permit-mode logins
+//! after the distributed budget, except from source prefixes it logged in from within
+//! `known_source_days`.
 
 use std::time::Duration;
 
@@ -21,7 +22,16 @@ pub struct LockoutSpec {
     /// Unattributable permit-mode failures across all sources that lock the identity's
     /// permit-mode logins (default [`DEFAULT_DISTRIBUTED_AFTER`]; 0 = off).
     pub distributed_after: u32,
+    /// Days a source prefix stays known for an identity after a verified login from it,
+    /// exempt from the distributed lock (default [`DEFAULT_KNOWN_SOURCE_DAYS`]; 0 = off).
+    pub known_days: u32,
 }
+
+/// Default for `known_source_days`: 30.
+pub const DEFAULT_KNOWN_SOURCE_DAYS: u32 = 30;
+
+/// Most `known_source_days` may be.
+pub const MAX_KNOWN_SOURCE_DAYS: i64 = 365;
 
 /// Default distributed budget per lockout period: 30 (a thief gets ≤ 39 guesses, 0.39 % of
 /// the PIN space, before a revocation stops its permits; an attacker without the token must
@@ -34,6 +44,7 @@ impl Default for LockoutSpec {
             after: 3,
             lasts: Duration::from_secs(300),
             distributed_after: DEFAULT_DISTRIBUTED_AFTER,
+            known_days: DEFAULT_KNOWN_SOURCE_DAYS,
         }
     }
 }
@@ -44,6 +55,7 @@ impl LockoutSpec {
         after: Option<i64>,
         lasts: Option<&str>,
         distributed_after: Option<i64>,
+        known_days: Option<i64>,
     ) -> Result<Self, (&'static str, String)> {
         let d = Self::default();
         let after = match after {
@@ -70,11 +82,27 @@ impl LockoutSpec {
                 ))
             }
         };
+        let known_days = match known_days {
+            None => d.known_days,
+            Some(n) if (0..=MAX_KNOWN_SOURCE_DAYS).contains(&n) => n as u32,
+            Some(n) => {
+                return Err((
+                    "known_source_days",
+                    format!("{n} is not a number of days from 0 (off) to {MAX_KNOWN_SOURCE_DAYS}"),
+                ))
+            }
+        };
         Ok(Self {
             after,
             lasts,
             distributed_after,
+            known_days,
         })
+    }
+
+    /// How long a source stays known ([`mpin_kex::ServerPolicy::known_source_ttl`]).
+    pub fn known_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.known_days) * 86_400)
     }
 }
 
@@ -128,28 +156,47 @@ mod tests {
     #[test]
     fn raw_values() {
         assert_eq!(
-            LockoutSpec::from_raw(None, None, None),
+            LockoutSpec::from_raw(None, None, None, None),
             Ok(LockoutSpec::default())
         );
         assert_eq!(LockoutSpec::default().distributed_after, 30);
         assert_eq!(
-            LockoutSpec::from_raw(Some(5), Some("2s"), Some(0)),
+            LockoutSpec::from_raw(Some(5), Some("2s"), Some(0), Some(0)),
             Ok(LockoutSpec {
                 after: 5,
                 lasts: Duration::from_secs(2),
                 distributed_after: 0,
+                known_days: 0,
             })
         );
         assert_eq!(
-            LockoutSpec::from_raw(Some(0), None, None).unwrap_err().0,
+            LockoutSpec::default().known_ttl(),
+            Duration::from_secs(30 * 86_400)
+        );
+        for bad in [-1, 366] {
+            assert_eq!(
+                LockoutSpec::from_raw(None, None, None, Some(bad))
+                    .unwrap_err()
+                    .0,
+                "known_source_days"
+            );
+        }
+        assert_eq!(
+            LockoutSpec::from_raw(Some(0), None, None, None)
+                .unwrap_err()
+                .0,
             "lockout_after"
         );
         assert_eq!(
-            LockoutSpec::from_raw(None, Some("1w"), None).unwrap_err().0,
+            LockoutSpec::from_raw(None, Some("1w"), None, None)
+                .unwrap_err()
+                .0,
             "lockout_for"
         );
         assert_eq!(
-            LockoutSpec::from_raw(None, None, Some(-1)).unwrap_err().0,
+            LockoutSpec::from_raw(None, None, Some(-1), None)
+                .unwrap_err()
+                .0,
             "distributed_lockout_after"
         );
     }

@@ -264,6 +264,7 @@ impl MpinServer {
             identity_filter,
             lockout_after: lockout.after,
             distributed_lockout_after: lockout.distributed_after,
+            known_source_ttl: lockout.known_ttl(),
             lockout_for: lockout.lasts,
             lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()

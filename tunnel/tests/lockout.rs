@@ -3,7 +3,8 @@
 //! with the token lock it for `--lockout-for` (then it logs in again), a user's own
 //! concurrent logins are never refused, and a thief holding the token and a permit who
 //! sends a random `U` is locked for its source address only, and, spreading its guesses over
-//! many addresses, stopped by the identity's distributed budget.
+//! many addresses, stopped by the identity's distributed budget, which does not lock the
+//! genuine user out of an address it logged in from before.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -402,7 +403,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
             "--lockout-after",
             "3",
             "--lockout-for",
-            "2s",
+            "4s",
             "--distributed-lockout-after",
             "3",
         ],
@@ -413,6 +414,16 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
         .unwrap()
         .to_credential(today())
         .unwrap();
+    let cred = Arc::new(cred);
+    // The genuine user's usual address: a verified login marks it known.
+    assert!(login_from(
+        [127, 0, 0, 6],
+        &srv_addr,
+        cred.clone(),
+        b"usual"
+    ));
+    srv.wait_log("identity=alice method=mpin");
+    assert_eq!(echo.accepted(), 1);
     // One wrong guess from each of 127.0.0.2..4: no address reaches its pair lockout (3).
     for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
         let source = [127, 0, 0, 2 + i as u8];
@@ -421,6 +432,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
             Some(FrameType::Failure as u8)
         );
     }
+    let locked_at = Instant::now();
     srv.wait_log_count("not made with this identity's token", 3);
     // The budget is spent: the right PIN from a fresh address is refused, unverified.
     assert_eq!(
@@ -437,16 +449,66 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
         3,
         "verified guesses beyond the budget"
     );
-    // The documented price: the genuine user is refused too, for the lockout period only.
-    let cred = Arc::new(cred);
-    assert!(!login_from([127, 0, 0, 6], &srv_addr, cred.clone(), b"x"));
-    assert_eq!(echo.accepted(), 0);
-    thread::sleep(Duration::from_millis(2200));
+    // The genuine user from its known address logs in at once, during the lockout.
     assert!(
-        login_from([127, 0, 0, 6], &srv_addr, cred, b"after"),
+        login_from([127, 0, 0, 6], &srv_addr, cred.clone(), b"known"),
+        "the distributed lockout was aimed at the user's usual address:\n{}",
+        srv.log_text()
+    );
+    assert_eq!(echo.accepted(), 2);
+    // The documented price: from a new address it is refused (so the lock was still on
+    // during the login above), for the lockout period only.
+    assert!(!login_from([127, 0, 0, 7], &srv_addr, cred.clone(), b"x"));
+    assert_eq!(echo.accepted(), 2);
+    thread::sleep(Duration::from_millis(4200).saturating_sub(locked_at.elapsed()));
+    assert!(
+        login_from([127, 0, 0, 7], &srv_addr, cred, b"after"),
         "not accepted after the distributed lockout expired:\n{}",
         srv.log_text()
     );
-    srv.wait_log("identity=alice method=mpin");
+    assert_eq!(echo.accepted(), 3);
+}
+
+#[test]
+fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_address() {
+    let dir = TempDir::new("lock-known-off");
+    let w = World::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(
+        &dir,
+        &w.server_secret(&dir),
+        &echo.addr,
+        &[
+            "--lockout-for",
+            "1h",
+            "--distributed-lockout-after",
+            "3",
+            "--known-source-days",
+            "0",
+        ],
+    );
+    let srv_addr = srv.addr("server");
+    let path = w.credential(&dir, "alice", "alice", 1234);
+    let cred = CredentialFile::load(&path)
+        .unwrap()
+        .to_credential(today())
+        .unwrap();
+    let cred = Arc::new(cred);
+    assert!(login_from(
+        [127, 0, 0, 6],
+        &srv_addr,
+        cred.clone(),
+        b"usual"
+    ));
+    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
+        assert_eq!(
+            thief_from([127, 0, 0, 2 + i as u8], &srv_addr, &cred, pin),
+            Some(FrameType::Failure as u8)
+        );
+    }
+    srv.wait_log_count("not made with this identity's token", 3);
+    // No source is known: the earlier login's address is refused like any other.
+    assert!(!login_from([127, 0, 0, 6], &srv_addr, cred, b"x"));
+    srv.wait_log("identity locked out for permit-mode logins after 3 failed proofs");
     assert_eq!(echo.accepted(), 1);
 }
