@@ -111,9 +111,14 @@ pub(crate) fn g1_decode_on_curve(bytes: &[u8]) -> Result<G1, PointError> {
     if raw[1..=MB] >= p[..] || raw[MB + 1..] >= p[..] {
         return Err(PointError::NonCanonical);
     }
+    g1_on_curve(raw)
+}
+
+/// Milagro's `04 ‖ X ‖ Y` (prefix already checked) as a blst point: the rest is ZCash's
+/// uncompressed form, and blst's deserialiser checks the curve equation.
+fn g1_on_curve(raw: &[u8; G1_LEN]) -> Result<G1, PointError> {
     let mut zcash = [0u8; G1_LEN - 1];
     zcash.copy_from_slice(&raw[1..]);
-    // blst's deserialiser checks the curve equation.
     Option::<G1Affine>::from(G1Affine::from_uncompressed_unchecked(&zcash))
         .map(G1)
         .ok_or(PointError::NotOnCurve)
@@ -124,12 +129,7 @@ pub(crate) fn g1_from_miracl(p: &ECP) -> Result<G1, PointError> {
     if p.is_infinity() {
         return Err(PointError::Identity);
     }
-    let b = curve::g1_to_bytes(p);
-    let mut zcash = [0u8; G1_LEN - 1];
-    zcash.copy_from_slice(&b[1..]);
-    Option::<G1Affine>::from(G1Affine::from_uncompressed_unchecked(&zcash))
-        .map(G1)
-        .ok_or(PointError::NotOnCurve)
+    g1_on_curve(&curve::g1_to_bytes(p))
 }
 
 /// A validated miracl G2 point's prepared Miller-loop lines.
