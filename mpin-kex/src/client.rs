@@ -27,8 +27,9 @@ use crate::pin::Pin;
 use crate::secrets::{TimePermit, Token};
 use crate::session::{Mode, Session, SessionKey};
 
-/// What a client holds: identity, PIN-less token, optionally today's time permit, and the
-/// precomputed `e(Q, TOKEN)`, `e(Q, A)` (two pairings, done once here).
+/// What a client holds: identity, PIN-less token, optionally today's time permit, the
+/// precomputed `e(Q, TOKEN)`, `e(Q, A)` (two pairings, done once here) and the identity points
+/// `A`, `A + A_T(d)` for the permit's day (public; mapped once, not on every run).
 pub struct Credential {
     identity: Vec<u8>,
     hashed_id: HashedId,
@@ -36,6 +37,11 @@ pub struct Credential {
     permit: Option<TimePermit>,
     g1: FP12,
     g2: FP12,
+    pts: IdPoints,
+}
+
+fn permit_day(permit: Option<&TimePermit>) -> u32 {
+    permit.map_or(0, TimePermit::day)
 }
 
 impl Credential {
@@ -54,6 +60,7 @@ impl Credential {
         let hashed_id = HashedId::of(identity);
         let a = crate::identity::Active::identity_point(&hashed_id);
         let (g1, g2) = math::precompute(&token.point(), &a);
+        let pts = IdPoints::new(&hashed_id, permit_day(permit.as_ref()));
         Ok(Self {
             identity: identity.to_vec(),
             hashed_id,
@@ -61,11 +68,16 @@ impl Credential {
             permit,
             g1,
             g2,
+            pts,
         })
     }
 
     /// Replaces the time permit (e.g. with the new day's).
     pub fn set_permit(&mut self, permit: Option<TimePermit>) {
+        let day = permit_day(permit.as_ref());
+        if day != permit_day(self.permit.as_ref()) {
+            self.pts = IdPoints::new(&self.hashed_id, day);
+        }
         self.permit = permit;
     }
 
@@ -143,13 +155,8 @@ impl<C: Borrow<Credential>> Client<C> {
     }
 
     fn commit<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Box<Pending>, [u8; G1_LEN]) {
-        let day = self
-            .cred
-            .borrow()
-            .permit
-            .as_ref()
-            .map_or(0, TimePermit::day);
-        let pts = IdPoints::new(&self.cred.borrow().hashed_id, day);
+        let day = permit_day(self.cred.borrow().permit.as_ref());
+        let pts = &self.cred.borrow().pts;
         let x = random_scalar(rng);
         let r = random_scalar(rng);
         let tp = self.cred.borrow().permit.as_ref().map(TimePermit::point);
