@@ -404,3 +404,23 @@ fn client_refuses_out_of_range_clock_and_oversized_message() {
         }))
     ));
 }
+
+#[test]
+fn a_credential_given_the_next_days_permit_logs_in_on_that_day() {
+    let w = World::new(2);
+    let mut cred = w.credential(ID, 4321, Some(today()));
+    let ctx = w.context(ServerPolicy::default());
+    multi_pass(&cred, 4321, &ctx, NOW).unwrap();
+    // the next day: the old permit is refused, the replaced one (and its points) works
+    let tomorrow = NOW + 86_400;
+    assert!(matches!(
+        multi_pass(&cred, 4321, &ctx, tomorrow),
+        Err(AuthError::PermitDay { .. })
+    ));
+    cred.set_permit(Some(w.permit(ID, today() + 1)));
+    let (c, s) = multi_pass(&cred, 4321, &ctx, tomorrow).unwrap();
+    assert_eq!(c.key.as_bytes(), s.key.as_bytes());
+    // and back to no permit on a server that does not require one
+    cred.set_permit(None);
+    multi_pass(&cred, 4321, &w.context(no_permits()), tomorrow).unwrap();
+}
