@@ -20,9 +20,13 @@
 #     open-files limit is lower), 4 cycles)
 #     RSS of a server tunnel (and of its client tunnel) holding CONNECTIONS idle established
 #     connections (driver -> client tunnel -> server tunnel -> echo sink, 16 KiB echoed on each
-#     first), per connection, over CYCLES fill-and-close cycles, and RSS after each close;
-#     again with glibc's per-thread caches and fast bins off (GLIBC_TUNABLES, which lets glibc
-#     return the memory after a burst); the same for stunnel4 PSK.
+#     first), per connection, over CYCLES fill-and-close cycles, and RSS 2 s and 20 s after each
+#     close (jemalloc, the binary's allocator, returns freed pages on a 10 s decay timer); the same
+#     for the tunnel built with the system allocator (glibc, `--no-default-features`), again with
+#     glibc's per-thread caches and fast bins off (GLIBC_TUNABLES), and for stunnel4 PSK.
+#
+# MILAGRO_TUNNEL_ALLOC=system runs the default and --rate benches with the tunnel built with the
+# system allocator instead of jemalloc (to compare the two).
 #
 # The server tunnels run with --rate-limit 0 and raised connection caps: every connection comes
 # from 127.0.0.1, and the bench measures capacity, not the per-source policy.
@@ -43,9 +47,6 @@ for tool in stunnel4 socat python3; do
   command -v "$tool" >/dev/null || { echo "bench_tunnel: $tool is required" >&2; exit 2; }
 done
 
-cargo build --release -q -p milagro-tunnel -p dta-lite
-BIN="$TARGET/release/milagro-tunnel"
-
 WORK=$(mktemp -d /tmp/bench-tunnel.XXXXXX)
 PIDS=()
 cleanup() {
@@ -54,6 +55,21 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+ALLOC=${MILAGRO_TUNNEL_ALLOC:-jemalloc}
+case "$ALLOC" in
+  jemalloc|system) ;;
+  *) echo "bench_tunnel: MILAGRO_TUNNEL_ALLOC must be jemalloc or system" >&2; exit 2 ;;
+esac
+# the binary with the system allocator (glibc), for comparison: same target dir, copied aside
+SYS_BIN="$WORK/milagro-tunnel-system"
+if [ "$MODE" = memory ] || [ "$ALLOC" = system ]; then
+  cargo build --release -q -p milagro-tunnel -p dta-lite --no-default-features
+  cp "$TARGET/release/milagro-tunnel" "$SYS_BIN"
+fi
+cargo build --release -q -p milagro-tunnel -p dta-lite
+BIN="$TARGET/release/milagro-tunnel"
+[ "$ALLOC" = jemalloc ] || BIN=$SYS_BIN
 
 # the sink/driver: one small Python program, so every setup is measured the same way
 cat >"$WORK/bench.py" <<'PY'
@@ -194,7 +210,7 @@ def hold(port, n, cycles, size, procs):
     async def main():
         base = {name: (rss_kib(pid), nfds(pid)) for name, pid in procs}
         for name, pid in procs:
-            print("| %s | before | %.1f | - | - | - |" % (name, base[name][0] / 1024), flush=True)
+            print("| %s | before | %.1f | - | - | - | - |" % (name, base[name][0] / 1024), flush=True)
         sem = asyncio.Semaphore(64)
         for c in range(1, cycles + 1):
             conns = await asyncio.gather(*(open_one(sem) for _ in range(n)))
@@ -206,10 +222,15 @@ def hold(port, n, cycles, size, procs):
             while time.time() < end and any(nfds(pid) > base[name][1] + 16 for name, pid in procs):
                 await asyncio.sleep(0.2)
             await asyncio.sleep(2)
+            soon = {name: rss_kib(pid) for name, pid in procs}
+            # jemalloc returns freed pages over its dirty_decay_ms (10 s), in steps of its
+            # background thread: settled within 20 s of the close (measured), sample again then
+            await asyncio.sleep(18)
             for name, pid in procs:
                 after = rss_kib(pid)
-                print("| %s | %d | %.1f | %.1f | %.1f | %.1f |" % (name, c, full[name] / 1024,
-                      full[name] / n, (full[name] - base[name][0]) / n, after / 1024), flush=True)
+                print("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |" % (name, c, full[name] / 1024,
+                      full[name] / n, (full[name] - base[name][0]) / n, soon[name] / 1024,
+                      after / 1024), flush=True)
     asyncio.run(main())
 
 def rate(port, n):
@@ -364,10 +385,15 @@ if [ "$MODE" = memory ]; then
   python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
   py wait "$ECHO"
   echo "bench_tunnel --memory: $N idle connections, $CYCLES cycles, $(nproc) cores" >&2
-  printf '| process | cycle | RSS with %d connections (MiB) | KiB per connection (RSS / N) | KiB per connection above the idle process | RSS after close (MiB) |\n' "$N"
-  printf '|---|---:|---:|---:|---:|---:|\n'
+  printf '| process | cycle | RSS with %d connections (MiB) | KiB per connection (RSS / N) | KiB per connection above the idle process | RSS 2 s after close (MiB) | RSS 20 s after close (MiB) |\n' "$N"
+  printf '|---|---:|---:|---:|---:|---:|---:|\n'
   start_milagro_psk "$ECHO"
   py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server=$M_SRV_PID" "milagro-tunnel client=$M_CLI_PID"
+  kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
+  JEMALLOC_BIN=$BIN; BIN=$SYS_BIN
+  start_milagro_psk "$ECHO"
+  py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server, glibc=$M_SRV_PID" \
+    "milagro-tunnel client, glibc=$M_CLI_PID"
   kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
   # glibc keeps freed small chunks in its per-thread caches and fast bins, which pins the heap:
   # without them, memory freed after a burst goes back to the system
@@ -377,6 +403,7 @@ if [ "$MODE" = memory ]; then
   py hold "$M_CLI" "$N" "$CYCLES" 16384 "milagro-tunnel server, glibc caches off=$M_SRV_PID" \
     "milagro-tunnel client, glibc caches off=$M_CLI_PID"
   kill "$M_SRV_PID" "$M_CLI_PID" 2>/dev/null || true
+  BIN=$JEMALLOC_BIN
   start_stunnel "$ECHO"
   py hold "$S_CLI" "$N" "$CYCLES" 16384 "stunnel4 server=$S_SRV_PID" "stunnel4 client=$S_CLI_PID"
   exit 0

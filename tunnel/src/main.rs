@@ -11,6 +11,13 @@ use milagro_tunnel::config::{Config, Mode};
 use milagro_tunnel::run::{prepare, run, Loader};
 use milagro_tunnel::{demo, logging, provision};
 
+/// jemalloc as the process's allocator: unlike glibc's, it gives the memory freed after a burst of
+/// connections back to the system on its own (dirty pages decay over `dirty_decay_ms`, 10 s by
+/// default, purged by a background thread even while the process is idle).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit status for usage and configuration errors.
 const USAGE: u8 = 2;
 /// Exit status for runtime failures.
