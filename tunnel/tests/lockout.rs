@@ -167,10 +167,7 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
     srv.wait_log_count("not made with this identity's token", 3);
     srv.wait_log_count("identity locked out for this source", 7);
     let genuine = real.credential(&dir, "alice", "alice", 1234);
-    let cred = CredentialFile::load(&genuine)
-        .unwrap()
-        .to_credential(today())
-        .unwrap();
+    let cred = load_credential(&genuine);
     assert!(
         login_from([127, 0, 0, 2], &srv_addr, Arc::new(cred), b"hello"),
         "alice was locked out by someone else's failures:\n{}",
@@ -322,6 +319,25 @@ fn thief_from(source: [u8; 4], addr: &str, cred: &Credential, pin: u32) -> Optio
     read_frame(&mut s).map(|(kind, _)| kind)
 }
 
+/// A credential file as today's credential.
+fn load_credential(path: &std::path::Path) -> Credential {
+    CredentialFile::load(path)
+        .unwrap()
+        .to_credential(today())
+        .unwrap()
+}
+
+/// One wrong PIN with the genuine token and a random `U` from each of 127.0.0.2..4: each
+/// refused, none reaching its address's pair lockout.
+fn wrong_guesses_from_three_addresses(addr: &str, cred: &Credential) {
+    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
+        assert_eq!(
+            thief_from([127, 0, 0, 2 + i as u8], addr, cred, pin),
+            Some(FrameType::Failure as u8)
+        );
+    }
+}
+
 /// The genuine user logging in with `cred` from `source` (a loopback address: Linux routes
 /// all of 127/8 to lo) through the server tunnel at `addr`; true when `msg` echoes back.
 fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) -> bool {
@@ -361,10 +377,7 @@ fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
     );
     let srv_addr = srv.addr("server");
     let path = w.credential(&dir, "alice", "alice", 1234);
-    let cred = CredentialFile::load(&path)
-        .unwrap()
-        .to_credential(today())
-        .unwrap();
+    let cred = load_credential(&path);
     for pin in [1111, 2222, 3333] {
         assert_eq!(thief(&srv_addr, &cred, pin), Some(FrameType::Failure as u8));
     }
@@ -410,10 +423,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
     );
     let srv_addr = srv.addr("server");
     let path = w.credential(&dir, "alice", "alice", 1234);
-    let cred = CredentialFile::load(&path)
-        .unwrap()
-        .to_credential(today())
-        .unwrap();
+    let cred = load_credential(&path);
     let cred = Arc::new(cred);
     // The genuine user's usual address: a verified login marks it known.
     assert!(login_from(
@@ -425,13 +435,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
     srv.wait_log("identity=alice method=mpin");
     assert_eq!(echo.accepted(), 1);
     // One wrong guess from each of 127.0.0.2..4: no address reaches its pair lockout (3).
-    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
-        let source = [127, 0, 0, 2 + i as u8];
-        assert_eq!(
-            thief_from(source, &srv_addr, &cred, pin),
-            Some(FrameType::Failure as u8)
-        );
-    }
+    wrong_guesses_from_three_addresses(&srv_addr, &cred);
     let locked_at = Instant::now();
     srv.wait_log_count("not made with this identity's token", 3);
     // The budget is spent: the right PIN from a fresh address is refused, unverified.
@@ -489,10 +493,7 @@ fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_addre
     );
     let srv_addr = srv.addr("server");
     let path = w.credential(&dir, "alice", "alice", 1234);
-    let cred = CredentialFile::load(&path)
-        .unwrap()
-        .to_credential(today())
-        .unwrap();
+    let cred = load_credential(&path);
     let cred = Arc::new(cred);
     assert!(login_from(
         [127, 0, 0, 6],
@@ -500,12 +501,7 @@ fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_addre
         cred.clone(),
         b"usual"
     ));
-    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
-        assert_eq!(
-            thief_from([127, 0, 0, 2 + i as u8], &srv_addr, &cred, pin),
-            Some(FrameType::Failure as u8)
-        );
-    }
+    wrong_guesses_from_three_addresses(&srv_addr, &cred);
     srv.wait_log_count("not made with this identity's token", 3);
     // No source is known: the earlier login's address is refused like any other.
     assert!(!login_from([127, 0, 0, 6], &srv_addr, cred, b"x"));
