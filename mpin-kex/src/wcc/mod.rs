@@ -58,6 +58,15 @@
 //! assert_eq!(alice_session.import_context(&th), bob_session.import_context(&th));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! An M-Pin master share has no device-key methods, and its 48-byte encoding is refused by
+//! [`P2pMasterShare::from_bytes`] (which wants `"P2P1" ‖ scalar`):
+//!
+//! ```compile_fail
+//! use mpin_kex::{HashedId, MasterShare};
+//! let m = MasterShare::generate(&mut rand_core::OsRng);
+//! let _ = m.sender_key_share(&HashedId::of(b"device"));
+//! ```
 
 mod error;
 mod h2;
