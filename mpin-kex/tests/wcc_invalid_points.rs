@@ -142,7 +142,7 @@ fn bad_keys_permits_and_shares_do_not_decode() {
     for (what, bad, want) in g1_variants(&g1) {
         let e = |f| DecodeError::Point {
             field: f,
-            source: want.clone(),
+            source: want,
         };
         assert_eq!(
             SenderKey::from_bytes(&bad).unwrap_err(),
@@ -165,7 +165,7 @@ fn bad_keys_permits_and_shares_do_not_decode() {
     for (what, bad, want) in g2_variants(&g2) {
         let e = |f| DecodeError::Point {
             field: f,
-            source: want.clone(),
+            source: want,
         };
         assert_eq!(
             ReceiverKey::from_bytes(&bad).unwrap_err(),
