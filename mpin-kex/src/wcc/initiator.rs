@@ -5,6 +5,7 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::error::WccError;
+use super::fast::G2;
 use super::h2;
 use super::keys::{SenderKey, SenderPermit};
 use super::math;
@@ -111,7 +112,9 @@ impl Initiator {
         if reply.responder != self.peer {
             return Err(WccError::WrongPeer);
         }
-        let pb = g2_decode(&reply.pb).map_err(point("PbG2"))?;
+        let pb = g2_decode(&reply.pb)
+            .and_then(|p| G2::from_miracl(&p))
+            .map_err(point("PbG2"))?;
         let pg = backend::g1_decode(&reply.pg).map_err(point("PgG1"))?;
         let x: BIG = big_from(&pending.x);
         let (pia, pib) = math::pis(
@@ -121,7 +124,11 @@ impl Initiator {
             &self.identity,
             &self.peer,
         );
-        let b_active = h2::receiver_active_point(&HashedId::of(&self.peer), self.day);
+        let b_active = G2::from_miracl(&h2::receiver_active_point(
+            &HashedId::of(&self.peer),
+            self.day,
+        ))
+        .map_err(point("peer identity point"))?;
         let sa = backend::g1_from_miracl(&self.key.point()?).map_err(point("sender key"))?;
         let parts = math::sender(&x, (&pia, &pib), &pb, &pg, &sa, &b_active)
             .map_err(WccError::Degenerate)?;

@@ -1,13 +1,12 @@
-//! The WCC formulas (P2P-SPEC §5, §5.1), each once. G1 arithmetic and the pairing run on the
-//! blst backend (constant time in secret scalars); G2 arithmetic and the legacy maps on
-//! miracl_core (its GLS `g2mul`, as for the M-Pin server-secret shares).
+//! The WCC formulas (P2P-SPEC §5, §5.1), each once. G1 and G2 arithmetic and the pairing run
+//! on the blst backend (constant time in secret scalars); the legacy maps on miracl_core.
 
 use miracl_core::bls12381::big::BIG;
-use miracl_core::bls12381::ecp2::ECP2;
 use sha2::{Digest, Sha256};
 
+use super::fast::G2;
 use crate::backend::{self, G1};
-use crate::curve::{add_mod_q, big_to_bytes, fp4_to_bytes, g2_mul, scalar_mod_q, G1_LEN, MB};
+use crate::curve::{add_mod_q, big_to_bytes, fp4_to_bytes, scalar_mod_q, G1_LEN, MB};
 use crate::math::KEY_LEN;
 
 /// Bytes of `Hq`'s input buffer in the C library: longer inputs are silently cut there.
@@ -52,15 +51,14 @@ impl Drop for KeyParts {
 }
 
 /// `e(q, p)` on blst, its trace, the DH point, and the key; `None` if `g = 1`.
-fn finish(q: &ECP2, p: &G1, dh: &G1) -> Result<KeyParts, &'static str> {
+fn finish(q: &G2, p: &G1, dh: &G1) -> Result<KeyParts, &'static str> {
     if q.is_infinity() {
         return Err("G2 pairing argument is the identity");
     }
     if p.is_infinity() {
         return Err("G1 pairing argument is the identity");
     }
-    let prepared = backend::g2_prepared(q).map_err(|_| "G2 value does not convert")?;
-    let g = backend::pairing_product(&[(p, &prepared)]);
+    let g = backend::pairing_product(&[(p, &q.prepared())]);
     if g.isunity() {
         return Err("pairing value is 1");
     }
@@ -78,17 +76,16 @@ fn finish(q: &ECP2, p: &G1, dh: &G1) -> Result<KeyParts, &'static str> {
 pub(crate) fn sender(
     x: &BIG,
     (pia, pib): (&BIG, &BIG),
-    pb: &ECP2,
+    pb: &G2,
     pg: &G1,
     sa: &G1,
-    b_active: &ECP2,
+    b_active: &G2,
 ) -> Result<KeyParts, &'static str> {
     let s = add_mod_q(x, pia);
     if s.iszilch() {
         return Err("x + πa = 0");
     }
-    let mut q = g2_mul(b_active, pib);
-    q.add(pb);
+    let q = b_active.mul(pib).add(pb);
     finish(&q, &sa.mul(&s), &pg.mul(x))
 }
 
@@ -97,14 +94,14 @@ pub(crate) fn receiver(
     (y, w): (&BIG, &BIG),
     (pia, pib): (&BIG, &BIG),
     pa: &G1,
-    sb: &ECP2,
+    sb: &G2,
     a_active: &G1,
 ) -> Result<KeyParts, &'static str> {
     let s = add_mod_q(y, pib);
     if s.iszilch() {
         return Err("y + πb = 0");
     }
-    let q = g2_mul(sb, &s);
+    let q = sb.mul(&s);
     finish(&q, &pa.add_mul(pia, a_active), &pa.mul(w))
 }
 

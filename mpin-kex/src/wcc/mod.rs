@@ -69,6 +69,7 @@
 //! ```
 
 mod error;
+mod fast;
 mod h2;
 mod initiator;
 mod keys;

@@ -5,6 +5,7 @@
 //! are validated as in the state machines.
 
 use super::error::WccError;
+use super::fast::G2;
 use super::h2;
 use super::keys::{ReceiverKey, SenderKey};
 use super::math;
@@ -86,10 +87,13 @@ pub fn sender_key(
     key: &SenderKey,
     id_b: &[u8],
 ) -> Result<KeyOutput, WccError> {
-    let pb = g2_decode(pb).map_err(bad("PbG2"))?;
+    let pb = g2_decode(pb)
+        .and_then(|p| G2::from_miracl(&p))
+        .map_err(bad("PbG2"))?;
     let pg = backend::g1_decode(pg).map_err(bad("PgG1"))?;
     let sa = backend::g1_from_miracl(&key.point()?).map_err(bad("sender key"))?;
-    let b = h2::receiver_point(&HashedId::of(id_b));
+    let b =
+        G2::from_miracl(&h2::receiver_point(&HashedId::of(id_b))).map_err(bad("identity point"))?;
     math::sender(
         &big_from(x),
         (&big_from(pia), &big_from(pib)),
@@ -121,7 +125,7 @@ pub fn receiver_key(
         (&big_from(y), &big_from(w)),
         (&big_from(pia), &big_from(pib)),
         &pa,
-        &key.point()?,
+        &G2::from_miracl(&key.point()?).map_err(bad("receiver key"))?,
         &a,
     )
     .map(out)

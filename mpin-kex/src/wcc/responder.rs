@@ -5,6 +5,7 @@ use miracl_core::bls12381::ecp2::ECP2;
 use rand_core::{CryptoRng, RngCore};
 
 use super::error::WccError;
+use super::fast::G2;
 use super::h2;
 use super::initiator::check_identity;
 use super::keys::{ReceiverKey, ReceiverPermit};
@@ -12,22 +13,29 @@ use super::math;
 use super::messages::{P2pHello, P2pReply, SESSION_ID_LEN};
 use super::session::WccSession;
 use crate::backend;
-use crate::curve::{g2_to_bytes, random_scalar};
+use crate::curve::random_scalar;
 use crate::error::DecodeError;
 use crate::identity::HashedId;
 use crate::session::SessionKey;
 
-/// The values of one permit day: `B'` (public) and `SB' = SB + TPB` (secret).
+/// The values of one permit day: `B'` (public) and `SB' = SB + TPB` (secret; a blst value
+/// kept as long as the responder, like the M-Pin server secret's prepared lines).
 struct Day {
     day: u32,
-    b_active: ECP2,
-    key: ReceiverKey,
+    b_active: G2,
+    key: G2,
+}
+
+fn blst(field: &'static str, p: &ECP2) -> Result<G2, WccError> {
+    G2::from_miracl(p).map_err(|source| WccError::Decode(DecodeError::Point { field, source }))
 }
 
 /// A responder identity with its keys.
 pub struct Responder {
     identity: Vec<u8>,
     require_permit: bool,
+    /// The receiver key without permit.
+    key: ReceiverKey,
     /// Day 0 (no permit) first, then one entry per permit held.
     days: Vec<Day>,
 }
@@ -42,9 +50,10 @@ impl Responder {
             require_permit: false,
             days: vec![Day {
                 day: 0,
-                b_active: b,
-                key: key.clone(),
+                b_active: blst("identity point", &b)?,
+                key: blst("receiver key", &key.point()?)?,
             }],
+            key: key.clone(),
         })
     }
 
@@ -56,7 +65,7 @@ impl Responder {
         require: bool,
     ) -> Result<Self, WccError> {
         let hid = HashedId::of(&self.identity);
-        let base = self.days[0].key.point()?;
+        let base = self.key.point()?;
         for p in permits {
             let mut sb = base.clone();
             sb.add(&p.point()?);
@@ -65,8 +74,8 @@ impl Responder {
             }
             self.days.push(Day {
                 day: p.day(),
-                b_active: h2::receiver_active_point(&hid, p.day()),
-                key: ReceiverKey::from_point(&sb),
+                b_active: blst("identity point", &h2::receiver_active_point(&hid, p.day()))?,
+                key: blst("receiver key", &sb)?,
             });
         }
         self.require_permit = require;
@@ -115,10 +124,10 @@ impl Responder {
         let (y, w) = (random_scalar(rng), random_scalar(rng));
         let mut session_id = [0u8; SESSION_ID_LEN];
         rng.fill_bytes(&mut session_id);
-        let pb = g2_to_bytes(&crate::curve::g2_mul(&d.b_active, &y));
+        let pb = d.b_active.mul(&y).to_bytes();
         let pg = a_active.mul(&w).to_bytes();
         let (pia, pib) = math::pis(&hello.pa, &pb, &pg, &hello.initiator, &self.identity);
-        let parts = math::receiver((&y, &w), (&pia, &pib), &pa, &d.key.point()?, &a_active)
+        let parts = math::receiver((&y, &w), (&pia, &pib), &pa, &d.key, &a_active)
             .map_err(WccError::Degenerate)?;
         let reply = P2pReply {
             session_id,
