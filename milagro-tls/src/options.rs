@@ -143,9 +143,11 @@ mod tests {
 
     #[test]
     fn suites_and_groups_set_once_reach_the_client_hello() {
-        let mut options = Options::default();
-        options.cipher_suites = vec![CipherSuite::Chacha20Poly1305Sha256];
-        options.groups = vec![NamedGroup::Secp256r1];
+        let options = Options {
+            cipher_suites: vec![CipherSuite::Chacha20Poly1305Sha256],
+            groups: vec![NamedGroup::Secp256r1],
+            ..Options::default()
+        };
         let config = ClientConfig::with_options(psk(), options);
         let first = ClientConnection::new(Arc::new(config)).unwrap().take_tls();
         let ch = ClientHello::decode(&first[9..]).unwrap();
@@ -185,8 +187,10 @@ mod tests {
 
     #[test]
     fn connector_and_acceptor_read_the_timeout_from_the_options() {
-        let mut options = Options::default();
-        options.handshake_timeout = Duration::from_millis(50);
+        let options = Options {
+            handshake_timeout: Duration::from_millis(50),
+            ..Options::default()
+        };
         let connector =
             Connector::new(Arc::new(ClientConfig::with_options(psk(), options.clone())));
         assert_eq!(connector.handshake_timeout(), Duration::from_millis(50));
