@@ -185,6 +185,49 @@ mod tests {
         assert_eq!(s.group(), Some(NamedGroup::Secp256r1));
     }
 
+    /// Handshake, then the server's ticket reaches the client; returns its ticket cache.
+    fn ticket_cache_after_handshake(resume: bool) -> Arc<crate::TicketCache> {
+        let store: StaticPskStore = [psk()].into_iter().collect();
+        let tickets = TicketSettings::new(
+            Arc::new(crate::TicketStore::new(4)),
+            Duration::from_secs(600),
+            Some(b"app".to_vec()),
+        );
+        let server = Options {
+            tickets: Some(tickets),
+            ..Options::default()
+        };
+        let mut s = ServerConnection::new(Arc::new(ServerConfig::with_options(
+            Arc::new(store),
+            server,
+        )))
+        .unwrap();
+        let cache = Arc::new(crate::TicketCache::new());
+        let mut cc = ClientConfig::with_options(
+            psk(),
+            Options {
+                resume,
+                ..Options::default()
+            },
+        );
+        cc.ticket_cache = Some(cache.clone());
+        let mut c = ClientConnection::new(Arc::new(cc)).unwrap();
+        for _ in 0..8 {
+            s.read_tls(&c.take_tls());
+            s.process_new_packets().unwrap();
+            c.read_tls(&s.take_tls());
+            c.process_new_packets().unwrap();
+        }
+        assert!(!c.is_handshaking() && !s.is_handshaking());
+        cache
+    }
+
+    #[test]
+    fn client_keeps_tickets_only_with_resume_on() {
+        assert!(ticket_cache_after_handshake(true).has_ticket());
+        assert!(!ticket_cache_after_handshake(false).has_ticket());
+    }
+
     #[test]
     fn connector_and_acceptor_read_the_timeout_from_the_options() {
         let options = Options {
