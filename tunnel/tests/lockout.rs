@@ -26,40 +26,23 @@ use rand_core::{OsRng, RngCore};
 /// An M-Pin server tunnel; a generous per-source rate limit so that only the lockout is
 /// under test (every client here comes from 127.0.0.1).
 fn mpin_server(dir: &TempDir, secret: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--server-secret",
-        s(secret),
-        "--require-permits",
-        "--rate-limit",
-        "10000",
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, "mpin-server", &args)
+    let mut flags = vec!["--require-permits", "--rate-limit", "10000"];
+    flags.extend_from_slice(extra);
+    let auth = ("--server-secret", secret);
+    tunnel(dir, "mpin-server", "server", connect, auth, &flags)
 }
 
 /// An M-Pin client tunnel that runs the full M-Pin exchange on every connection.
 fn mpin_client(dir: &TempDir, tag: &str, cred: &Path, pin: &str, connect: &str) -> Tunnel {
     let pin_file = dir.private(&format!("{tag}.pin"), pin);
-    let args = [
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--credential",
-        s(cred),
+    let flags = [
         "--pin-file",
         s(&pin_file),
         "--no-resume",
         "--handshake-timeout",
         "60",
     ];
-    Tunnel::spawn(dir, tag, &args)
+    tunnel(dir, tag, "client", connect, ("--credential", cred), &flags)
 }
 
 /// True when `msg` comes back through the tunnel at `addr`; false when it is closed first.

@@ -13,17 +13,8 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 fn mpin_server(dir: &TempDir, secret: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--server-secret",
-        s(secret),
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, "mpin-server", &args)
+    let auth = ("--server-secret", secret);
+    tunnel(dir, "mpin-server", "server", connect, auth, extra)
 }
 
 fn mpin_client(
@@ -35,20 +26,9 @@ fn mpin_client(
     extra: &[&str],
 ) -> Tunnel {
     let pin_file = dir.private(&format!("{tag}.pin"), pin);
-    let mut args = vec![
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--credential",
-        s(cred),
-        "--pin-file",
-    ];
-    let pin_s = s(&pin_file).to_string();
-    args.push(&pin_s);
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, tag, &args)
+    let mut flags = vec!["--pin-file", s(&pin_file)];
+    flags.extend_from_slice(extra);
+    tunnel(dir, tag, "client", connect, ("--credential", cred), &flags)
 }
 
 #[test]

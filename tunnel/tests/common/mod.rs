@@ -234,34 +234,31 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A server tunnel (TLS in, plaintext to `connect`) from flags.
-pub fn server(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--psk-secrets",
-        s(psk),
-    ];
+/// A tunnel in `mode` (`server` or `client`) accepting on a free port and connecting to
+/// `connect`, its keys given by `auth` (a flag and its file, e.g. `--psk-secrets` and a
+/// path), then `extra` flags.
+pub fn tunnel(
+    dir: &TempDir,
+    tag: &str,
+    mode: &str,
+    connect: &str,
+    auth: (&str, &Path),
+    extra: &[&str],
+) -> Tunnel {
+    let mut args = vec![mode, "--accept", "127.0.0.1:0", "--connect", connect];
+    args.extend([auth.0, s(auth.1)]);
     args.extend_from_slice(extra);
     Tunnel::spawn(dir, tag, &args)
 }
 
+/// A server tunnel (TLS in, plaintext to `connect`) from flags.
+pub fn server(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
+    tunnel(dir, tag, "server", connect, ("--psk-secrets", psk), extra)
+}
+
 /// A client tunnel (plaintext in, TLS to `connect`) from flags.
 pub fn client(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--psk-secrets",
-        s(psk),
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, tag, &args)
+    tunnel(dir, tag, "client", connect, ("--psk-secrets", psk), extra)
 }
 
 /// Pseudo-random bytes (xorshift; no extra dependency needed).
