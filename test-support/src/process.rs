@@ -89,7 +89,7 @@ impl ProcessGuard {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
-        Ok(Self::adopt(child, what, None))
+        Ok(Self::adopt(child, what))
     }
 
     /// Starts a server whose stdout nobody reads (a full pipe would block it); its stderr
@@ -103,12 +103,17 @@ impl ProcessGuard {
             .stderr(Stdio::from(err))
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
-        let mut g = Self::adopt(child, what, Some(log));
+        let mut g = Self::with_log(child, what, Some(log));
         g.own_log = true;
         Ok(g)
     }
 
-    fn adopt(child: Child, what: &str, log: Option<PathBuf>) -> Self {
+    /// Takes over a child spawned with stdio of the test's own choosing.
+    pub fn adopt(child: Child, what: &str) -> Self {
+        Self::with_log(child, what, None)
+    }
+
+    fn with_log(child: Child, what: &str, log: Option<PathBuf>) -> Self {
         Self {
             child,
             what: what.to_string(),
