@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use mpin_kex::*;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 
 /// Pair lockout after 3, distributed budget `budget`, first lockout 60 s.
 fn ctx(w: &MpinWorld, budget: u32) -> ServerContext {
@@ -29,13 +29,6 @@ fn ctx(w: &MpinWorld, budget: u32) -> ServerContext {
 /// Source prefix number `i` (opaque bytes, as the tunnel's `SourceKey` encodings).
 fn src(i: u32) -> Vec<u8> {
     [&[4u8][..], &(0x7f00_0000 + i).to_be_bytes()].concat()
-}
-
-/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
-fn random_u(u: &[u8; 97]) -> [u8; 97] {
-    let mut k = [0u8; 48];
-    OsRng.fill_bytes(&mut k[16..]);
-    raw::g1_multiple(&k, u).unwrap()
 }
 
 /// The thief's multi-pass run from `source`: the genuine token and permit, `pin`, a random `U`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use mpin_kex::*;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 
 const S: &[u8] = &[127, 0, 0, 1];
 const S2: &[u8] = &[127, 0, 0, 2];
@@ -30,13 +30,6 @@ fn server(ctx: &ServerContext, source: Option<&[u8]>) -> Server {
         Some(src) => s.with_source(src),
         None => s,
     }
-}
-
-/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
-fn random_u(u: &[u8; 97]) -> [u8; 97] {
-    let mut k = [0u8; 48];
-    OsRng.fill_bytes(&mut k[16..]);
-    raw::g1_multiple(&k, u).unwrap()
 }
 
 /// The thief's multi-pass run: the genuine token and permit, `pin`, and a random `U`.

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use mpin_kex::*;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 pub use test_support::MpinWorld;
 
 /// A fixed clock: 2027-01-15 12:00 UTC.
@@ -54,4 +54,11 @@ pub fn one_pass(
         .one_pass_reply(&OnePassReply::decode(&reply.encode()).unwrap())
         .unwrap();
     Ok((cs, ss))
+}
+
+/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
+pub fn random_u(u: &[u8; 97]) -> [u8; 97] {
+    let mut k = [0u8; 48];
+    OsRng.fill_bytes(&mut k[16..]);
+    raw::g1_multiple(&k, u).unwrap()
 }
