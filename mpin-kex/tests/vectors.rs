@@ -1,4 +1,4 @@
-//! The Apache Milagro vectors (copied from `../shared/vectors/milagro/`, see
+//! The Apache Milagro vectors (copied from the design package's `vectors/milagro/`, see
 //! `tests/vectors/README.md`): every derived field of every record must be recomputed.
 
 #![allow(clippy::unwrap_used)]
