@@ -26,16 +26,70 @@ use crate::ratelimit::SourceKey;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Who is on the other side of an authenticated connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// The authenticated identity: PSK identity or M-Pin identity (printable).
-    pub identity: Option<String>,
+    /// The authenticated identity: PSK identity or M-Pin identity (`None` on the client side
+    /// of M-Pin, which proves its own identity and learns none).
+    pub identity: Option<Identity>,
     /// Negotiated TLS cipher suite.
     pub suite: Option<CipherSuite>,
     /// Negotiated key-exchange group.
     pub group: Option<NamedGroup>,
-    /// `"psk"` or `"mpin"`.
-    pub method: &'static str,
+    /// How the peer was authenticated.
+    pub method: Method,
+}
+
+/// How a connection was authenticated; logged as `method=…` with [`Method::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// TLS 1.3 with a static external PSK (`psk`).
+    Psk,
+    /// An M-Pin Full run, then TLS with the imported PSK (`mpin`).
+    Mpin,
+    /// A TLS resumption with a ticket from an earlier M-Pin handshake (`mpin-resumed`).
+    MpinResumed,
+}
+
+impl Method {
+    /// The name in logs: `psk`, `mpin` or `mpin-resumed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Psk => "psk",
+            Method::Mpin => "mpin",
+            Method::MpinResumed => "mpin-resumed",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An authenticated identity (PSK identity or M-Pin identity) as the peer sent it: any bytes.
+/// [`Display`](std::fmt::Display) escapes non-printable bytes (`\n`, `\xff`, …), so an
+/// identity can never forge a log line or a terminal escape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Identity(Vec<u8>);
+
+impl Identity {
+    /// The identity's bytes, unescaped.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&[u8]> for Identity {
+    fn from(bytes: &[u8]) -> Self {
+        Identity(bytes.to_vec())
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.escape_ascii())
+    }
 }
 
 /// Client side: authenticates an outgoing transport.
@@ -153,16 +207,11 @@ pub fn build_server(
 /// The peer description of an established TLS-PSK stream.
 pub fn tls_peer_info<IO>(s: &TlsStream<IO>) -> PeerInfo {
     PeerInfo {
-        identity: s.psk_identity().map(printable),
+        identity: s.psk_identity().map(Identity::from),
         suite: s.cipher_suite(),
         group: s.group(),
-        method: "psk",
+        method: Method::Psk,
     }
-}
-
-/// Identity bytes as a log-safe string (non-printable bytes escaped).
-pub fn printable(id: &[u8]) -> String {
-    id.escape_ascii().to_string()
 }
 
 struct StaticPskClient {
@@ -194,5 +243,27 @@ impl AuthServer for StaticPskServer {
             let info = tls_peer_info(&s);
             Ok((Box::pin(s) as BoxStream, info))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Identity, Method};
+
+    #[test]
+    fn an_identity_displays_with_non_printable_bytes_escaped() {
+        let id = Identity::from(&b"eve\n2026-12-01 INFO forged\x1b[2J\xff"[..]);
+        assert_eq!(id.to_string(), r"eve\n2026-12-01 INFO forged\x1b[2J\xff");
+        assert_eq!(id.as_bytes(), b"eve\n2026-12-01 INFO forged\x1b[2J\xff");
+        assert_eq!(
+            Identity::from(&b"alice@example.com"[..]).to_string(),
+            "alice@example.com"
+        );
+    }
+
+    #[test]
+    fn methods_keep_their_log_names() {
+        let names = [Method::Psk, Method::Mpin, Method::MpinResumed].map(|m| m.to_string());
+        assert_eq!(names, ["psk", "mpin", "mpin-resumed"]);
     }
 }

@@ -30,7 +30,7 @@ use mpin_kex::{
 };
 
 use crate::addr::BoxStream;
-use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo};
+use crate::auth::{AuthClient, AuthError, AuthServer, BoxFuture, Identity, Method, PeerInfo};
 use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 use crate::ratelimit::SourceKey;
 
@@ -210,7 +210,7 @@ impl AuthClient for MpinClient {
                 identity: None,
                 suite: s.cipher_suite(),
                 group: s.group(),
-                method: "mpin",
+                method: Method::Mpin,
             };
             Ok((Box::pin(s) as BoxStream, info))
         })
@@ -304,12 +304,12 @@ impl AuthServer for MpinServer {
                 .accept_from(io, &source.lockout_bytes())
                 .await?;
             let method = match peer {
-                Peer::Mpin { resumed: true, .. } => "mpin-resumed",
-                Peer::Mpin { .. } => "mpin",
-                Peer::Psk { .. } => "psk",
+                Peer::Mpin { resumed: true, .. } => Method::MpinResumed,
+                Peer::Mpin { .. } => Method::Mpin,
+                Peer::Psk { .. } => Method::Psk,
             };
             let info = PeerInfo {
-                identity: Some(printable(peer.identity())),
+                identity: Some(Identity::from(peer.identity())),
                 suite: s.cipher_suite(),
                 group: s.group(),
                 method,

@@ -25,9 +25,9 @@ use crate::ratelimit::{RateLimiter, SourceKey};
 use crate::refusals::{Refusal, RefusalLog, SUMMARY_EVERY};
 use crate::slots::{HandshakeSlots, Slot, SlotRefusal};
 
-/// The authenticating half of a service.
+/// The authenticating half of a service, built from its [`AuthSpec`].
 #[derive(Clone)]
-pub enum Side {
+pub enum Authenticator {
     /// Client mode: authenticate outgoing connections.
     Client(Arc<dyn AuthClient>),
     /// Server mode: authenticate incoming connections.
@@ -40,7 +40,7 @@ pub struct Runtime {
     /// Validated settings.
     pub config: ServiceConfig,
     /// Authentication.
-    pub side: Side,
+    pub authenticator: Authenticator,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -57,11 +57,18 @@ impl Runtime {
         let at = |e: crate::auth::AuthError| {
             ConfigError::Invalid(format!("{}: {e}", config.auth_origin))
         };
-        let side = match &config.auth {
-            AuthSpec::Client(a) => Side::Client(build_client(a, &config.options).map_err(at)?),
-            AuthSpec::Server(a) => Side::Server(build_server(a, &config.options).map_err(at)?),
+        let authenticator = match &config.auth {
+            AuthSpec::Client(a) => {
+                Authenticator::Client(build_client(a, &config.options).map_err(at)?)
+            }
+            AuthSpec::Server(a) => {
+                Authenticator::Server(build_server(a, &config.options).map_err(at)?)
+            }
         };
-        Ok(Self { config, side })
+        Ok(Self {
+            config,
+            authenticator,
+        })
     }
 }
 
@@ -455,7 +462,7 @@ impl Conn {
                     .get_or_create(&Metrics::svc(name))
                     .observe(start.elapsed().as_secs_f64());
                 tracing::info!(
-                    identity = %info.identity.as_deref().unwrap_or("-"),
+                    identity = %info.identity.as_ref().map_or_else(|| "-".into(), |id| id.to_string()),
                     method = %info.method,
                     suite = %info.suite.map_or("-", |s| s.name()),
                     group = %info.group.map_or("-", |g| g.name()),
@@ -495,14 +502,14 @@ impl Conn {
     /// Everything before authentication: returns the TLS stream and, in
     /// client mode, the accepted plaintext stream.
     async fn pre_auth(&self, io: PlainStream) -> Option<(BoxStream, Option<PlainStream>)> {
-        match &self.rt.side {
-            Side::Server(auth) => {
+        match &self.rt.authenticator {
+            Authenticator::Server(auth) => {
                 let (tls, _) = self
                     .authenticate(None, auth.accept(Box::pin(io), self.source))
                     .await?;
                 Some((tls, None))
             }
-            Side::Client(auth) => {
+            Authenticator::Client(auth) => {
                 let up = self.connect_target().await?;
                 let remote = Some(&self.rt.config.connect);
                 let (tls, _) = self

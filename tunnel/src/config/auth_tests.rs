@@ -185,5 +185,6 @@ fn a_suite_and_group_set_once_reach_the_handshake() {
         assert_eq!(peer.suite, Some(CipherSuite::Aes256GcmSha384));
         assert_eq!(peer.group, Some(NamedGroup::Secp256r1));
     }
-    assert_eq!(sp.identity.as_deref(), Some("app"));
+    assert_eq!(sp.identity.map(|id| id.to_string()).as_deref(), Some("app"));
+    assert_eq!(sp.method, crate::auth::Method::Psk);
 }
