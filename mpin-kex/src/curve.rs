@@ -18,8 +18,6 @@ use crate::error::PointError;
 
 /// Bytes in a field element or scalar (MODBYTES).
 pub const MB: usize = big::MODBYTES;
-/// Bytes in a scalar (big-endian, left-padded).
-pub const SCALAR_LEN: usize = MB;
 /// Bytes in an uncompressed G1 point `04 ‖ X ‖ Y`.
 pub const G1_LEN: usize = 2 * MB + 1;
 /// Bytes in a legacy G2 point `X.re ‖ X.im ‖ Y.re ‖ Y.im`.

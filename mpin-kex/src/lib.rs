@@ -44,14 +44,22 @@
 //!
 //! Modules: [`secrets`] (shares, PIN extraction, permits), [`client`] and [`server`] (the
 //! state machines), [`messages`] (wire layout), [`policy`] (permit window, lockout rules),
-//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests),
-//! [`wcc`] (peer-to-peer device links: Milagro's Wang / Chow–Choo key agreement).
+//! [`lockout`] and [`replay`] (the stores), [`wcc`] (peer-to-peer device links: Milagro's
+//! Wang / Chow–Choo key agreement).
+//!
+//! The `conformance` cargo feature (off by default; for the vector checks, benches and fuzz
+//! targets, not an API) also exposes, hidden from these docs, `raw` and `wcc::raw` (each
+//! Milagro primitive with caller-chosen randomness) and `curve` (the strict point decoders).
 #![forbid(unsafe_code)]
 
 mod backend;
 pub mod client;
 mod codec;
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
 pub mod curve;
+#[cfg(not(feature = "conformance"))]
+mod curve;
 pub mod error;
 mod hash;
 pub mod identity;
@@ -61,6 +69,8 @@ mod math;
 pub mod messages;
 pub mod pin;
 pub mod policy;
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
 pub mod raw;
 pub mod replay;
 pub mod secrets;

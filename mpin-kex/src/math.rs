@@ -1,5 +1,5 @@
 //! The M-Pin / M-Pin Full computations on curve values (MPIN-SPEC §3–4, §9). Crate-private:
-//! the state machines in [`crate::client`]/[`crate::server`] and the byte-level [`crate::raw`]
+//! the state machines in [`crate::client`]/[`crate::server`] and the byte-level `crate::raw`
 //! module are built on these, so each formula exists exactly once.
 
 use std::sync::OnceLock;

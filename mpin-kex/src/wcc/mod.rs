@@ -15,7 +15,7 @@
 //!   becomes `A + H1(Hn(d, HID))` / `B + H2(Hn(d, HID))` and every key `key + permit`. A device
 //!   without the day's permit derives another key. They are tested for self-consistency
 //!   only (no Milagro vectors exist for them).
-//! * `H2` ([`raw::h2`]) is Milagro's legacy hash to G2 with its square-root choice.
+//! * `H2` (`raw::h2`, with the `conformance` feature) is Milagro's legacy hash to G2 with its square-root choice.
 //! * Sans-IO: two messages ([`P2pHello`], [`P2pReply`]) as bytes, strictly decoded; every
 //!   point is checked (canonical, on the curve, in the subgroup, not the identity) before any
 //!   pairing; each side refuses its own identity as peer (Selfie). The key `K` is only 16
@@ -77,6 +77,8 @@ mod master;
 mod math;
 pub mod messages;
 mod points;
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
 pub mod raw;
 mod responder;
 mod session;
