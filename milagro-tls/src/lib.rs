@@ -49,22 +49,34 @@
 //! assert_eq!(server.group(), Some(milagro_tls::NamedGroup::X25519Mlkem768));
 //! # Ok::<(), milagro_tls::Error>(())
 //! ```
+//!
+//! The wire internals (`codec`, `record`, `messages`, `key_schedule`, `kx`) are not API; the
+//! `fuzzing` cargo feature exposes `record` and `messages`, hidden from these docs, to the fuzz
+//! targets and the decoder tests.
 #![forbid(unsafe_code)]
 
 pub mod alert;
 pub mod client;
-pub mod codec;
+mod codec;
 pub mod conn;
 pub mod error;
-pub mod key_schedule;
-pub mod kx;
+mod key_schedule;
+mod kx;
 pub mod limits;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod messages;
+#[cfg(not(feature = "fuzzing"))]
+mod messages;
 pub mod mpin;
 pub mod options;
 pub mod psk;
 pub mod psk_file;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod record;
+#[cfg(not(feature = "fuzzing"))]
+mod record;
 pub mod server;
 pub mod stream;
 pub mod suites;

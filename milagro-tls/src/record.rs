@@ -74,6 +74,7 @@ impl Deframer {
     }
 
     /// Number of buffered bytes not yet returned as records.
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))] // for the fuzz targets and decoder tests
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
     }

@@ -236,6 +236,7 @@ impl ClientHello {
     }
 
     /// cookie, if present.
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))] // for the fuzz targets and decoder tests
     pub fn cookie(&self) -> Result<Option<Vec<u8>>, Error> {
         self.extension(ext::COOKIE)
             .map(|d| {

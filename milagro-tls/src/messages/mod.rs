@@ -16,6 +16,7 @@ pub mod typ {
     /// new_session_ticket
     pub const NEW_SESSION_TICKET: u8 = 4;
     /// end_of_early_data
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))] // for the fuzz targets and decoder tests
     pub const END_OF_EARLY_DATA: u8 = 5;
     /// encrypted_extensions
     pub const ENCRYPTED_EXTENSIONS: u8 = 8;
@@ -143,6 +144,7 @@ pub fn decode(typ: u8, body: &[u8]) -> Result<HandshakeMessage, Error> {
 
 /// Decodes one whole framed handshake message (header included); trailing
 /// bytes are an error. This is the entry point used by the fuzz target.
+#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))] // for the fuzz targets and decoder tests
 pub fn decode_framed(buf: &[u8]) -> Result<HandshakeMessage, Error> {
     match split_message(buf)? {
         Some((t, body, used)) if used == buf.len() => decode(t, body),
