@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, as CI does: installs the Debian packages the interop and
-# Redis tests need when they are missing, then rustfmt, clippy (warnings are errors) and cargo test.
+# Redis tests need when they are missing, then rustfmt, clippy and rustdoc (warnings are errors)
+# and cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +23,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 echo "== cargo test"
 cargo test --workspace

@@ -52,11 +52,13 @@ impl BufPool {
     }
 
     /// Buffers handed out and not yet returned.
+    #[cfg(test)]
     pub fn in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
     }
 
     /// Free buffers kept for reuse.
+    #[cfg(test)]
     pub fn idle(&self) -> usize {
         self.free.lock().map_or(0, |f| f.len())
     }

@@ -38,24 +38,33 @@
 //! limits, handshake and idle timeouts; before authentication, a per-source
 //! handshake rate limit and handshake slots (global and per source), both on
 //! by default.
+//!
+//! Embedders use [`config`] (parse and validate), [`run`] (bind and supervise every service)
+//! or [`service`] (one listener), [`auth`] (what an authenticated peer is: [`auth::PeerInfo`],
+//! [`auth::Method`], [`auth::Identity`]), [`addr`], [`metrics`] and [`ratelimit::SourceKey`];
+//! the command line, logging setup, provisioning commands and `demo` are the binary's.
 #![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod auth;
-pub mod bufpool;
+mod bufpool;
+#[doc(hidden)] // the binary's
 pub mod cli;
 pub mod config;
-pub mod copy;
+mod copy;
+#[doc(hidden)] // the binary's
 pub mod demo;
 pub mod lockout;
+#[doc(hidden)] // the binary's
 pub mod logging;
 pub mod metrics;
-pub mod mpin_auth;
-pub mod plain;
+mod mpin_auth;
+mod plain;
+#[doc(hidden)] // the binary's
 pub mod provision;
 pub mod ratelimit;
-pub mod refusals;
+mod refusals;
 pub mod run;
 pub mod service;
-pub mod slots;
-pub mod status;
+mod slots;
+mod status;
