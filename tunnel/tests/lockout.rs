@@ -17,8 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
+use dta_client::files::{CredentialFile, ServerSecretFile};
+use dta_client::ra::RaKey;
 use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use mpin_kex::*;
@@ -73,7 +73,7 @@ impl World {
             .ra
             .grant_client(&h, milagro_tls::mpin::system_clock(), 600);
         // A D-TA that is not running (port 9 is closed): the permit is already in the file.
-        let nowhere = dta_lite::client::DtaEndpoint {
+        let nowhere = dta_client::client::DtaEndpoint {
             url: "https://127.0.0.1:9".into(),
             fingerprint: "00".repeat(32),
             signing_key: "00".repeat(32),

@@ -10,7 +10,7 @@
 //! a grant with one field changed after signing must never verify.
 #![no_main]
 
-use dta_lite::ra::{Grant, GrantKind, RaError, RaKey};
+use dta_client::ra::{Grant, GrantKind, RaError, RaKey};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
