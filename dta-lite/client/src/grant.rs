@@ -23,6 +23,59 @@ pub enum GrantKind {
     Client,
     /// A relying server: server-secret share once.
     Server,
+    /// A device (P2P links): device key shares once (those of [`DeviceKeys`]), then device
+    /// permits while not revoked.
+    Device,
+}
+
+/// Which device keys a device grant allows: a **send** (G1) key lets the device dial, a
+/// **receive** (G2) key lets it accept (P2P-SPEC §12–13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKeys {
+    /// Only the sender key (and sender permits): the device may only dial.
+    Send,
+    /// Only the receiver key (and receiver permits): the device may only accept.
+    Receive,
+    /// Both keys: the device may dial and accept.
+    Both,
+}
+
+impl DeviceKeys {
+    /// From the two capabilities; `None` when neither is set.
+    pub fn new(send: bool, receive: bool) -> Option<Self> {
+        match (send, receive) {
+            (true, true) => Some(Self::Both),
+            (true, false) => Some(Self::Send),
+            (false, true) => Some(Self::Receive),
+            (false, false) => None,
+        }
+    }
+
+    /// Includes the sender key.
+    pub fn send(self) -> bool {
+        matches!(self, Self::Send | Self::Both)
+    }
+
+    /// Includes the receiver key.
+    pub fn receive(self) -> bool {
+        matches!(self, Self::Receive | Self::Both)
+    }
+
+    /// Whether every key of `other` is also in `self`.
+    pub fn covers(self, other: DeviceKeys) -> bool {
+        (self.send() || !other.send()) && (self.receive() || !other.receive())
+    }
+}
+
+impl fmt::Display for DeviceKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeviceKeys::Send => "send",
+            DeviceKeys::Receive => "receive",
+            DeviceKeys::Both => "both",
+        })
+    }
 }
 
 impl fmt::Display for GrantKind {
@@ -30,6 +83,7 @@ impl fmt::Display for GrantKind {
         f.write_str(match self {
             GrantKind::Client => "client",
             GrantKind::Server => "server",
+            GrantKind::Device => "device",
         })
     }
 }
@@ -40,14 +94,17 @@ impl fmt::Display for GrantKind {
 pub struct Grant {
     /// Format version, 1.
     pub version: u32,
-    /// Client or server.
+    /// Client, server or device.
     pub kind: GrantKind,
-    /// Client grants: the hashed identity (96 hex digits).
+    /// Client and device grants: the hashed identity (96 hex digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashed_id: Option<String>,
     /// Server grants: the server's name (1..=128 printable ASCII characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// Device grants: which device keys (required there, refused elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_keys: Option<DeviceKeys>,
     /// 16 random bytes (hex): each D-TA issues a secret share for a grant id once.
     pub grant_id: String,
     /// When the RA signed it (unix seconds).
@@ -63,12 +120,14 @@ pub struct Grant {
 /// A grant whose signature verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedGrant {
-    /// Client or server.
+    /// Client, server or device.
     pub kind: GrantKind,
-    /// The hashed identity of a client grant.
+    /// The hashed identity of a client or device grant.
     pub hashed_id: Option<HashedId>,
     /// The server name of a server grant.
     pub server_name: Option<String>,
+    /// The keys of a device grant.
+    pub device_keys: Option<DeviceKeys>,
     /// The grant id.
     pub grant_id: [u8; 16],
     /// Enrolment deadline.
@@ -76,9 +135,10 @@ pub struct VerifiedGrant {
 }
 
 impl Grant {
-    /// The bytes the RA signs.
+    /// The bytes the RA signs (device grants add a last line with their keys; the message of
+    /// client and server grants is unchanged).
     pub fn signed_message(&self) -> Vec<u8> {
-        format!(
+        let mut m = format!(
             "milagro-dta-grant-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.kind,
             self.hashed_id.as_deref().unwrap_or(""),
@@ -87,8 +147,11 @@ impl Grant {
             self.issued_at,
             self.enrol_until,
             self.ra_key
-        )
-        .into_bytes()
+        );
+        if let Some(k) = self.device_keys {
+            m.push_str(&format!("\n{k}"));
+        }
+        m.into_bytes()
     }
 
     /// Checks the fields and the signature against the trusted RA keys (expiry is checked
@@ -102,10 +165,19 @@ impl Grant {
             .ok()
             .and_then(|v| v.try_into().ok())
             .ok_or(field("grant_id", "must be 32 hex digits"))?;
+        if self.kind != GrantKind::Device && self.device_keys.is_some() {
+            return Err(field("device_keys", "allowed in device grants only"));
+        }
         let (hashed_id, server_name) = match self.kind {
-            GrantKind::Client => {
+            GrantKind::Client | GrantKind::Device => {
                 if self.server_name.is_some() {
-                    return Err(field("server_name", "not allowed in a client grant"));
+                    return Err(field(
+                        "server_name",
+                        "not allowed in a client or device grant",
+                    ));
+                }
+                if self.kind == GrantKind::Device && self.device_keys.is_none() {
+                    return Err(field("device_keys", "missing"));
                 }
                 let h = self
                     .hashed_id
@@ -147,6 +219,7 @@ impl Grant {
             kind: self.kind,
             hashed_id,
             server_name,
+            device_keys: self.device_keys,
             grant_id,
             enrol_until: self.enrol_until,
         })
@@ -286,5 +359,53 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["kind"] = "admin".into();
         assert!(serde_json::from_value::<Grant>(v).is_err());
+    }
+
+    #[test]
+    fn device_grants_sign_their_keys() {
+        let ra = RaKey::generate();
+        let id = HashedId::of(b"device:a");
+        let g = ra.grant_device(&id, DeviceKeys::Send, 100, 60);
+        let v = g.verify(&[ra.public()]).unwrap();
+        assert_eq!(
+            (v.kind, v.hashed_id, v.device_keys),
+            (GrantKind::Device, Some(id), Some(DeviceKeys::Send))
+        );
+        // Widening the keys after signing breaks the signature.
+        let mut t = g.clone();
+        t.device_keys = Some(DeviceKeys::Both);
+        assert!(matches!(
+            t.verify(&[ra.public()]),
+            Err(RaError::BadGrantSignature)
+        ));
+        let mut t = g.clone();
+        t.device_keys = None;
+        assert!(matches!(
+            t.verify(&[ra.public()]),
+            Err(RaError::GrantField {
+                field: "device_keys",
+                ..
+            })
+        ));
+        // A device grant relabelled as a client grant does not verify either.
+        let mut t = g.clone();
+        t.kind = GrantKind::Client;
+        assert!(t.verify(&[ra.public()]).is_err());
+        let mut c = ra.grant_client(&id, 100, 60);
+        c.device_keys = Some(DeviceKeys::Both);
+        assert!(matches!(
+            c.verify(&[ra.public()]),
+            Err(RaError::GrantField {
+                field: "device_keys",
+                ..
+            })
+        ));
+        let json = serde_json::to_string(&g).unwrap();
+        assert!(json.contains(r#""device_keys":"send""#), "{json}");
+        assert_eq!(serde_json::from_str::<Grant>(&json).unwrap(), g);
+        assert!(DeviceKeys::new(false, false).is_none());
+        assert!(DeviceKeys::Both.covers(DeviceKeys::Receive));
+        assert!(!DeviceKeys::Send.covers(DeviceKeys::Receive));
+        assert!(!DeviceKeys::Send.covers(DeviceKeys::Both));
     }
 }

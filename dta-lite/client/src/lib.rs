@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Modules: [`client`] (enrolment, permits, server secrets, revocation), [`files`]
-//! (credential and server-secret files), [`pin_input`] (PIN and passphrase), [`api`] (JSON
+//! (credential and server-secret files), [`device`] and [`device_file`] (P2P device
+//! enrolment, device permits, the device credential), [`pin_input`] (PIN and passphrase), [`api`] (JSON
 //! bodies, response signatures), [`ra`] (RA keys, signed requests) and [`grant`] (grants),
 //! [`tls`] (certificate pinning), [`clock`] (the time, with a debug-only test hook),
 //! [`fsutil`] (atomic writes, secret files). File formats: `dta-lite/FORMATS.md`.
@@ -35,6 +36,8 @@
 pub mod api;
 pub mod client;
 pub mod clock;
+pub mod device;
+pub mod device_file;
 mod endpoint;
 mod error;
 pub mod files;

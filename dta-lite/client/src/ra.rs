@@ -154,6 +154,26 @@ impl RaKey {
             GrantKind::Client,
             Some(hex::encode(id.as_bytes())),
             None,
+            None,
+            now,
+            valid_secs,
+        )
+    }
+
+    /// Signs a grant for a device identity (given hashed) and its keys, valid for enrolment
+    /// for `valid_secs`.
+    pub fn grant_device(
+        &self,
+        id: &HashedId,
+        keys: DeviceKeys,
+        now: u64,
+        valid_secs: u64,
+    ) -> Grant {
+        self.sign_grant(
+            GrantKind::Device,
+            Some(hex::encode(id.as_bytes())),
+            None,
+            Some(keys),
             now,
             valid_secs,
         )
@@ -165,6 +185,7 @@ impl RaKey {
             GrantKind::Server,
             None,
             Some(name.to_owned()),
+            None,
             now,
             valid_secs,
         )
@@ -175,6 +196,7 @@ impl RaKey {
         kind: GrantKind,
         hashed_id: Option<String>,
         server_name: Option<String>,
+        device_keys: Option<DeviceKeys>,
         now: u64,
         valid_secs: u64,
     ) -> Grant {
@@ -185,6 +207,7 @@ impl RaKey {
             kind,
             hashed_id,
             server_name,
+            device_keys,
             grant_id: hex::encode(id),
             issued_at: now,
             enrol_until: now.saturating_add(valid_secs),
@@ -218,7 +241,7 @@ impl RaKey {
     }
 }
 
-pub use crate::grant::{parse_hashed_id, Grant, GrantKind, VerifiedGrant};
+pub use crate::grant::{parse_hashed_id, DeviceKeys, Grant, GrantKind, VerifiedGrant};
 
 /// The bytes an RA signs for a request.
 pub fn request_message(
