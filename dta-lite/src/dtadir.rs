@@ -413,4 +413,36 @@ mod tests {
         fs::write(dir.join(CONFIG_FILE), "{").unwrap();
         assert!(matches!(load_config(&dir), Err(DirError::Invalid { .. })));
     }
+
+    #[test]
+    fn p2p_share_is_created_by_init_and_added_with_the_right_passphrase_only() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("dta");
+        let ra = crate::ra::RaKey::generate();
+        init(&dir, "t", &[ra.public()], b"pw", FAST).unwrap();
+        assert!(dir.join(P2P_SEALED_FILE).exists());
+        assert!(matches!(
+            add_p2p_share(&dir, b"pw"),
+            Err(DirError::P2pExists(_))
+        ));
+        // An older folder: no P2P share; adding needs the passphrase of `secrets.sealed`.
+        fs::remove_file(dir.join(P2P_SEALED_FILE)).unwrap();
+        assert!(open(&dir, b"pw").is_ok());
+        let sealed = fs::read(dir.join(SEALED_FILE)).unwrap();
+        assert!(matches!(
+            add_p2p_share(&dir, b"wrong"),
+            Err(DirError::Seal { .. })
+        ));
+        assert!(!dir.join(P2P_SEALED_FILE).exists());
+        add_p2p_share(&dir, b"pw").unwrap();
+        assert_eq!(fs::read(dir.join(SEALED_FILE)).unwrap(), sealed);
+        let p2p: Sealed =
+            serde_json::from_slice(&fs::read(dir.join(P2P_SEALED_FILE)).unwrap()).unwrap();
+        assert_eq!((p2p.m_cost_kib, p2p.t_cost), (FAST.m_cost_kib, FAST.t_cost));
+        assert!(open(&dir, b"pw").is_ok());
+        // A damaged P2P share is named, not ignored.
+        fs::write(dir.join(P2P_SEALED_FILE), "{").unwrap();
+        let e = open(&dir, b"pw").unwrap_err().to_string();
+        assert!(e.contains(P2P_SEALED_FILE), "{e}");
+    }
 }

@@ -321,3 +321,6 @@ impl DeviceCredentialFile {
         )?)
     }
 }
+
+#[cfg(test)]
+mod tests;
