@@ -263,8 +263,8 @@ pub fn client_roundtrip(
     timeout: Duration,
 ) -> io::Result<Roundtrip> {
     let mut config = ClientConfig::new(psk);
-    config.cipher_suites = suites.to_vec();
-    config.groups = groups.to_vec();
+    config.options.cipher_suites = suites.to_vec();
+    config.options.groups = groups.to_vec();
     client_roundtrip_with(port, config, payload, expect_len, timeout)
 }
 

@@ -153,7 +153,7 @@ fn our_server(
 ) {
     let store: StaticPskStore = [psk(IDENTITY, KEY_HEX)].into_iter().collect();
     let mut config = ServerConfig::new(Arc::new(store));
-    config.groups = groups;
+    config.options.groups = groups;
     spawn_our_server(config).unwrap()
 }
 
@@ -285,7 +285,7 @@ fn our_client_rekeys_before_a_lowered_aead_limit_with_s_server() {
         let (_server, port) = s_server(KEY_HEX, IDENTITY, &[]);
         let payload = text_payload(MIB);
         let mut config = milagro_tls::ClientConfig::new(psk(IDENTITY, KEY_HEX));
-        config.cipher_suites = vec![suite];
+        config.options.cipher_suites = vec![suite];
         config.limits.aead_record_limit = Some(LIMIT);
         let rt = client_roundtrip_with(port, config, &payload, MIB, T).unwrap();
         assert!(

@@ -69,7 +69,7 @@ fn our_client_resumes_with_an_s_server_ticket() {
 fn ticket_server() -> ServerConfig {
     let store: StaticPskStore = [psk(IDENTITY, KEY_HEX)].into_iter().collect();
     let mut config = ServerConfig::new(Arc::new(store));
-    config.tickets = Some(TicketSettings::new(
+    config.options.tickets = Some(TicketSettings::new(
         Arc::new(TicketStore::default()),
         Duration::from_secs(600),
         Some(b"interop".to_vec()),

@@ -71,10 +71,10 @@ fn every_suite_and_group() {
         for group in NamedGroup::ALL {
             let p = psk(suite.hash());
             let mut cc = ClientConfig::new(p.clone());
-            cc.cipher_suites = vec![suite];
-            cc.groups = vec![group];
+            cc.options.cipher_suites = vec![suite];
+            cc.options.groups = vec![group];
             let mut sc = ServerConfig::new(store_with(p));
-            sc.groups = vec![group];
+            sc.options.groups = vec![group];
             let (mut c, mut s) = pair(cc, sc);
             let (rc, rs) = pump(&mut c, &mut s);
             rc.unwrap();
@@ -106,7 +106,7 @@ fn default_client_offers_hybrid_and_x25519() {
     let p = psk(HashAlgorithm::Sha256);
     // server without the hybrid: picks X25519 from the second share, no HRR
     let mut sc = ServerConfig::new(store_with(p.clone()));
-    sc.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
+    sc.options.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
     let (mut c, mut s) = pair(ClientConfig::new(p.clone()), sc);
     let (rc, rs) = pump(&mut c, &mut s);
     rc.unwrap();
@@ -127,9 +127,9 @@ fn hello_retry_request_for_each_suite() {
     for suite in CipherSuite::ALL {
         let p = psk(suite.hash());
         let mut cc = ClientConfig::new(p.clone());
-        cc.cipher_suites = vec![suite];
+        cc.options.cipher_suites = vec![suite];
         let mut sc = ServerConfig::new(store_with(p));
-        sc.groups = vec![NamedGroup::Secp256r1];
+        sc.options.groups = vec![NamedGroup::Secp256r1];
         let (mut c, mut s) = pair(cc, sc);
         let (rc, rs) = pump(&mut c, &mut s);
         rc.unwrap();
@@ -145,9 +145,9 @@ fn hello_retry_request_for_each_suite() {
 fn no_common_group_is_handshake_failure() {
     let p = psk(HashAlgorithm::Sha256);
     let mut cc = ClientConfig::new(p.clone());
-    cc.groups = vec![NamedGroup::X25519];
+    cc.options.groups = vec![NamedGroup::X25519];
     let mut sc = ServerConfig::new(store_with(p));
-    sc.groups = vec![NamedGroup::Secp256r1];
+    sc.options.groups = vec![NamedGroup::Secp256r1];
     let (mut c, mut s) = pair(cc, sc);
     let (rc, rs) = pump(&mut c, &mut s);
     assert!(matches!(rs, Err(Error::HandshakeFailure(_))));
@@ -353,13 +353,13 @@ fn psk_hash_mismatch_is_decrypt_error_like_an_unknown_identity() {
 #[test]
 fn client_config_without_matching_suite_is_refused() {
     let mut cc = ClientConfig::new(psk(HashAlgorithm::Sha384));
-    cc.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
+    cc.options.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
     assert!(matches!(
         ClientConnection::new(Arc::new(cc)),
         Err(Error::Config(_))
     ));
     let mut cc = ClientConfig::new(psk(HashAlgorithm::Sha256));
-    cc.groups.clear();
+    cc.options.groups.clear();
     assert!(ClientConnection::new(Arc::new(cc)).is_err());
 }
 

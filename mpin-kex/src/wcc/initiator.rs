@@ -6,10 +6,10 @@ use zeroize::Zeroizing;
 
 use super::error::WccError;
 use super::fast::G2;
-use super::h2;
 use super::keys::{SenderKey, SenderPermit};
 use super::math;
 use super::messages::{P2pHello, P2pReply, MAX_IDENTITY_LEN};
+use super::points;
 use super::session::WccSession;
 use crate::backend::{self, G1};
 use crate::curve::{big_from, g2_decode, random_scalar, MB};
@@ -61,8 +61,7 @@ impl Initiator {
         }
         let hid = HashedId::of(identity);
         let day = permit.map_or(0, SenderPermit::day);
-        let a_active = backend::g1_from_miracl(&h2::sender_active_point(&hid, day))
-            .map_err(point("identity point"))?;
+        let a_active = points::sender_active(&hid, day)?;
         let mut sa = key.point()?;
         if let Some(p) = permit {
             sa.add(&p.point()?);
@@ -78,6 +77,21 @@ impl Initiator {
             key: SenderKey::from_point(&sa),
             pending: None,
         })
+    }
+
+    /// This device's identity.
+    pub fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    /// The peer dialled (the only identity [`Initiator::reply`] accepts).
+    pub fn peer(&self) -> &[u8] {
+        &self.peer
+    }
+
+    /// The permit day offered (0 = none).
+    pub fn day(&self) -> u32 {
+        self.day
     }
 
     /// The first message: draws `x`, sends `{IdI, IdR, day, PaG1 = x·A'}`.
@@ -124,11 +138,7 @@ impl Initiator {
             &self.identity,
             &self.peer,
         );
-        let b_active = G2::from_miracl(&h2::receiver_active_point(
-            &HashedId::of(&self.peer),
-            self.day,
-        ))
-        .map_err(point("peer identity point"))?;
+        let b_active = points::receiver_active(&HashedId::of(&self.peer), self.day)?;
         let sa = backend::g1_from_miracl(&self.key.point()?).map_err(point("sender key"))?;
         let parts = math::sender(&x, (&pia, &pib), &pb, &pg, &sa, &b_active)
             .map_err(WccError::Degenerate)?;

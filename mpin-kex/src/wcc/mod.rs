@@ -76,6 +76,7 @@ mod keys;
 mod master;
 mod math;
 pub mod messages;
+mod points;
 pub mod raw;
 mod responder;
 mod session;

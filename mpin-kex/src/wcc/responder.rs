@@ -11,6 +11,7 @@ use super::initiator::check_identity;
 use super::keys::{ReceiverKey, ReceiverPermit};
 use super::math;
 use super::messages::{P2pHello, P2pReply, SESSION_ID_LEN};
+use super::points;
 use super::session::WccSession;
 use crate::backend;
 use crate::curve::random_scalar;
@@ -116,11 +117,7 @@ impl Responder {
             source,
         })?;
         let hid_a = HashedId::of(&hello.initiator);
-        let a_active = backend::g1_from_miracl(&h2::sender_active_point(&hid_a, hello.day))
-            .map_err(|source| DecodeError::Point {
-                field: "initiator identity point",
-                source,
-            })?;
+        let a_active = points::sender_active(&hid_a, hello.day)?;
         let (y, w) = (random_scalar(rng), random_scalar(rng));
         let mut session_id = [0u8; SESSION_ID_LEN];
         rng.fill_bytes(&mut session_id);
