@@ -165,6 +165,18 @@ pub(crate) fn q_prepared() -> &'static G2Prepared {
 /// `∏ e(P_i, Q_i)` over prepared G2 points, one final exponentiation (counted per thread).
 pub(crate) fn pairing_product(terms: &[(&G1, &G2Prepared)]) -> GtValue {
     crate::math::count_pairing();
+    product(terms)
+}
+
+/// The client's key pairing `e(Q, P)`, counted apart from the others (in
+/// [`crate::math::client_pairings_on_this_thread`]), so tests that run both sides on one
+/// thread still see whether the server paired.
+pub(crate) fn client_pairing(p: &G1) -> GtValue {
+    crate::math::count_client_pairing();
+    product(&[(p, q_prepared())])
+}
+
+fn product(terms: &[(&G1, &G2Prepared)]) -> GtValue {
     let t: Vec<(&G1Affine, &G2Prepared)> = terms.iter().map(|(p, q)| (&p.0, *q)).collect();
     GtValue(Bls12::multi_miller_loop(&t).final_exponentiation())
 }

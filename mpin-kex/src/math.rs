@@ -13,10 +13,7 @@ use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{self, GtValue, G1};
-use crate::curve::{
-    add_mod_q, fp4_to_bytes, g1_mul_secret, g1_to_bytes, neg_mod_q, order, q_generator,
-    scalar_mod_q, G1_LEN, MB,
-};
+use crate::curve::{add_mod_q, fp4_to_bytes, neg_mod_q, q_generator, scalar_mod_q, G1_LEN, MB};
 use crate::error::{DecodeError, PointError};
 use crate::hash::hn;
 use crate::identity::{Active, HashedId, IdentityProfile};
@@ -24,12 +21,25 @@ use crate::pin::PIN_BITS;
 
 thread_local! {
     static PAIRINGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static CLIENT_PAIRINGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Counts one pairing (final exponentiation) on this thread. Every pairing of the crate, in
-/// either library, calls this (tests use the count to prove checks happen before any pairing).
+/// either library, calls this (tests use the count to prove checks happen before any pairing),
+/// except the client's key pairing, which calls [`count_client_pairing`].
 pub(crate) fn count_pairing() {
     PAIRINGS.with(|c| c.set(c.get() + 1));
+}
+
+/// Counts one client key pairing on this thread.
+pub(crate) fn count_client_pairing() {
+    CLIENT_PAIRINGS.with(|c| c.set(c.get() + 1));
+}
+
+/// How many client key pairings ([`crate::Client`]'s last step) this thread has computed.
+#[doc(hidden)]
+pub fn client_pairings_on_this_thread() -> u64 {
+    CLIENT_PAIRINGS.with(std::cell::Cell::get)
 }
 
 /// Final exponentiation of a miracl_core Miller-loop product (counted).
@@ -65,14 +75,15 @@ impl IdPoints {
     }
 }
 
-/// `SEC = TOKEN + pin·A (+ TP)`.
-pub(crate) fn client_sec(token: &ECP, a: &ECP, pin: i32, permit: Option<&ECP>) -> ECP {
+/// `S = TOKEN + pin·A` (the PIN-combined client secret) and `SEC = S (+ TP)`.
+pub(crate) fn client_secrets(token: &ECP, a: &ECP, pin: i32, permit: Option<&ECP>) -> (ECP, ECP) {
     let mut s = token.clone();
     s.add(&a.pinmul(pin, PIN_BITS));
+    let mut sec = s.clone();
     if let Some(tp) = permit {
-        s.add(tp);
+        sec.add(tp);
     }
-    s
+    (s, sec)
 }
 
 /// One-pass challenge `y = Hn(t, U' ‖ message) mod q`.
@@ -89,26 +100,21 @@ pub(crate) fn response(x: &BIG, y: &BIG, sec: &G1) -> Option<G1> {
     Some(sec.mul(&neg_mod_q(&s)))
 }
 
-/// `k·P` for each secret `k`, encoded, on blst (constant time); on miracl_core only if `P`
-/// does not convert, which a valid point always does.
-pub(crate) fn g1_muls_secret<const N: usize>(p: &ECP, ks: [&BIG; N]) -> [[u8; G1_LEN]; N] {
-    match backend::g1_from_miracl(p) {
-        Ok(fast) => ks.map(|k| fast.mul(k).to_bytes()),
-        Err(_) => ks.map(|k| g1_to_bytes(&g1_mul_secret(p, k))),
-    }
-}
-
-/// The server's identity points on the blst side: `A` and `A' = A + A_T(d)`.
+/// The identity points on the blst side (both ends of a run): `A` and `A' = A + A_T(d)`.
 #[derive(Clone)]
-pub(crate) struct ServerPoints {
+pub(crate) struct BlstIdPoints {
     pub a: G1,
     pub a_prime: G1,
 }
 
-impl ServerPoints {
+impl BlstIdPoints {
     /// Maps the identity with the legacy maps (miracl_core) and converts the results.
     pub fn new(id: &HashedId, day: u32) -> Result<Self, PointError> {
-        let p = IdPoints::new(id, day);
+        Self::of(&IdPoints::new(id, day))
+    }
+
+    /// Converts points already mapped by miracl_core.
+    pub fn of(p: &IdPoints) -> Result<Self, PointError> {
         Ok(Self {
             a: backend::g1_from_miracl(&p.a)?,
             a_prime: backend::g1_from_miracl(&p.a_prime)?,
@@ -225,23 +231,16 @@ pub(crate) fn precompute(token: &ECP, a: &ECP) -> (FP12, FP12) {
     (pair_with_q_fast(token), pair_with_q_fast(a))
 }
 
-/// `K_C = H(Tr((G1·G2^pin)^(r+h)) ‖ x·T)`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn client_key(
-    g1: &FP12,
-    g2: &FP12,
-    pin: i32,
-    r: &BIG,
-    x: &BIG,
-    h: &BIG,
-    t: &G1,
-) -> [u8; KEY_LEN] {
-    let z = add_mod_q(r, h);
-    let mut g = FP12::new_copy(g2);
-    g.pinpow(pin, PIN_BITS);
-    g.mul(g1);
-    let c = g.compow(&z, &order());
-    key_hash(&c, &t.mul(x).to_bytes())
+/// `K_C = H(Tr((G1·G2^pin)^(r+h)) ‖ x·T)`, where `G1·G2^pin = e(Q, TOKEN)·e(Q, A)^pin =
+/// e(Q, S)` with `S = TOKEN + pin·A`: computed as the one pairing `e(Q, (r+h)·S)` on blst
+/// (GLV multiplication, fixed Miller loop with `Q`'s prepared lines and final
+/// exponentiation, all constant time in the secret `S` and `r`) instead of miracl_core's GT
+/// exponentiation (1.4× the instructions). `None` only if the GT value could not be read back.
+pub(crate) fn client_key(s: &G1, r: &BIG, x: &BIG, h: &BIG, t: &G1) -> Option<[u8; KEY_LEN]> {
+    let zs = s.mul(&add_mod_q(r, h));
+    let mut g = backend::client_pairing(&zs).to_miracl()?;
+    let c = g.trace();
+    Some(key_hash(&c, &t.mul(x).to_bytes()))
 }
 
 /// The server's commitment `T = w·A'` (constant time in the secret `w`).

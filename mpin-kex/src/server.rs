@@ -55,7 +55,7 @@ use crate::lockout::{
     distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
     MemoryFailureStore, Outcome,
 };
-use crate::math::{self, G2Table, ServerPoints};
+use crate::math::{self, BlstIdPoints, G2Table};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 use crate::policy::{day_of, ServerPolicy, DAY_SECS};
 use crate::replay::{MemoryReplayCache, ReplayCache};
@@ -70,7 +70,7 @@ const POINT_CACHE_ENTRIES: usize = 4096;
 pub struct ServerKey {
     table: G2Table,
     _secret: ServerSecret,
-    points: Mutex<HashMap<(HashedId, u32), ServerPoints>>,
+    points: Mutex<HashMap<(HashedId, u32), BlstIdPoints>>,
 }
 
 impl ServerKey {
@@ -84,7 +84,7 @@ impl ServerKey {
         })
     }
 
-    fn id_points(&self, id: &HashedId, day: u32) -> Result<ServerPoints, AuthError> {
+    fn id_points(&self, id: &HashedId, day: u32) -> Result<BlstIdPoints, AuthError> {
         if let Some(p) = self
             .points
             .lock()
@@ -93,7 +93,7 @@ impl ServerKey {
         {
             return Ok(p);
         }
-        let pts = ServerPoints::new(id, day)
+        let pts = BlstIdPoints::new(id, day)
             .map_err(|_| AuthError::Degenerate("A or A + A_T(d) is the identity"))?;
         if let Ok(mut m) = self.points.lock() {
             if m.len() >= POINT_CACHE_ENTRIES {
@@ -214,7 +214,7 @@ struct Pending {
     t: [u8; G1_LEN],
     started: u64,
     /// `A` and `A'`, computed once per run (the hash-to-curve map is not free).
-    pts: ServerPoints,
+    pts: BlstIdPoints,
 }
 
 enum State {
