@@ -34,6 +34,28 @@ use serde::ser::{self, Impossible, Serialize};
 use crate::curve::{self, G1_LEN, GT_LEN, MB};
 use crate::error::PointError;
 
+mod fixed_base;
+pub(crate) use fixed_base::FixedBase;
+
+/// A G1 point multiplied by secret scalars in constant time: a plain point (blst's GLV) or
+/// the table of a point used on every run ([`FixedBase`]).
+pub(crate) trait MulBy {
+    /// `k·P` (`k` reduced mod q first; constant time in `k`).
+    fn mul_by(&self, k: &BIG) -> G1;
+}
+
+impl MulBy for G1 {
+    fn mul_by(&self, k: &BIG) -> G1 {
+        self.mul(k)
+    }
+}
+
+impl MulBy for FixedBase {
+    fn mul_by(&self, k: &BIG) -> G1 {
+        self.mul(k)
+    }
+}
+
 /// A G1 point validated by one of the libraries (never the identity when decoded).
 #[derive(Clone, Debug)]
 pub(crate) struct G1(G1Affine);

@@ -9,16 +9,14 @@
 use core::borrow::Borrow;
 use core::fmt;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::backend::{g1_decode, g1_decode_on_curve, G1};
-use crate::curve::{
-    big_from, big_to_bytes, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB,
-};
+use crate::backend::{g1_decode, g1_from_miracl, FixedBase, G1};
+use crate::curve::{big_from, big_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
 use crate::error::{ClientError, DecodeError};
 use crate::identity::HashedId;
 use crate::math::{self, BlstIdPoints, IdPoints};
@@ -38,20 +36,29 @@ pub struct Credential {
     token: Token,
     permit: Option<TimePermit>,
     pts: IdPoints,
-    /// `pts` on blst (`None` only if they failed to convert, never seen: runs then fail).
-    fast: Option<BlstIdPoints>,
-    pin_secrets: Mutex<Option<PinSecrets>>,
+    /// `pts`' tables on blst (`None` only if they failed to convert, never seen: runs then
+    /// fail).
+    fast: Option<IdTables>,
+    pin_secrets: Mutex<Option<Arc<PinSecrets>>>,
+}
+
+/// The tables of the identity points (public): `A`, and `A' = A + A_T(d)` when `d ≠ 0`.
+struct IdTables {
+    a: FixedBase,
+    a_prime: Option<FixedBase>,
 }
 
 /// What is fixed per (credential, PIN, permit day): `S = TOKEN + pin·A` and
-/// `SEC = S (+ TP)`, encoded (secret: zeroized on drop, never printed). Cached in the
-/// [`Credential`], so a run costs no PIN multiplication; an entry is used only for the PIN
-/// (compared in constant time) and day it was made for, and a new permit drops it.
+/// `SEC = S (+ TP)`, as fixed-base tables (secret: overwritten on drop, never printed).
+/// Cached in the [`Credential`], so a run costs no PIN multiplication and its two secret
+/// multiplications use the tables; an entry is used only for the PIN (compared in constant
+/// time) and day it was made for, and a new permit drops it.
 struct PinSecrets {
     pin: Pin,
     day: u32,
-    s: Zeroizing<[u8; G1_LEN]>,
-    sec: Zeroizing<[u8; G1_LEN]>,
+    s: FixedBase,
+    /// `None` without a permit (`SEC = S`).
+    sec: Option<FixedBase>,
 }
 
 impl PinSecrets {
@@ -59,24 +66,25 @@ impl PinSecrets {
         let tp = cred.permit.as_ref().map(TimePermit::point);
         let (s, sec) =
             math::client_secrets(&cred.token.point(), &cred.pts.a, pin.value(), tp.as_ref());
-        if s.is_infinity() || sec.is_infinity() {
-            return Err(ClientError::Degenerate);
-        }
+        let table = |p| {
+            g1_from_miracl(p)
+                .map(|p| FixedBase::new(&p))
+                .map_err(|_| ClientError::Degenerate)
+        };
         Ok(Self {
             pin: pin.clone(),
             day: permit_day(cred.permit.as_ref()),
-            s: Zeroizing::new(g1_to_bytes(&s)),
-            sec: Zeroizing::new(g1_to_bytes(&sec)),
+            s: table(&s)?,
+            sec: tp.is_some().then(|| table(&sec)).transpose()?,
         })
+    }
+
+    fn sec(&self) -> &FixedBase {
+        self.sec.as_ref().unwrap_or(&self.s)
     }
 
     fn is_for(&self, pin: &Pin, day: u32) -> bool {
         bool::from(self.pin.value().ct_eq(&pin.value())) && self.day == day
-    }
-
-    /// A copy of the two encodings (zeroized on drop).
-    fn copy(&self) -> (Zeroizing<[u8; G1_LEN]>, Zeroizing<[u8; G1_LEN]>) {
-        (Zeroizing::new(*self.s), Zeroizing::new(*self.sec))
     }
 }
 
@@ -84,12 +92,17 @@ fn permit_day(permit: Option<&TimePermit>) -> u32 {
     permit.map_or(0, TimePermit::day)
 }
 
-fn map_points(id: &HashedId, day: u32) -> (IdPoints, Result<BlstIdPoints, DecodeError>) {
+fn map_points(id: &HashedId, day: u32) -> (IdPoints, Result<IdTables, DecodeError>) {
     let pts = IdPoints::new(id, day);
-    let fast = BlstIdPoints::of(&pts).map_err(|source| DecodeError::Point {
-        field: "identity point",
-        source,
-    });
+    let fast = BlstIdPoints::of(&pts)
+        .map(|f| IdTables {
+            a: FixedBase::new(&f.a),
+            a_prime: (day != 0).then(|| FixedBase::new(&f.a_prime)),
+        })
+        .map_err(|source| DecodeError::Point {
+            field: "identity point",
+            source,
+        });
     (pts, fast)
 }
 
@@ -149,25 +162,20 @@ impl Credential {
         self.permit.as_ref()
     }
 
-    /// `(S, SEC)` for `pin` and the current permit day, from the cache or computed (and then
-    /// cached in place of the previous entry).
-    #[allow(clippy::type_complexity)]
-    fn secrets_for(
-        &self,
-        pin: &Pin,
-    ) -> Result<(Zeroizing<[u8; G1_LEN]>, Zeroizing<[u8; G1_LEN]>), ClientError> {
+    /// The secrets for `pin` and the current permit day, from the cache or computed (and
+    /// then cached in place of the previous entry).
+    fn secrets_for(&self, pin: &Pin) -> Result<Arc<PinSecrets>, ClientError> {
         let day = permit_day(self.permit.as_ref());
         if let Ok(cached) = self.pin_secrets.lock() {
             if let Some(c) = cached.as_ref().filter(|c| c.is_for(pin, day)) {
-                return Ok(c.copy());
+                return Ok(Arc::clone(c));
             }
         }
-        let fresh = PinSecrets::of(self, pin)?;
-        let out = fresh.copy();
+        let fresh = Arc::new(PinSecrets::of(self, pin)?);
         if let Ok(mut cached) = self.pin_secrets.lock() {
-            *cached = Some(fresh);
+            *cached = Some(Arc::clone(&fresh));
         }
-        Ok(out)
+        Ok(fresh)
     }
 }
 
@@ -185,8 +193,7 @@ struct Pending {
     x: Zeroizing<[u8; MB]>,
     r: Zeroizing<[u8; MB]>,
     /// `S = TOKEN + pin·A` (for the key) and `SEC` (for `V`).
-    s: Zeroizing<[u8; G1_LEN]>,
-    sec: Zeroizing<[u8; G1_LEN]>,
+    secrets: Arc<PinSecrets>,
     u_prime: [u8; G1_LEN],
     z: [u8; G1_LEN],
     day: u32,
@@ -229,21 +236,19 @@ impl<C: Borrow<Credential>> Client<C> {
         let cred = self.cred.borrow();
         let day = permit_day(cred.permit.as_ref());
         let fast = cred.fast.as_ref().ok_or(ClientError::Degenerate)?;
-        let (s, sec) = cred.secrets_for(&self.pin)?;
+        let secrets = cred.secrets_for(&self.pin)?;
         let x = random_scalar(rng);
         let r = random_scalar(rng);
         let u = fast.a.mul(&x).to_bytes();
         let z = fast.a.mul(&r).to_bytes();
-        let u_prime = if day == 0 {
-            u
-        } else {
-            fast.a_prime.mul(&x).to_bytes()
+        let u_prime = match (&fast.a_prime, day) {
+            (Some(a_prime), 1..) => a_prime.mul(&x).to_bytes(),
+            _ => u,
         };
         let pending = Pending {
             x: Zeroizing::new(big_to_bytes(&x)),
             r: Zeroizing::new(big_to_bytes(&r)),
-            s,
-            sec,
+            secrets,
             u_prime,
             z,
             day,
@@ -282,11 +287,8 @@ impl<C: Borrow<Credential>> Client<C> {
         let y =
             scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
-        let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
-            field: "SEC",
-            source,
-        })?;
-        let v = math::response(&big_from(&p.x), &y, &sec).ok_or(ClientError::Degenerate)?;
+        let v =
+            math::response(&big_from(&p.x), &y, p.secrets.sec()).ok_or(ClientError::Degenerate)?;
         let v = v.to_bytes();
         let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
         Ok((Response { v }, session))
@@ -320,12 +322,8 @@ impl<C: Borrow<Credential>> Client<C> {
         loop {
             let (mut p, u) = self.commit(rng)?;
             let y = math::one_pass_y(time, &p.u_prime, message);
-            let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
-                field: "SEC",
-                source,
-            })?;
             // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
-            let Some(v) = math::response(&big_from(&p.x), &y, &sec) else {
+            let Some(v) = math::response(&big_from(&p.x), &y, p.secrets.sec()) else {
                 continue;
             };
             let v = v.to_bytes();
@@ -381,9 +379,7 @@ impl<C: Borrow<Credential>> Client<C> {
             &p.z,
             &t_bytes,
         );
-        let s = g1_decode_on_curve(&p.s[..])
-            .map_err(|source| DecodeError::Point { field: "S", source })?;
-        let key = math::client_key(&s, &big_from(&p.r), &big_from(&p.x), &h, t)
+        let key = math::client_key(&p.secrets.s, &big_from(&p.r), &big_from(&p.x), &h, t)
             .ok_or(ClientError::Degenerate)?;
         Ok(Session {
             identity: self.cred.borrow().identity.clone(),

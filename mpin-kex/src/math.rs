@@ -12,7 +12,7 @@ use miracl_core::bls12381::fp4::FP4;
 use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, GtValue, G1};
+use crate::backend::{self, GtValue, MulBy, G1};
 use crate::curve::{add_mod_q, fp4_to_bytes, neg_mod_q, q_generator, scalar_mod_q, G1_LEN, MB};
 use crate::error::{DecodeError, PointError};
 use crate::hash::hn;
@@ -92,12 +92,12 @@ pub(crate) fn one_pass_y(t: u32, u_prime: &[u8], message: &[u8]) -> BIG {
 }
 
 /// `V = −((x + y) mod q)·SEC`, or `None` when `x + y ≡ 0`.
-pub(crate) fn response(x: &BIG, y: &BIG, sec: &G1) -> Option<G1> {
+pub(crate) fn response(x: &BIG, y: &BIG, sec: &impl MulBy) -> Option<G1> {
     let s = add_mod_q(x, y);
     if s.iszilch() {
         return None;
     }
-    Some(sec.mul(&neg_mod_q(&s)))
+    Some(sec.mul_by(&neg_mod_q(&s)))
 }
 
 /// The identity points on the blst side (both ends of a run): `A` and `A' = A + A_T(d)`.
@@ -236,8 +236,14 @@ pub(crate) fn precompute(token: &ECP, a: &ECP) -> (FP12, FP12) {
 /// (GLV multiplication, fixed Miller loop with `Q`'s prepared lines and final
 /// exponentiation, all constant time in the secret `S` and `r`) instead of miracl_core's GT
 /// exponentiation (1.4× the instructions). `None` only if the GT value could not be read back.
-pub(crate) fn client_key(s: &G1, r: &BIG, x: &BIG, h: &BIG, t: &G1) -> Option<[u8; KEY_LEN]> {
-    let zs = s.mul(&add_mod_q(r, h));
+pub(crate) fn client_key(
+    s: &impl MulBy,
+    r: &BIG,
+    x: &BIG,
+    h: &BIG,
+    t: &G1,
+) -> Option<[u8; KEY_LEN]> {
+    let zs = s.mul_by(&add_mod_q(r, h));
     let mut g = backend::client_pairing(&zs).to_miracl()?;
     let c = g.trace();
     Some(key_hash(&c, &t.mul(x).to_bytes()))
