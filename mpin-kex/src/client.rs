@@ -15,7 +15,7 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::backend::{g1_decode, g1_from_miracl, FixedBase, G1};
+use crate::backend::{g1_decode, g1_from_miracl, FixedBase, MulBy, G1};
 use crate::curve::{big_from, big_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
 use crate::error::{ClientError, DecodeError};
 use crate::identity::HashedId;
@@ -36,16 +36,10 @@ pub struct Credential {
     token: Token,
     permit: Option<TimePermit>,
     pts: IdPoints,
-    /// `pts`' tables on blst (`None` only if they failed to convert, never seen: runs then
-    /// fail).
-    fast: Option<IdTables>,
+    /// `pts` on blst, with fixed-base tables (`None` only if they failed to convert, never
+    /// seen: runs then fail).
+    fast: Option<BlstIdPoints>,
     pin_secrets: Mutex<Option<Arc<PinSecrets>>>,
-}
-
-/// The tables of the identity points (public): `A`, and `A' = A + A_T(d)` when `d ≠ 0`.
-struct IdTables {
-    a: FixedBase,
-    a_prime: Option<FixedBase>,
 }
 
 /// What is fixed per (credential, PIN, permit day): `S = TOKEN + pin·A` and
@@ -92,13 +86,10 @@ fn permit_day(permit: Option<&TimePermit>) -> u32 {
     permit.map_or(0, TimePermit::day)
 }
 
-fn map_points(id: &HashedId, day: u32) -> (IdPoints, Result<IdTables, DecodeError>) {
+fn map_points(id: &HashedId, day: u32) -> (IdPoints, Result<BlstIdPoints, DecodeError>) {
     let pts = IdPoints::new(id, day);
     let fast = BlstIdPoints::of(&pts)
-        .map(|f| IdTables {
-            a: FixedBase::new(&f.a),
-            a_prime: (day != 0).then(|| FixedBase::new(&f.a_prime)),
-        })
+        .map(|f| f.with_tables())
         .map_err(|source| DecodeError::Point {
             field: "identity point",
             source,
@@ -239,11 +230,12 @@ impl<C: Borrow<Credential>> Client<C> {
         let secrets = cred.secrets_for(&self.pin)?;
         let x = random_scalar(rng);
         let r = random_scalar(rng);
-        let u = fast.a.mul(&x).to_bytes();
-        let z = fast.a.mul(&r).to_bytes();
-        let u_prime = match (&fast.a_prime, day) {
-            (Some(a_prime), 1..) => a_prime.mul(&x).to_bytes(),
-            _ => u,
+        let u = fast.a.mul_by(&x).to_bytes();
+        let z = fast.a.mul_by(&r).to_bytes();
+        let u_prime = if day == 0 {
+            u
+        } else {
+            fast.a_prime.mul_by(&x).to_bytes()
         };
         let pending = Pending {
             x: Zeroizing::new(big_to_bytes(&x)),

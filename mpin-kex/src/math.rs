@@ -2,7 +2,7 @@
 //! the state machines in [`crate::client`]/[`crate::server`] and the byte-level [`crate::raw`]
 //! module are built on these, so each formula exists exactly once.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use miracl_core::bls12381::big::BIG;
 use miracl_core::bls12381::ecp::{ECP, G2_TABLE};
@@ -12,7 +12,7 @@ use miracl_core::bls12381::fp4::FP4;
 use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, GtValue, MulBy, G1};
+use crate::backend::{self, FixedBase, GtValue, MulBy, G1};
 use crate::curve::{add_mod_q, fp4_to_bytes, neg_mod_q, q_generator, scalar_mod_q, G1_LEN, MB};
 use crate::error::{DecodeError, PointError};
 use crate::hash::hn;
@@ -100,11 +100,27 @@ pub(crate) fn response(x: &BIG, y: &BIG, sec: &impl MulBy) -> Option<G1> {
     Some(sec.mul_by(&neg_mod_q(&s)))
 }
 
+/// A point multiplied on many runs: the point, and its fixed-base table once built.
+#[derive(Clone)]
+pub(crate) struct Base {
+    pub p: G1,
+    table: Option<Arc<FixedBase>>,
+}
+
+impl MulBy for Base {
+    fn mul_by(&self, k: &BIG) -> G1 {
+        match &self.table {
+            Some(t) => t.mul(k),
+            None => self.p.mul(k),
+        }
+    }
+}
+
 /// The identity points on the blst side (both ends of a run): `A` and `A' = A + A_T(d)`.
 #[derive(Clone)]
 pub(crate) struct BlstIdPoints {
-    pub a: G1,
-    pub a_prime: G1,
+    pub a: Base,
+    pub a_prime: Base,
 }
 
 impl BlstIdPoints {
@@ -115,10 +131,36 @@ impl BlstIdPoints {
 
     /// Converts points already mapped by miracl_core.
     pub fn of(p: &IdPoints) -> Result<Self, PointError> {
+        let base = |p| backend::g1_from_miracl(p).map(|p| Base { p, table: None });
         Ok(Self {
-            a: backend::g1_from_miracl(&p.a)?,
-            a_prime: backend::g1_from_miracl(&p.a_prime)?,
+            a: base(&p.a)?,
+            a_prime: base(&p.a_prime)?,
         })
+    }
+
+    /// Whether the fixed-base tables are built.
+    pub fn has_tables(&self) -> bool {
+        self.a.table.is_some()
+    }
+
+    /// The same points with fixed-base tables (one shared table when `A' = A`).
+    pub fn with_tables(&self) -> Self {
+        let a = Arc::new(FixedBase::new(&self.a.p));
+        let a_prime = if self.a_prime.p.to_bytes() == self.a.p.to_bytes() {
+            Arc::clone(&a)
+        } else {
+            Arc::new(FixedBase::new(&self.a_prime.p))
+        };
+        Self {
+            a: Base {
+                p: self.a.p.clone(),
+                table: Some(a),
+            },
+            a_prime: Base {
+                p: self.a_prime.p.clone(),
+                table: Some(a_prime),
+            },
+        }
     }
 }
 
@@ -169,19 +211,19 @@ pub(crate) fn verify_product(ss: &G2Table, v: &G1, p: &G1) -> GtValue {
 }
 
 /// `P = U' + y·A'`.
-pub(crate) fn verify_point(u_prime: &G1, y: &BIG, a_prime: &G1) -> G1 {
-    u_prime.add_mul(y, a_prime)
+pub(crate) fn verify_point(u_prime: &G1, y: &BIG, a_prime: &impl MulBy) -> G1 {
+    u_prime.add(&a_prime.mul_by(y))
 }
 
 /// `F = e(Q, U + y·A)`, the PIN-error base (permit excluded), as a miracl_core value for the
 /// search; `None` only if the GT value could not be read back (see [`GtValue::to_miracl`]).
-pub(crate) fn pin_error_base(u: &G1, y: &BIG, a: &G1) -> Option<FP12> {
+pub(crate) fn pin_error_base(u: &G1, y: &BIG, a: &impl MulBy) -> Option<FP12> {
     let p = verify_point(u, y, a);
     backend::pairing_product(&[(&p, backend::q_prepared())]).to_miracl()
 }
 
 /// The PIN-error distance of a failed verify product `g` (see [`pin_error`]).
-pub(crate) fn pin_error_of(g: &GtValue, u: &G1, y: &BIG, a: &G1) -> Option<i32> {
+pub(crate) fn pin_error_of(g: &GtValue, u: &G1, y: &BIG, a: &impl MulBy) -> Option<i32> {
     pin_error(&g.to_miracl()?, &pin_error_base(u, y, a)?)
 }
 
@@ -250,8 +292,8 @@ pub(crate) fn client_key(
 }
 
 /// The server's commitment `T = w·A'` (constant time in the secret `w`).
-pub(crate) fn server_t(a_prime: &G1, w: &BIG) -> [u8; G1_LEN] {
-    a_prime.mul(w).to_bytes()
+pub(crate) fn server_t(a_prime: &impl MulBy, w: &BIG) -> [u8; G1_LEN] {
+    a_prime.mul_by(w).to_bytes()
 }
 
 /// `K_S = H(Tr(e(SS, Z + h·A)) ‖ w·U')`, or `None` when `Z + h·A = O` (or, never seen, when
@@ -261,10 +303,10 @@ pub(crate) fn server_key(
     z: &G1,
     w: &BIG,
     h: &BIG,
-    a: &G1,
+    a: &impl MulBy,
     u_prime: &G1,
 ) -> Option<[u8; KEY_LEN]> {
-    let rp = z.add_mul(h, a);
+    let rp = z.add(&a.mul_by(h));
     if rp.is_infinity() {
         return None;
     }
