@@ -79,6 +79,11 @@ impl G1 {
         G1(mul(self, k).to_affine())
     }
 
+    /// `self + k·P` (`k` reduced mod q first; constant time in `k`).
+    pub fn add_mul(&self, k: &BIG, p: &G1) -> G1 {
+        G1((G1Projective::from(&self.0) + mul(p, k)).to_affine())
+    }
+
     /// `self + other`.
     pub fn add(&self, other: &G1) -> G1 {
         G1((G1Projective::from(&self.0) + other.0).to_affine())
@@ -457,6 +462,7 @@ mod tests {
         sum.add(&some_g1(9));
         let base = g1_from_miracl(&some_g1(9)).unwrap();
         assert_eq!(base.add(&fast.mul(&k)).to_bytes(), curve::g1_to_bytes(&sum));
+        assert_eq!(base.add_mul(&k, &fast).to_bytes(), curve::g1_to_bytes(&sum));
     }
 
     /// Every malformed encoding gets the same verdict from both decoders, including blst's

@@ -13,7 +13,7 @@ use mpin_kex::*;
 use rand_core::OsRng;
 
 /// PIN-error detection on, no lockout: every wrong PIN reports its distance.
-fn detecting(w: &World) -> ServerContext {
+fn detecting(w: &MpinWorld) -> ServerContext {
     w.context(ServerPolicy {
         pin_error_detection: true,
         lockout_after: u32::MAX,
@@ -30,7 +30,7 @@ fn pin_error(r: Result<(Session, Session), AuthError>) -> Option<i32> {
 
 #[test]
 fn a_cached_pin_secret_is_never_used_for_another_pin() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = detecting(&w);
     let cred = w.credential(ID, 1234, Some(today()));
     for _ in 0..2 {
@@ -50,7 +50,7 @@ fn a_cached_pin_secret_is_never_used_for_another_pin() {
 
 #[test]
 fn a_cached_pin_secret_is_never_used_for_another_day() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let mut cred = w.credential(ID, 1234, Some(today()));
     multi_pass(&cred, 1234, &ctx, NOW).unwrap();
@@ -76,7 +76,7 @@ fn a_cached_pin_secret_is_never_used_for_another_day() {
 
 #[test]
 fn each_identity_uses_its_own_secrets() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let alice = w.credential(ID, 1234, Some(today()));
     let bob = w.credential(b"bob@example.com", 1234, Some(today()));
@@ -93,7 +93,7 @@ fn each_identity_uses_its_own_secrets() {
 /// the secrets of its own PIN, whatever the cache held when it started.
 #[test]
 fn concurrent_runs_with_different_pins_each_use_their_own_pin() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = detecting(&w);
     let cred = Arc::new(w.credential(ID, 1234, Some(today())));
     let threads: Vec<_> = [1234u32, 1243, 1234, 1200]
@@ -120,7 +120,7 @@ fn concurrent_runs_with_different_pins_each_use_their_own_pin() {
 
 #[test]
 fn a_bad_t_is_refused_before_the_clients_key_pairing() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = w.credential(ID, 1234, Some(today()));
     let mut client = Client::new(&cred, Pin::new(1234).unwrap());

@@ -17,7 +17,7 @@ fn pin_error(r: Result<(Session, Session), AuthError>) -> Option<i32> {
 
 #[test]
 fn runs_past_the_table_threshold_verify_and_classify_wrong_pins() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy {
         require_permits: false,
         pin_error_detection: true,
