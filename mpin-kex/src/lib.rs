@@ -72,6 +72,11 @@ pub mod policy;
 #[cfg(feature = "conformance")]
 #[doc(hidden)]
 pub mod raw;
+// Without the feature the primitives stay compiled (and with them the miracl_core reference
+// pairing they check against), but are no API.
+#[cfg(not(feature = "conformance"))]
+#[allow(dead_code)]
+mod raw;
 pub mod replay;
 pub mod secrets;
 pub mod server;
@@ -85,7 +90,7 @@ pub use lockout::{
     distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
     MemoryFailureStore, Outcome, Standing,
 };
-pub use math::{pairings_on_this_thread, KEY_LEN};
+pub use math::{client_pairings_on_this_thread, pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};
 pub use policy::ServerPolicy;

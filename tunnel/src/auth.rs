@@ -4,7 +4,7 @@
 //! [`crate::config::AuthSpec`]); [`build_client`] and [`build_server`] turn them, with the
 //! service's [`Options`], into an [`AuthClient`] / [`AuthServer`] (files are read at that
 //! point, so a reload re-reads them). The M-Pin variants are implemented in
-//! [`crate::mpin_auth`].
+//! `mpin_auth.rs`.
 
 use std::future::Future;
 use std::io;

@@ -53,6 +53,7 @@ pub mod cli;
 pub mod config;
 mod copy;
 #[doc(hidden)] // the binary's
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod lockout;
 #[doc(hidden)] // the binary's
