@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use dta_lite::client::DtaEndpoint;
 use dta_lite::ra::{self, DeviceKeys, Grant, RaKey};
-use dta_lite::{client, dtadir, pin_input, seal, server, tls};
+use dta_lite::{client, clock, dtadir, pin_input, seal, server, tls};
 use mpin_kex::HashedId;
 
 #[derive(Parser)]
@@ -274,7 +274,7 @@ fn run(cli: Cli) -> Res {
             let id =
                 ra::parse_hashed_id(&hashed_id).map_err(|why| format!("--hashed-id: {why}"))?;
             let db = dta_lite::db::Db::open(&dtadir::db_path(&dir))?;
-            let newly = db.revoke(&id, "operator (dta-lite revoke)", server::unix_now())?;
+            let newly = db.revoke(&id, "operator (dta-lite revoke)", clock::now())?;
             println!(
                 "{} {}",
                 if newly { "revoked" } else { "already revoked" },
@@ -296,7 +296,7 @@ fn run(cli: Cli) -> Res {
 }
 
 fn ra_cmd(cmd: RaCmd) -> Res {
-    let now = server::unix_now();
+    let now = clock::now();
     match cmd {
         RaCmd::Keygen { out } => {
             let k = RaKey::generate();

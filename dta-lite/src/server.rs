@@ -31,11 +31,6 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a connection may live.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Current unix time in seconds ([`crate::clock::now`]).
-pub fn unix_now() -> u64 {
-    crate::clock::now()
-}
-
 /// Serves HTTPS on `listener` until the task is dropped or accepting fails persistently.
 pub async fn serve(
     dta: Arc<Dta>,
@@ -143,7 +138,7 @@ async fn handle(
                 headers: &headers,
                 body: &request_body,
             },
-            unix_now(),
+            crate::clock::now(),
         )
     })
     .await;

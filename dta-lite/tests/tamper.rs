@@ -10,7 +10,7 @@ use dta_lite::api::ShareResponse;
 use dta_lite::client::{self, ClientError, DtaEndpoint};
 use dta_lite::ra::RaKey;
 use dta_lite::service::{ApiRequest, Dta};
-use dta_lite::{dtadir, seal, server, tls};
+use dta_lite::{dtadir, seal, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -94,7 +94,7 @@ async fn fake(ra: &RaKey, mode: Mode) -> Fake {
                                 headers: &[],
                                 body: &body,
                             },
-                            server::unix_now(),
+                            dta_lite::clock::now(),
                         );
                         let (out, sig) = match mode {
                             Mode::Honest => (a.body, a.signature),
@@ -131,7 +131,7 @@ async fn tampered_shares_and_signatures_are_detected_and_name_the_dta() {
     let pin = "1234".parse().unwrap();
     for mode in [Mode::Honest, Mode::Mitm, Mode::Resign] {
         let f = fake(&ra, mode).await;
-        let grant = ra.grant_client(&HashedId::of(who.as_bytes()), server::unix_now(), 60);
+        let grant = ra.grant_client(&HashedId::of(who.as_bytes()), dta_lite::clock::now(), 60);
         let r = client::enroll(std::slice::from_ref(&f.endpoint), &grant, who, &pin, None).await;
         match mode {
             Mode::Honest => assert!(r.is_ok(), "{r:?}"),

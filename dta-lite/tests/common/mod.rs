@@ -25,7 +25,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_dta-lite");
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn now() -> u64 {
-    dta_lite::server::unix_now()
+    dta_lite::clock::now()
 }
 
 /// Runs `dta-lite ARGS` to completion (bounded) and returns its output.
