@@ -64,6 +64,7 @@ pub mod psk;
 pub mod psk_file;
 pub mod record;
 pub mod server;
+#[cfg(feature = "tokio")]
 pub mod stream;
 pub mod suites;
 pub mod ticket;
@@ -77,6 +78,7 @@ pub use kx::NamedGroup;
 pub use limits::{ConnectionLimits, ConnectionStats};
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
+#[cfg(feature = "tokio")]
 pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};

@@ -375,7 +375,12 @@ async fn serve_n(
             tcp.peek(&mut first).await.unwrap();
             let one = async {
                 let (mut tls, peer) = acceptor.accept(tcp).await?;
-                let peer_mpin_identity = tls.peer_mpin_identity().map(<[u8]>::to_vec);
+                // the authenticated M-Pin identity is the acceptor's `Peer` (the TLS stream is
+                // generic and knows nothing of M-Pin)
+                let peer_mpin_identity = match &peer {
+                    Peer::Mpin { identity, .. } => Some(identity.clone()),
+                    Peer::Psk { .. } => None,
+                };
                 let mut buf = vec![0u8; 4096];
                 loop {
                     let n = tls.read(&mut buf).await?;

@@ -19,23 +19,32 @@
 //! latest one and its next connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin
 //! messages, no pairing), reported as `Peer::Mpin { resumed: true, .. }`.
 
-mod client;
+#[cfg(feature = "tokio")]
+mod acceptor;
+mod client_connection;
+mod config;
+#[cfg(feature = "tokio")]
+mod connector;
+#[cfg(feature = "tokio")]
+mod drive;
 pub mod frame;
 pub mod importer;
+mod job;
 mod resume;
-mod rewind;
-mod server;
+mod server_connection;
 
 use std::io;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-pub use client::{MpinClientConfig, MpinConnector};
+#[cfg(feature = "tokio")]
+pub use acceptor::MpinAcceptor;
+pub use client_connection::MpinClientConnection;
+pub use config::{MpinClientConfig, MpinServerConfig, DEFAULT_TICKET_LIFETIME};
+#[cfg(feature = "tokio")]
+pub use connector::MpinConnector;
+pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
-pub use rewind::Rewind;
-pub use server::{MpinAcceptor, MpinServerConfig, Peer, DEFAULT_TICKET_LIFETIME};
+pub use server_connection::{MpinServerConnection, Peer, REFUSAL_FLOOR};
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,95 +152,3 @@ pub use crate::ticket::{system_clock, Clock};
 
 /// Default time for the whole M-Pin + TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs a whole handshake under `limit`; the error comes back as an `io::Error` carrying the
-/// [`MpinError`] (see [`mpin_error`]).
-async fn bounded<T>(
-    limit: Duration,
-    fut: impl std::future::Future<Output = Result<T, MpinError>>,
-) -> io::Result<T> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(r) => r.map_err(io::Error::from),
-        Err(_) => Err(MpinError::Timeout.into()),
-    }
-}
-
-/// The process-wide bound on pairing computations running at once: one per core.
-fn pairing_permits() -> &'static Arc<Semaphore> {
-    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Arc::new(Semaphore::new(cores))
-    })
-}
-
-/// Runs a CPU-heavy closure (pairings) off the async reactor, at most one per core at a time
-/// (process-wide, first come first served), so a flood of handshakes cannot grow the blocking
-/// pool or starve the reactor. Waiting for a core counts against the caller's handshake
-/// timeout; the permit is held until the computation ends, even if the caller gave up.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, MpinError> {
-    let permit = pairing_permits()
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| MpinError::Internal("pairing limiter closed"))?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(|_| MpinError::Internal("computation task failed"))
-}
-
-/// Turns an `io::Error` from the TLS layer back into a typed error where possible.
-fn tls_io(e: io::Error) -> MpinError {
-    if let Some(inner) = crate::stream::tls_error(&e) {
-        return MpinError::Tls(inner.clone());
-    }
-    if matches!(mpin_error(&e), Some(MpinError::Refused)) {
-        return MpinError::Refused;
-    }
-    MpinError::Io(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn pairing_work_runs_at_most_one_per_core() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(64)
-            .enable_all()
-            .build()
-            .unwrap();
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..4 * cores + 8)
-                .map(|_| {
-                    let (running, most) = (running.clone(), most.clone());
-                    tokio::spawn(blocking(move || {
-                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(20));
-                        running.fetch_sub(1, Ordering::SeqCst);
-                    }))
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap().unwrap();
-            }
-        });
-        let most = most.load(Ordering::SeqCst);
-        assert!(
-            most >= 1 && most <= cores,
-            "{most} ran at once on {cores} cores"
-        );
-    }
-}
