@@ -242,8 +242,16 @@ impl MpinServerConnection {
                 self.input.drain(..PREFACE.len());
                 self.state = State::AwaitHello(self.new_server());
             }
-            State::AwaitHello(server) => self.auth(|this| this.hello(server))?,
-            State::AwaitResponse(server) => self.auth(|this| this.response(server))?,
+            State::AwaitHello(server) => {
+                if !self.auth(|this| this.hello(server))? {
+                    return Ok(Some(Status::NeedInput));
+                }
+            }
+            State::AwaitResponse(server) => {
+                if !self.auth(|this| this.response(server))? {
+                    return Ok(Some(Status::NeedInput));
+                }
+            }
             State::Ready(server, step) => {
                 if let Some(pause) = self.retry.take() {
                     self.state = State::Ready(server, step);
@@ -334,10 +342,11 @@ impl MpinServerConnection {
         }
     }
 
-    fn hello(&mut self, server: Server) -> Result<(), MpinError> {
+    /// Takes the hello frame; `false` while it is incomplete.
+    fn hello(&mut self, server: Server) -> Result<bool, MpinError> {
         let Some((kind, body)) = frame::take(&mut self.input)? else {
             self.state = State::AwaitHello(server);
-            return Ok(());
+            return Ok(false);
         };
         OsRng.fill_bytes(&mut self.session_id);
         let step = match kind {
@@ -354,19 +363,20 @@ impl MpinServerConnection {
             _ => return Err(MpinError::Protocol("expected a hello frame")),
         };
         self.state = State::Ready(server, step);
-        Ok(())
+        Ok(true)
     }
 
-    fn response(&mut self, server: Server) -> Result<(), MpinError> {
+    /// Takes the response frame; `false` while it is incomplete.
+    fn response(&mut self, server: Server) -> Result<bool, MpinError> {
         let Some((kind, body)) = frame::take(&mut self.input)? else {
             self.state = State::AwaitResponse(server);
-            return Ok(());
+            return Ok(false);
         };
         if kind != FrameType::Response {
             return Err(MpinError::Protocol("unexpected frame type"));
         }
         self.state = State::Ready(server, Step::Response(Response::decode(&body)?));
-        Ok(())
+        Ok(true)
     }
 
     /// A finished step: asks again later while busy, else queues the next frame; returns the
