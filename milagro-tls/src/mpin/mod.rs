@@ -97,8 +97,10 @@ mod drive;
 pub mod frame;
 pub mod importer;
 mod job;
+mod peer;
 mod resume;
 mod server_connection;
+mod server_step;
 
 use std::io;
 use std::time::Duration;
@@ -111,7 +113,8 @@ pub use config::{MpinClientConfig, MpinServerConfig, DEFAULT_TICKET_LIFETIME};
 pub use connector::MpinConnector;
 pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
-pub use server_connection::{MpinServerConnection, Peer, REFUSAL_FLOOR};
+pub use peer::Peer;
+pub use server_connection::{MpinServerConnection, REFUSAL_FLOOR};
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
