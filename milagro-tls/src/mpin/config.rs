@@ -117,9 +117,9 @@ impl MpinServerConfig {
         binding: Option<&MpinBinding>,
     ) -> Arc<ServerConfig> {
         let mut c = ServerConfig::new(store);
-        c.cipher_suites = self.cipher_suites.clone();
-        c.groups = self.groups.clone();
-        c.tickets = self.tickets.as_ref().map(|store| {
+        c.options.cipher_suites = self.cipher_suites.clone();
+        c.options.groups = self.groups.clone();
+        c.options.tickets = self.tickets.as_ref().map(|store| {
             let mut t = TicketSettings::new(
                 store.clone(),
                 self.ticket_lifetime,
