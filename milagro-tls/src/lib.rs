@@ -50,9 +50,10 @@
 //! # Ok::<(), milagro_tls::Error>(())
 //! ```
 //!
-//! The wire internals (`codec`, `record`, `messages`, `key_schedule`, `kx`) are not API; the
-//! `fuzzing` cargo feature exposes `record` and `messages`, hidden from these docs, to the fuzz
-//! targets and the decoder tests.
+//! The wire internals (`codec`, `record`, `messages`, `key_schedule`, `kx`, the M-Pin
+//! `frame`s and PSK `importer`) are not API; the `fuzzing` cargo feature exposes `record`,
+//! `messages`, `mpin::frame` and `mpin::importer`, hidden from these docs, to the fuzz targets
+//! and the tests that forge frames.
 #![forbid(unsafe_code)]
 
 pub mod alert;
@@ -78,6 +79,7 @@ pub mod record;
 #[cfg(not(feature = "fuzzing"))]
 mod record;
 pub mod server;
+#[cfg(feature = "tokio")]
 pub mod stream;
 pub mod suites;
 pub mod ticket;
@@ -92,6 +94,7 @@ pub use limits::{ConnectionLimits, ConnectionStats};
 pub use options::{system_clock, Clock, Options, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
+#[cfg(feature = "tokio")]
 pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};
