@@ -44,7 +44,8 @@
 //!
 //! Modules: [`secrets`] (shares, PIN extraction, permits), [`client`] and [`server`] (the
 //! state machines), [`messages`] (wire layout), [`policy`] (permit window, lockout rules),
-//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests).
+//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests),
+//! [`wcc`] (peer-to-peer device links: Milagro's Wang / Chow–Choo key agreement).
 #![forbid(unsafe_code)]
 
 mod backend;
@@ -65,6 +66,7 @@ pub mod replay;
 pub mod secrets;
 pub mod server;
 pub mod session;
+pub mod wcc;
 
 pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};
@@ -73,7 +75,7 @@ pub use lockout::{
     distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
     MemoryFailureStore, Outcome, Standing,
 };
-pub use math::{pairings_on_this_thread, KEY_LEN};
+pub use math::{client_pairings_on_this_thread, pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};
 pub use policy::ServerPolicy;

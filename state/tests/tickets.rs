@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use test_support::RedisServer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +13,14 @@ use milagro_tls::*;
 
 const KEY: &[u8] = b"fleet-ticket-test-key-0123456789";
 
-fn replicas(server: &common::RedisServer) -> (Arc<RedisState>, Arc<RedisState>) {
+fn replicas(server: &RedisServer) -> (Arc<RedisState>, Arc<RedisState>) {
     let open = || Arc::new(RedisState::open(&server.url(), RedisOptions::default()).unwrap());
     (open(), open())
 }
 
 #[test]
 fn replicas_get_the_same_ticket_keys_and_see_a_rotation() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let ka = a.ticket_keys().unwrap();
     let kb = b.ticket_keys().unwrap();
@@ -41,7 +41,7 @@ fn tls_server(state: &Arc<RedisState>) -> Arc<ServerConfig> {
     let statics: StaticPskStore = [psk].into_iter().collect();
     let store = TicketStore::with_keys(state.ticket_keys().unwrap(), state.clone());
     let mut config = ServerConfig::new(Arc::new(statics));
-    config.tickets = Some(TicketSettings::new(
+    config.options.tickets = Some(TicketSettings::new(
         Arc::new(store),
         Duration::from_secs(3600),
         Some(b"app:alice".to_vec()),
@@ -78,7 +78,7 @@ fn handshake(
 
 #[test]
 fn a_ticket_from_replica_a_resumes_once_on_replica_b() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let (sa, sb) = (tls_server(&a), tls_server(&b));
     let full = ClientConfig::new(Psk::new(b"client1", KEY, HashAlgorithm::Sha256).unwrap());

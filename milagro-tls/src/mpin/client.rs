@@ -165,9 +165,9 @@ impl MpinConnector {
 
     fn tls_config(&self, mut tls: ClientConfig) -> ClientConfig {
         let cfg = &self.config;
-        tls.cipher_suites = cfg.cipher_suites.clone();
-        tls.groups = cfg.groups.clone();
-        tls.clock = cfg.clock.clone();
+        tls.options.cipher_suites = cfg.cipher_suites.clone();
+        tls.options.groups = cfg.groups.clone();
+        tls.options.clock = cfg.clock.clone();
         tls.ticket_cache = cfg.resume.then(|| self.tickets.clone());
         tls
     }

@@ -141,10 +141,7 @@ pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
         .and_then(|inner| inner.downcast_ref::<MpinError>())
 }
 
-pub use crate::ticket::{system_clock, Clock};
-
-/// Default time for the whole M-Pin + TLS handshake.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::options::{system_clock, Clock, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// Runs a whole handshake under `limit`; the error comes back as an `io::Error` carrying the
 /// [`MpinError`] (see [`mpin_error`]).

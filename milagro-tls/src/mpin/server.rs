@@ -79,9 +79,9 @@ impl MpinServerConfig {
     /// imported PSK) is the only key the handshake can use.
     fn tls(&self, store: Arc<dyn PskStore>, binding: Option<&MpinBinding>) -> Arc<ServerConfig> {
         let mut c = ServerConfig::new(store);
-        c.cipher_suites = self.cipher_suites.clone();
-        c.groups = self.groups.clone();
-        c.tickets = self.tickets.as_ref().map(|store| {
+        c.options.cipher_suites = self.cipher_suites.clone();
+        c.options.groups = self.groups.clone();
+        c.options.tickets = self.tickets.as_ref().map(|store| {
             let mut t = TicketSettings::new(
                 store.clone(),
                 self.ticket_lifetime,

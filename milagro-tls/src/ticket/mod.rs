@@ -18,7 +18,7 @@ mod used;
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::key_schedule::{self, BinderLabel, Secret};
@@ -32,15 +32,7 @@ use sealed::{Sealed, TICKET_ID_LEN};
 pub use sealed::{TicketKey, TicketKeyError, TicketKeys};
 pub use used::{MemoryUsedTickets, UsedTickets};
 
-/// A clock: unix seconds. Injectable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Unix time in seconds from the system clock.
-pub fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::options::{system_clock, Clock};
 
 /// Length of the sealed ticket (the identity a client offers) without its application data,
 /// for a SHA-256 PSK: key id 4, nonce 12, id 16, hash 1, expiry 8, chain limit 8, PSK length
