@@ -482,7 +482,7 @@ async fn reused_ticket_is_refused() {
 #[tokio::test]
 async fn ticket_expires_with_the_permit_day() {
     let w = World::new();
-    let day = policy::day_of(milagro_tls::mpin::system_clock());
+    let day = policy::day_of(milagro_tls::system_clock());
     let day_end = (u64::from(day) + 1) * 86_400;
     let now = Arc::new(std::sync::atomic::AtomicU64::new(day_end - 600));
     let mut scfg = w.server(ServerPolicy::default());

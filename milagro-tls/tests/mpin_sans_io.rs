@@ -33,7 +33,7 @@ impl World {
 
     fn credential(&self, pin: u32) -> Arc<Credential> {
         let h = HashedId::of(ID);
-        let day = policy::day_of(milagro_tls::mpin::system_clock());
+        let day = policy::day_of(milagro_tls::system_clock());
         let shares: Vec<_> = self
             .dtas
             .iter()

@@ -227,4 +227,4 @@ pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
         .and_then(|inner| inner.downcast_ref::<MpinError>())
 }
 
-pub use crate::options::{system_clock, Clock, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::options::Clock;

@@ -32,7 +32,7 @@ use sealed::{Sealed, TICKET_ID_LEN};
 pub use sealed::{TicketKey, TicketKeyError, TicketKeys};
 pub use used::{MemoryUsedTickets, UsedTickets};
 
-pub use crate::options::{system_clock, Clock};
+use crate::options::{system_clock, Clock};
 
 /// Length of the sealed ticket (the identity a client offers) without its application data,
 /// for a SHA-256 PSK: key id 4, nonce 12, id 16, hash 1, expiry 8, chain limit 8, PSK length
