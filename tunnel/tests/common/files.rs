@@ -60,9 +60,7 @@ impl FileWorld {
     ) -> PathBuf {
         let h = HashedId::of(id.as_bytes());
         let token = self.mpin.token(id.as_bytes(), pin);
-        let grant = self
-            .ra
-            .grant_client(&h, milagro_tls::system_clock(), 600);
+        let grant = self.ra.grant_client(&h, milagro_tls::system_clock(), 600);
         // A D-TA that is not running: a missing permit cannot be fetched (port 9 is closed).
         let nowhere = dta_client::client::DtaEndpoint {
             url: "https://127.0.0.1:9".into(),
