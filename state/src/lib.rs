@@ -16,6 +16,25 @@
 //! [`mpin_kex::AuthError::StateUnavailable`]), a replay check reads "seen", a ticket cannot be
 //! claimed and every identity reads revoked. [`SharedState::health`] reports `degraded` (and
 //! since when) until a call succeeds again; the connection reconnects by itself.
+//!
+//! ```
+//! use milagro_state::{RedisOptions, Revocations, SharedState, SingleUse};
+//! use mpin_kex::HashedId;
+//!
+//! // `--state memory`: one process; `redis://127.0.0.1:6379/0` shares it with a fleet.
+//! let state = SharedState::open("memory", RedisOptions::default())?;
+//! let alice = HashedId::of(b"alice@example.com");
+//! let revocations = state.revocations();
+//! assert!(!revocations.is_revoked(&alice));
+//! assert!(revocations.revoke(&alice));
+//! assert!(revocations.is_revoked(&alice));
+//! // A single-use key (a ticket id) is claimed once, until it expires.
+//! let now = 1_800_000_000;
+//! assert!(state.single_use().claim(b"ticket 1", now, now + 3600));
+//! assert!(!state.single_use().claim(b"ticket 1", now + 1, now + 3600));
+//! assert!(SharedState::open("postgres://db", RedisOptions::default()).is_err());
+//! # Ok::<(), milagro_state::StateError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod health;
