@@ -69,7 +69,7 @@ fn mul(p: &G1, k: &BIG) -> G1Projective {
 }
 
 /// A miracl scalar as a blst scalar (reduced mod q on the way).
-fn scalar(k: &BIG) -> Scalar {
+pub(crate) fn scalar(k: &BIG) -> Scalar {
     let mut r = BIG::new_copy(k);
     r.rmod(&curve::order());
     let mut b = curve::big_to_bytes(&r);
@@ -145,7 +145,7 @@ pub(crate) fn g2_prepared(p: &ECP2) -> Result<G2Prepared, PointError> {
 }
 
 /// Legacy `X.re ‖ X.im ‖ Y.re ‖ Y.im` to ZCash's `X.im ‖ X.re ‖ Y.im ‖ Y.re`.
-fn g2_legacy_to_zcash(legacy: &[u8; curve::G2_LEN]) -> [u8; curve::G2_LEN] {
+pub(crate) fn g2_legacy_to_zcash(legacy: &[u8; curve::G2_LEN]) -> [u8; curve::G2_LEN] {
     let mut out = [0u8; curve::G2_LEN];
     for c in 0..2 {
         let base = c * 2 * MB;

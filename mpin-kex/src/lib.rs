@@ -44,7 +44,8 @@
 //!
 //! Modules: [`secrets`] (shares, PIN extraction, permits), [`client`] and [`server`] (the
 //! state machines), [`messages`] (wire layout), [`policy`] (permit window, lockout rules),
-//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests).
+//! [`lockout`] and [`replay`] (the stores), [`raw`] (each Milagro primitive with chosen randomness, for conformance tests),
+//! [`wcc`] (peer-to-peer device links: Milagro's Wang / Chow–Choo key agreement).
 #![forbid(unsafe_code)]
 
 mod backend;
@@ -65,6 +66,7 @@ pub mod replay;
 pub mod secrets;
 pub mod server;
 pub mod session;
+pub mod wcc;
 
 pub use client::{Client, Credential};
 pub use error::{AuthError, ClientError, DecodeError, PointError, SecretError};

@@ -60,3 +60,39 @@ fn a_corrupted_record_is_reported() {
     let err = check_record(&Record::from_json(rec)).unwrap_err();
     assert!(err.starts_with("CK mismatch"), "{err}");
 }
+
+#[test]
+fn milagro_wcc_bls381_all_36_records() {
+    run("WCC_BLS381.json", 36);
+}
+
+#[test]
+fn milagro_wcc_h2_bls381_all_250_records() {
+    run("WCC_H2_BLS381.json", 250);
+}
+
+#[test]
+fn a_corrupted_wcc_record_is_reported() {
+    let path = format!(
+        "{}/tests/vectors/WCC_BLS381.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(&text).unwrap();
+    for field in ["PIB", "K2", "TRACE1", "BKeyG2", "VALID"] {
+        let mut rec = records[0].clone();
+        let v = match &rec[field] {
+            serde_json::Value::Bool(b) => serde_json::Value::Bool(!b),
+            serde_json::Value::String(s) => serde_json::Value::String(format!(
+                "{}{}",
+                if s.starts_with('0') { "1" } else { "0" },
+                &s[1..]
+            )),
+            other => panic!("{field}: {other}"),
+        };
+        rec.insert(field.into(), v);
+        let err = check_record(&Record::from_json(&rec)).unwrap_err();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}

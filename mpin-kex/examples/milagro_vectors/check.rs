@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use mpin_kex::raw::{self, Verdict};
 use mpin_kex::{ClientSecret, HashedId, MasterShare, Pin, ServerSecret, TimePermit, Token};
 
+#[path = "wcc.rs"]
+mod wcc;
+
 /// Inputs of a record: everything else must be recomputed.
 const INPUTS: &[&str] = &[
     "TEST",
@@ -24,6 +27,13 @@ const INPUTS: &[&str] = &[
     "W",
     "TIMEVALUE",
     "MESSAGE",
+    // WCC records
+    "CASE",
+    "FAULT",
+    "MS2R",
+    "IdA",
+    "IdB",
+    "IdE",
 ];
 
 /// One vector record: field name → value as text (hex or decimal).
@@ -113,6 +123,12 @@ fn pin(rec: &Record, k: &str) -> Result<Pin, String> {
 
 /// Recomputes every derived field of a record from its inputs; returns the checked fields.
 pub fn check_record(rec: &Record) -> Result<BTreeSet<String>, String> {
+    if rec.get("IdA").is_some() {
+        return wcc::check_exchange(rec);
+    }
+    if rec.get("H2PRE").is_some() {
+        return wcc::check_maps(rec);
+    }
     let mut c = Checker {
         rec,
         checked: BTreeSet::new(),

@@ -1,12 +1,13 @@
-//! Checks the Apache Milagro M-Pin vectors: every derived field of every record is recomputed
+//! Checks the Apache Milagro M-Pin and WCC vectors: every derived field of every record is recomputed
 //! from the record's inputs only and compared byte for byte.
 //!
 //! ```text
 //! cargo run --release -p mpin-kex --example milagro_vectors -- FILE.json…
 //! ```
 //!
-//! Both formats of `tests/vectors/` are understood: `BLS381.json` (Milagro's shipped vectors)
-//! and `MPINFULL_BLS381.json` (full-protocol vectors). Prints one line per failing record and
+//! Every format of `tests/vectors/` is understood: `BLS381.json` (Milagro's shipped vectors),
+//! `MPINFULL_BLS381.json` (full-protocol vectors), `WCC_BLS381.json` (WCC exchanges) and
+//! `WCC_H2_BLS381.json` (the legacy identity maps to G2 and G1). Prints one line per failing record and
 //! ends with `N passed, M failed`; exits 1 if any record failed.
 #![forbid(unsafe_code)]
 
