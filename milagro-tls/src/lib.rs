@@ -60,6 +60,7 @@ pub mod kx;
 pub mod limits;
 pub mod messages;
 pub mod mpin;
+pub mod p2p;
 pub mod psk;
 pub mod psk_file;
 pub mod record;

@@ -48,6 +48,16 @@ pub enum Peer {
         /// that handshake.
         resumed: bool,
     },
+    /// A device authenticated with the P2P channel (WCC identity keys, [`crate::p2p`]); both
+    /// identities in role order, whichever side reports it.
+    P2p {
+        /// The initiator's (dialling device's, TLS client's) identity.
+        initiator: Vec<u8>,
+        /// The responder's (accepting device's, TLS server's) identity.
+        responder: Vec<u8>,
+        /// The device permit day (0 = none).
+        day: u32,
+    },
     /// A plain TLS-PSK peer with a static PSK.
     Psk {
         /// The PSK identity.
@@ -56,10 +66,13 @@ pub enum Peer {
 }
 
 impl Peer {
-    /// The authenticated identity (M-Pin identity or PSK identity).
+    /// The authenticated identity (M-Pin identity or PSK identity; for a P2P link the
+    /// initiator's, i.e. the peer's as the accepting side sees it: a dialling side reads
+    /// `responder`).
     pub fn identity(&self) -> &[u8] {
         match self {
             Peer::Mpin { identity, .. } | Peer::Psk { identity } => identity,
+            Peer::P2p { initiator, .. } => initiator,
         }
     }
 }
@@ -526,7 +539,7 @@ impl Handshake for MpinServerConnection {
 /// Channel binding, checked after the TLS handshake that follows an M-Pin exchange: the
 /// session must have used the PSK imported from that exchange (`imported`, its identity) in a
 /// full handshake. Fails closed with [`MpinError::Unbound`] otherwise.
-fn check_bound(
+pub(crate) fn check_bound(
     psk_identity: Option<&[u8]>,
     resumed: bool,
     imported: &[u8],
