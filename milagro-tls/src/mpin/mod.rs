@@ -1,5 +1,71 @@
 //! The M-Pin channel: M-Pin Full authentication in front of the TLS 1.3 PSK engine
-//! (DESIGN §4; byte layout in `milagro-tls/PROTOCOL.md`).
+//! (DESIGN §4; byte layout and layers in `milagro-tls/PROTOCOL.md`).
+//!
+//! The protocol is sans-IO: [`MpinClientConnection`] and [`MpinServerConnection`] take bytes
+//! in ([`Handshake::read_input`]), give bytes out ([`Handshake::take_output`]) and say what
+//! they need next ([`Status`]); the pairing work comes out as a [`Job`] to run on any thread.
+//! With the `tokio` feature (default), [`MpinConnector`] and [`MpinAcceptor`] drive them over
+//! async sockets. Both ends in memory, each job on a thread of its own:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use milagro_tls::mpin::{
+//!     Handshake, MpinClientConfig, MpinClientConnection, MpinServerConfig,
+//!     MpinServerConnection, Peer, Status,
+//! };
+//! use milagro_tls::TicketCache;
+//! use mpin_kex::*;
+//! # use rand_core::OsRng;
+//! # let dta = MasterShare::generate(&mut OsRng);
+//! # let server_secret = ServerSecret::combine(&[dta.server_secret_share()])?;
+//! # let h = HashedId::of(b"alice");
+//! # let secret = ClientSecret::combine(&[dta.client_secret_share(&h)])?;
+//! # let token = Token::extract(&secret, b"alice", &Pin::new(1234)?)?;
+//! # let credential = Arc::new(Credential::new(b"alice", token, None)?);
+//! let key = ServerKey::new(server_secret)?;
+//! // this example's credential has no time permit
+//! let policy = ServerPolicy { require_permits: false, ..ServerPolicy::default() };
+//! let server_cfg = MpinServerConfig::new(ServerContext::new(key, policy));
+//! let client_cfg = MpinClientConfig::new(credential, Pin::new(1234)?);
+//!
+//! let mut client = MpinClientConnection::new(Arc::new(client_cfg), Arc::new(TicketCache::new()))?;
+//! let mut server = MpinServerConnection::new(Arc::new(server_cfg), Some(b"192.0.2.7"));
+//!
+//! /// Runs a connection until it needs the peer's bytes; true once it is established.
+//! fn run(conn: &mut impl Handshake) -> Result<bool, milagro_tls::mpin::MpinError> {
+//!     loop {
+//!         match conn.process()? {
+//!             Status::NeedInput => return Ok(false),
+//!             Status::Established => return Ok(true),
+//!             Status::Compute(job) => {
+//!                 let output = std::thread::spawn(move || job.run()).join().expect("job");
+//!                 conn.complete(output)?;
+//!             }
+//!             Status::RetryAfter(pause) => std::thread::sleep(pause),
+//!         }
+//!     }
+//! }
+//! for _ in 0..8 {
+//!     let client_done = run(&mut client)?;
+//!     server.read_input(&client.take_output());
+//!     let server_done = run(&mut server)?;
+//!     client.read_input(&server.take_output());
+//!     if client_done && server_done {
+//!         break;
+//!     }
+//! }
+//! let (mut tls_server, peer) = server.into_parts().expect("established");
+//! let mut tls_client = client.into_connection().expect("established");
+//! assert!(matches!(&peer, Peer::Mpin { identity, .. } if identity.as_slice() == b"alice"));
+//!
+//! tls_client.write_plaintext(b"hello")?;
+//! tls_server.read_tls(&tls_client.take_tls());
+//! tls_server.process_new_packets()?;
+//! let mut buf = [0u8; 8];
+//! let n = tls_server.read_plaintext(&mut buf);
+//! assert_eq!(&buf[..n], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ```text
 //! client                                         server
@@ -10,14 +76,15 @@
 //! ```
 //!
 //! The PSK binder is the client's key confirmation and the server's Finished the server's; each
-//! imported PSK serves exactly one handshake. An [`MpinAcceptor`] also serves plain TLS-PSK
+//! imported PSK serves exactly one handshake. A server connection also serves plain TLS-PSK
 //! peers (OpenSSL, GnuTLS, stunnel) on the same port when it has a static PSK store: a first
 //! byte `0x16` is a TLS record, `M` the M-Pin preface.
 //!
 //! Resumption: after an M-Pin handshake the server issues a single-use session ticket bound to
-//! the M-Pin identity, expiring with the time permit's day; the [`MpinConnector`] keeps the
-//! latest one and its next connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin
-//! messages, no pairing), reported as `Peer::Mpin { resumed: true, .. }`.
+//! the M-Pin identity, expiring with the time permit's day; the client keeps the latest one
+//! (in the [`TicketCache`](crate::TicketCache) an [`MpinConnector`] owns) and its next
+//! connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin messages, no pairing),
+//! reported as `Peer::Mpin { resumed: true, .. }`.
 
 #[cfg(feature = "tokio")]
 mod acceptor;
@@ -30,8 +97,10 @@ pub(crate) mod drive;
 pub mod frame;
 pub mod importer;
 mod job;
+mod peer;
 mod resume;
 mod server_connection;
+mod server_step;
 
 use std::io;
 use std::time::Duration;
@@ -44,8 +113,9 @@ pub use config::{MpinClientConfig, MpinServerConfig, DEFAULT_TICKET_LIFETIME};
 pub use connector::MpinConnector;
 pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
-pub(crate) use server_connection::check_bound;
-pub use server_connection::{MpinServerConnection, Peer, REFUSAL_FLOOR};
+pub use peer::Peer;
+pub(crate) use server_step::check_bound;
+pub use server_connection::{MpinServerConnection, REFUSAL_FLOOR};
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,16 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpin_kex::{
-    AuthError, Challenge, HashedId, Hello, Mode, OnePassHello, OnePassReply, Response, Server,
-    Session,
-};
+use mpin_kex::{Hello, OnePassHello, Response, Server, Session};
 use rand_core::{OsRng, RngCore};
 
 use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
 use super::job::{Handshake, Job, JobOutput, Status};
+use super::peer::Peer;
 use super::resume::MpinBinding;
+use super::server_step::{check_bound, Outcome, Step, StepDone};
 use super::{Clock, MpinError, MpinServerConfig};
 use crate::conn::ConnectionCommon;
 use crate::psk::{PskStore, StaticPskStore};
@@ -29,92 +28,6 @@ const BUSY_RETRY_MAX: Duration = Duration::from_millis(16);
 /// Least time between the deciding M-Pin message and the failure frame (longer than a proof
 /// check and its PIN-error classification, ≈4 ms, on an idle server).
 pub const REFUSAL_FLOOR: Duration = Duration::from_millis(25);
-
-/// Who is on the other end of an accepted connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peer {
-    /// Authenticated with M-Pin.
-    Mpin {
-        /// The raw identity.
-        identity: Vec<u8>,
-        /// Its hash.
-        hashed_id: HashedId,
-        /// Multi-pass or one-pass.
-        mode: Mode,
-        /// The time-permit day (0 = none).
-        day: u32,
-        /// True when the client resumed a session ticket from an earlier M-Pin handshake
-        /// (no M-Pin exchange, no pairing on this connection); the other fields come from
-        /// that handshake.
-        resumed: bool,
-    },
-    /// A device authenticated with the P2P channel (WCC identity keys, [`crate::p2p`]); both
-    /// identities in role order, whichever side reports it.
-    P2p {
-        /// The initiator's (dialling device's, TLS client's) identity.
-        initiator: Vec<u8>,
-        /// The responder's (accepting device's, TLS server's) identity.
-        responder: Vec<u8>,
-        /// The device permit day (0 = none).
-        day: u32,
-    },
-    /// A plain TLS-PSK peer with a static PSK.
-    Psk {
-        /// The PSK identity.
-        identity: Vec<u8>,
-    },
-}
-
-impl Peer {
-    /// The authenticated identity (M-Pin identity or PSK identity; for a P2P link the
-    /// initiator's, i.e. the peer's as the accepting side sees it: a dialling side reads
-    /// `responder`).
-    pub fn identity(&self) -> &[u8] {
-        match self {
-            Peer::Mpin { identity, .. } | Peer::Psk { identity } => identity,
-            Peer::P2p { initiator, .. } => initiator,
-        }
-    }
-}
-
-/// An M-Pin computation: the message and what running it on the [`Server`] yields.
-enum Step {
-    /// Multi-pass hello → challenge.
-    Hello(Hello),
-    /// Multi-pass response → session (deciding).
-    Response(Response),
-    /// One-pass hello → reply and session (deciding).
-    OnePass(OnePassHello),
-}
-
-/// What a [`Step`] produced.
-enum Outcome {
-    Challenge(Challenge),
-    Session(Session),
-    OnePass(OnePassReply, Session),
-}
-
-impl Step {
-    fn run(&self, server: &mut Server, now: u64) -> Result<Outcome, AuthError> {
-        Ok(match self {
-            Step::Hello(h) => Outcome::Challenge(server.hello(h, now, &mut OsRng)?),
-            Step::Response(r) => Outcome::Session(server.response(r, now)?),
-            Step::OnePass(h) => {
-                let (reply, session) = server.one_pass(h, now, &mut OsRng)?;
-                Outcome::OnePass(reply, session)
-            }
-        })
-    }
-
-    /// True for the steps that decide the authentication (retried while busy, refused no
-    /// sooner than [`REFUSAL_FLOOR`]).
-    fn decides(&self) -> bool {
-        !matches!(self, Step::Hello(_))
-    }
-}
-
-/// What a step's job hands back: the server and message (for a retry) and the result.
-type StepDone = (Server, Step, Result<Outcome, AuthError>);
 
 enum State {
     /// Waiting for the first byte, which picks the protocol.
@@ -255,8 +168,16 @@ impl MpinServerConnection {
                 self.input.drain(..PREFACE.len());
                 self.state = State::AwaitHello(self.new_server());
             }
-            State::AwaitHello(server) => self.auth(|this| this.hello(server))?,
-            State::AwaitResponse(server) => self.auth(|this| this.response(server))?,
+            State::AwaitHello(server) => {
+                if !self.auth(|this| this.hello(server))? {
+                    return Ok(Some(Status::NeedInput));
+                }
+            }
+            State::AwaitResponse(server) => {
+                if !self.auth(|this| this.response(server))? {
+                    return Ok(Some(Status::NeedInput));
+                }
+            }
             State::Ready(server, step) => {
                 if let Some(pause) = self.retry.take() {
                     self.state = State::Ready(server, step);
@@ -347,10 +268,11 @@ impl MpinServerConnection {
         }
     }
 
-    fn hello(&mut self, server: Server) -> Result<(), MpinError> {
+    /// Takes the hello frame; `false` while it is incomplete.
+    fn hello(&mut self, server: Server) -> Result<bool, MpinError> {
         let Some((kind, body)) = frame::take(&mut self.input)? else {
             self.state = State::AwaitHello(server);
-            return Ok(());
+            return Ok(false);
         };
         OsRng.fill_bytes(&mut self.session_id);
         let step = match kind {
@@ -367,19 +289,20 @@ impl MpinServerConnection {
             _ => return Err(MpinError::Protocol("expected a hello frame")),
         };
         self.state = State::Ready(server, step);
-        Ok(())
+        Ok(true)
     }
 
-    fn response(&mut self, server: Server) -> Result<(), MpinError> {
+    /// Takes the response frame; `false` while it is incomplete.
+    fn response(&mut self, server: Server) -> Result<bool, MpinError> {
         let Some((kind, body)) = frame::take(&mut self.input)? else {
             self.state = State::AwaitResponse(server);
-            return Ok(());
+            return Ok(false);
         };
         if kind != FrameType::Response {
             return Err(MpinError::Protocol("unexpected frame type"));
         }
         self.state = State::Ready(server, Step::Response(Response::decode(&body)?));
-        Ok(())
+        Ok(true)
     }
 
     /// A finished step: asks again later while busy, else queues the next frame; returns the
@@ -532,43 +455,6 @@ impl Handshake for MpinServerConnection {
             MpinError::Tls(crate::Error::UnexpectedEof)
         } else {
             MpinError::Io(std::io::ErrorKind::UnexpectedEof.into())
-        }
-    }
-}
-
-/// Channel binding, checked after the TLS handshake that follows an M-Pin exchange: the
-/// session must have used the PSK imported from that exchange (`imported`, its identity) in a
-/// full handshake. Fails closed with [`MpinError::Unbound`] otherwise.
-pub(crate) fn check_bound(
-    psk_identity: Option<&[u8]>,
-    resumed: bool,
-    imported: &[u8],
-) -> Result<(), MpinError> {
-    match psk_identity {
-        Some(id) if id == imported && !resumed => Ok(()),
-        _ => Err(MpinError::Unbound),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_imported_psk_in_a_full_handshake_is_bound() {
-        let imported = b"imported-identity";
-        assert!(check_bound(Some(imported), false, imported).is_ok());
-        for (id, resumed) in [
-            (Some(&imported[..]), true),
-            (Some(&b"a-ticket"[..]), true),
-            (Some(&b"legacy"[..]), false),
-            (Some(&b"imported-identit"[..]), false),
-            (None, false),
-        ] {
-            assert!(
-                matches!(check_bound(id, resumed, imported), Err(MpinError::Unbound)),
-                "{id:?} resumed={resumed}"
-            );
         }
     }
 }
