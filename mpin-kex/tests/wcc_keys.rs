@@ -243,3 +243,31 @@ proptest! {
         prop_assert_eq!(P2pHello::decode(&h.encode()).unwrap(), h);
     }
 }
+
+fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+#[test]
+fn every_wcc_secret_zeroizes_on_drop_and_sessions_do_not_print_the_key() {
+    zeroized_on_drop::<P2pMasterShare>();
+    zeroized_on_drop::<SenderKeyShare>();
+    zeroized_on_drop::<SenderKey>();
+    zeroized_on_drop::<ReceiverKeyShare>();
+    zeroized_on_drop::<ReceiverKey>();
+    zeroized_on_drop::<SenderPermitShare>();
+    zeroized_on_drop::<SenderPermit>();
+    zeroized_on_drop::<ReceiverPermitShare>();
+    zeroized_on_drop::<ReceiverPermit>();
+    let d = Dtas::new(1);
+    let mut a = Initiator::new(ALICE, &d.sender_key(ALICE), None, BOB).unwrap();
+    let b = Responder::new(BOB, &d.receiver_key(BOB)).unwrap();
+    let (i, _) = exchange(&mut a, &b).unwrap();
+    let printed = format!("{i:?} {a:?} {b:?}");
+    let hex: String = i
+        .key
+        .as_bytes()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    assert!(printed.contains("<redacted>") && !printed.contains(&hex));
+    assert!(!printed.contains(&format!("{:?}", i.key.as_bytes())));
+}

@@ -113,6 +113,24 @@ fn main() -> Res<()> {
         )?;
         write("messages", "one_pass_reply", &sel(4, &reply.encode()))?;
     }
+    // wcc: the target's initiator draws x from FixedRng(SERVER_RNG_SEED), so this reply is
+    // valid for it (mode 3) and this hello is a valid responder input (mode 2).
+    {
+        use mpin_kex::wcc::Initiator;
+        use mpin_kex_fuzz::wcc::{alice_key, responder, ALICE, BOB};
+        let mut a = Initiator::new(ALICE, alice_key(), None, BOB)?;
+        let hello = a.hello(&mut FixedRng::new(SERVER_RNG_SEED))?;
+        let (reply, bob) = responder().respond(&hello, &mut FixedRng::new(1))?;
+        let mut replay = Initiator::new(ALICE, alice_key(), None, BOB)?;
+        replay.hello(&mut FixedRng::new(SERVER_RNG_SEED))?;
+        if replay.reply(&reply)?.key != bob.key {
+            return Err("wcc seed: the replayed initiator does not agree".into());
+        }
+        write("wcc", "hello", &sel(0, &hello.encode()))?;
+        write("wcc", "reply", &sel(1, &reply.encode()))?;
+        write("wcc", "responder_run", &sel(2, &hello.encode()))?;
+        write("wcc", "initiator_run", &sel(3, &reply.encode()))?;
+    }
     println!("seed corpus written to corpus/");
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+pub mod wcc;
+
 use mpin_kex::{
     FailureStore, Gate, HashedId, LockoutRules, MasterShare, Outcome, ReplayCache, ServerContext,
     ServerKey, ServerPolicy, ServerSecret, Standing,

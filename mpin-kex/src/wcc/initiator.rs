@@ -79,6 +79,21 @@ impl Initiator {
         })
     }
 
+    /// This device's identity.
+    pub fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
+    /// The peer dialled (the only identity [`Initiator::reply`] accepts).
+    pub fn peer(&self) -> &[u8] {
+        &self.peer
+    }
+
+    /// The permit day offered (0 = none).
+    pub fn day(&self) -> u32 {
+        self.day
+    }
+
     /// The first message: draws `x`, sends `{IdI, IdR, day, PaG1 = x·A'}`.
     pub fn hello<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> Result<P2pHello, WccError> {
         if self.pending.is_some() {

@@ -109,3 +109,19 @@ pub(crate) fn receiver(
 pub(crate) fn scalar_bytes(s: &BIG) -> [u8; MB] {
     big_to_bytes(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hq_cuts_its_input_at_2000_bytes_like_the_c_library() {
+        let (a, b, c) = ([1u8; 97], [2u8; 192], [3u8; 97]);
+        let d1 = vec![7u8; 2000 - 386];
+        let mut d2 = d1.clone();
+        d2.extend_from_slice(b"dropped");
+        assert!(BIG::comp(&hq([&a, &b, &c, &d1]), &hq([&a, &b, &c, &d2])) == 0);
+        let short = &d1[..d1.len() - 1];
+        assert!(BIG::comp(&hq([&a, &b, &c, &d1]), &hq([&a, &b, &c, short])) != 0);
+    }
+}
