@@ -114,8 +114,8 @@ pub use connector::MpinConnector;
 pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
 pub use peer::Peer;
-pub(crate) use server_step::check_bound;
 pub use server_connection::{MpinServerConnection, REFUSAL_FLOOR};
+pub(crate) use server_step::check_bound;
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
