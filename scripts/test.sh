@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, as CI does: installs the Debian packages the interop tests
-# need when they are missing, then rustfmt, clippy (warnings are errors) and cargo test.
+# Runs every test of the workspace, as CI does: installs the Debian packages the interop and
+# Redis tests need when they are missing, then rustfmt, clippy (warnings are errors) and cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,7 @@ command -v gnutls-serv >/dev/null 2>&1 || need+=(gnutls-bin)
 command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""

@@ -71,8 +71,8 @@ async fn run(args: Args) -> Result<(), String> {
             .ok_or("no PSK in the secrets file")?,
     };
     let mut config = ClientConfig::new(psk);
-    config.cipher_suites = suites;
-    config.groups = groups;
+    config.options.cipher_suites = suites;
+    config.options.groups = groups;
     let connector = Connector::new(Arc::new(config))
         .with_handshake_timeout(std::time::Duration::from_secs(args.handshake_timeout));
     let sock = tokio::net::TcpStream::connect(&args.connect)

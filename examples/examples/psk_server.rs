@@ -51,8 +51,8 @@ async fn run(args: Args) -> Result<(), String> {
     let store = milagro_tls::psk_file::load_store(&args.psk_secrets, examples::psk_hash(&suites))
         .map_err(|e| e.to_string())?;
     let mut config = ServerConfig::new(Arc::new(store));
-    config.cipher_suites = suites;
-    config.groups = groups;
+    config.options.cipher_suites = suites;
+    config.options.groups = groups;
     let acceptor = Acceptor::new(Arc::new(config))
         .with_handshake_timeout(std::time::Duration::from_secs(args.handshake_timeout));
     let listener = tokio::net::TcpListener::bind(&args.listen)

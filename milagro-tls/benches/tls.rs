@@ -33,10 +33,10 @@ fn milagro_configs(group: NamedGroup) -> (Arc<ClientConfig>, Arc<ServerConfig>) 
     .unwrap();
     let store: StaticPskStore = [psk.clone()].into_iter().collect();
     let mut cc = ClientConfig::new(psk);
-    cc.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
-    cc.groups = vec![group];
+    cc.options.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
+    cc.options.groups = vec![group];
     let mut sc = ServerConfig::new(Arc::new(store));
-    sc.groups = vec![group];
+    sc.options.groups = vec![group];
     (Arc::new(cc), Arc::new(sc))
 }
 

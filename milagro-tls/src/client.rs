@@ -11,15 +11,16 @@ use crate::key_schedule::{self, Secret, Transcript};
 use crate::kx::{KeyShare, NamedGroup};
 use crate::limits::ConnectionLimits;
 use crate::messages::{self, ClientHello, Extension, HandshakeMessage};
+use crate::options::Options;
 use crate::psk::Psk;
 use crate::record::RecordCipher;
 use crate::suites::CipherSuite;
-use crate::ticket::{self, ClientResumption, ClientTicket, Clock, TicketCache};
+use crate::ticket::{ClientResumption, ClientTicket, TicketCache};
 
 use messages::hello::ext;
 
-/// Client settings: the PSK to offer (external, or a resumption ticket),
-/// cipher suites, groups and where received tickets go.
+/// Client settings: the PSK to offer (external, or a resumption ticket), the shared
+/// [`Options`] (suites, groups, clock, handshake timeout) and where received tickets go.
 #[derive(Clone)]
 pub struct ClientConfig {
     /// The PSK offered to the server ([`ClientConfig::resuming`] sets it to
@@ -29,33 +30,30 @@ pub struct ClientConfig {
     /// (binder label "res binder") with the obfuscated ticket age, and
     /// [`ConnectionCommon::resumed`] reports true after the handshake.
     pub resume: Option<ClientTicket>,
-    /// Where tickets received after the handshake are deposited (they are
-    /// also available from [`ConnectionCommon::take_tickets`]).
+    /// Where tickets received after the handshake are deposited while
+    /// [`Options::resume`] is on (they are also available from
+    /// [`ConnectionCommon::take_tickets`]).
     pub ticket_cache: Option<Arc<TicketCache>>,
-    /// Clock (unix seconds) for ticket ages and expiry.
-    pub clock: Clock,
-    /// Cipher suites in preference order; only those matching the PSK's hash
-    /// are offered.
-    pub cipher_suites: Vec<CipherSuite>,
-    /// Groups in preference order. A key share is sent for the first one
-    /// (and also for X25519 when the first is X25519MLKEM768 and X25519 is
-    /// listed); the others are reachable through HelloRetryRequest.
-    pub groups: Vec<NamedGroup>,
+    /// Suites, groups, clock, handshake timeout ([`Options::tickets`] is ignored).
+    pub options: Options,
     /// Post-handshake resource bounds (queued output, events, tickets,
     /// AEAD usage limit).
     pub limits: ConnectionLimits,
 }
 
 impl ClientConfig {
-    /// Defaults: all three suites and X25519MLKEM768, X25519, secp256r1.
+    /// Default [`Options`]: all three suites and X25519MLKEM768, X25519, secp256r1.
     pub fn new(psk: Psk) -> Self {
+        Self::with_options(psk, Options::default())
+    }
+
+    /// Offers `psk` with `options`.
+    pub fn with_options(psk: Psk, options: Options) -> Self {
         Self {
             psk,
             resume: None,
             ticket_cache: None,
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            clock: Arc::new(ticket::system_clock),
+            options,
             limits: ConnectionLimits::default(),
         }
     }
@@ -74,8 +72,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("psk", &self.psk)
             .field("resume", &self.resume)
             .field("ticket_cache", &self.ticket_cache)
-            .field("cipher_suites", &self.cipher_suites)
-            .field("groups", &self.groups)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -131,7 +128,7 @@ impl ClientConnection {
 
     fn build(config: Arc<ClientConfig>, extra: Vec<Extension>) -> Result<Self, Error> {
         if let Some(t) = &config.resume {
-            if !t.is_fresh_at((config.clock)()) {
+            if !t.is_fresh_at((config.options.clock)()) {
                 return Err(Error::Config(
                     "the session ticket has expired (RFC 8446 §4.6.1)".into(),
                 ));
@@ -139,6 +136,7 @@ impl ClientConnection {
         }
         let hash = config.psk.hash();
         let suites: Vec<u16> = config
+            .options
             .cipher_suites
             .iter()
             .filter(|s| s.hash() == hash)
@@ -150,18 +148,21 @@ impl ClientConnection {
             )));
         }
         let first = *config
+            .options
             .groups
             .first()
             .ok_or_else(|| Error::Config("no key-exchange group configured".into()))?;
         let mut shares = vec![KeyShare::start(first)?];
-        if first == NamedGroup::X25519Mlkem768 && config.groups.contains(&NamedGroup::X25519) {
+        if first == NamedGroup::X25519Mlkem768
+            && config.options.groups.contains(&NamedGroup::X25519)
+        {
             shares.push(KeyShare::start(NamedGroup::X25519)?);
         }
         let mut random = [0u8; 32];
         let mut session_id = vec![0u8; 32];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Internal("random"))?;
         aws_lc_rs::rand::fill(&mut session_id).map_err(|_| Error::Internal("random"))?;
-        let groups: Vec<u16> = config.groups.iter().map(|g| g.code()).collect();
+        let groups: Vec<u16> = config.options.groups.iter().map(|g| g.code()).collect();
         let mut hello = ClientHello {
             legacy_version: 0x0303,
             random,
@@ -248,7 +249,7 @@ fn send_hello(
     let age = config
         .resume
         .as_ref()
-        .map_or(0, |t| t.obfuscated_age((config.clock)()));
+        .map_or(0, |t| t.obfuscated_age((config.options.clock)()));
     hello.extensions.push(Extension {
         typ: ext::PRE_SHARED_KEY,
         data: messages::hello::client_psk(psk.identity(), age, hlen),
@@ -374,8 +375,12 @@ pub(crate) fn handle(
                 Some(ClientResumption {
                     hash: alg,
                     rms,
-                    clock: config.clock.clone(),
-                    cache: config.ticket_cache.clone(),
+                    clock: config.options.clock.clone(),
+                    cache: config
+                        .options
+                        .resume
+                        .then(|| config.ticket_cache.clone())
+                        .flatten(),
                     received: Default::default(),
                 }),
             );
@@ -434,7 +439,7 @@ fn retry(
     let share = match group_code {
         Some(code) => {
             let group = NamedGroup::from_code(code)
-                .filter(|g| config.groups.contains(g))
+                .filter(|g| config.options.groups.contains(g))
                 .ok_or(Error::IllegalParameter(
                     "HelloRetryRequest group not offered",
                 ))?;

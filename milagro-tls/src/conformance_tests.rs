@@ -37,7 +37,7 @@ fn default_server() -> ServerConfig {
 /// A server that asks the default client for another key share.
 fn hrr_server() -> ServerConfig {
     let mut sc = default_server();
-    sc.groups = vec![NamedGroup::Secp256r1];
+    sc.options.groups = vec![NamedGroup::Secp256r1];
     sc
 }
 
@@ -499,9 +499,9 @@ fn no_suite_in_common_is_handshake_failure_whatever_the_identity() {
     // common, which is handshake_failure for a known and an unknown identity alike
     let run = |client: Psk| {
         let mut cc = ClientConfig::new(client);
-        cc.cipher_suites = vec![CipherSuite::Chacha20Poly1305Sha256];
+        cc.options.cipher_suites = vec![CipherSuite::Chacha20Poly1305Sha256];
         let mut sc = ServerConfig::new(store_with(psk(HashAlgorithm::Sha256)));
-        sc.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
+        sc.options.cipher_suites = vec![CipherSuite::Aes128GcmSha256];
         let (mut c, mut s) = pair(cc, sc);
         let rs = client_to_server(&mut c, &mut s);
         (rs, s.take_tls())

@@ -16,7 +16,8 @@
 //! tolerated, KeyUpdate both ways (replies coalesced, own KeyUpdate before
 //! the AEAD usage limit; see [`limits`]), close_notify, RFC 8446 exporter;
 //! `psk_dhe_ke` resumption with single-use server-side tickets
-//! ([`ticket`]: [`ServerConfig::tickets`], [`ClientConfig::resuming`]). No
+//! ([`ticket`]: [`Options::tickets`], [`ClientConfig::resuming`]); what every layer
+//! shares (suites, groups, clock, handshake timeout, tickets) is one [`Options`]. No
 //! 0-RTT (never offered or accepted).
 //!
 //! ```
@@ -60,6 +61,7 @@ pub mod kx;
 pub mod limits;
 pub mod messages;
 pub mod mpin;
+pub mod options;
 pub mod p2p;
 pub mod psk;
 pub mod psk_file;
@@ -77,6 +79,7 @@ pub use error::Error;
 pub use key_schedule::BinderLabel;
 pub use kx::NamedGroup;
 pub use limits::{ConnectionLimits, ConnectionStats};
+pub use options::{system_clock, Clock, Options, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
 #[cfg(feature = "tokio")]

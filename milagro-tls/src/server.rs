@@ -11,42 +11,40 @@ use crate::key_schedule::{self, Secret, Transcript};
 use crate::kx::{self, NamedGroup};
 use crate::limits::ConnectionLimits;
 use crate::messages::{self, ClientHello, Extension, HandshakeMessage, ServerHello, HRR_RANDOM};
+use crate::options::Options;
 use crate::psk::{Psk, PskStore};
 use crate::record::RecordCipher;
 use crate::suites::CipherSuite;
-use crate::ticket::{Binding, TicketSettings};
+use crate::ticket::Binding;
 
 use messages::hello::ext;
 
-/// Server settings: where PSKs come from, tickets, cipher suites and groups.
+/// Server settings: where PSKs come from and the shared [`Options`] (suites, groups,
+/// handshake timeout, tickets).
 #[derive(Clone)]
 pub struct ServerConfig {
     /// PSK lookup by identity.
     pub psk_store: Arc<dyn PskStore>,
-    /// Cipher suites in preference order.
-    pub cipher_suites: Vec<CipherSuite>,
-    /// Groups in preference order. A group for which the client sent a key
-    /// share is chosen first; otherwise a HelloRetryRequest asks for the
-    /// most preferred group the client supports.
-    pub groups: Vec<NamedGroup>,
-    /// Session tickets (default `None`: no ticket is issued or accepted).
-    /// With settings, a ClientHello offering a ticket from the store resumes
-    /// (binder label "res binder") unless [`TicketSettings::redeem`] is off;
-    /// other identities go to [`psk_store`](Self::psk_store).
-    pub tickets: Option<TicketSettings>,
+    /// Suites, groups, handshake timeout and session tickets
+    /// ([`Options::tickets`]; [`Options::resume`] is ignored).
+    pub options: Options,
     /// Post-handshake resource bounds (queued output, events, AEAD usage
     /// limit).
     pub limits: ConnectionLimits,
 }
 
 impl ServerConfig {
-    /// Defaults: all three suites and X25519MLKEM768, X25519, secp256r1.
+    /// Default [`Options`]: all three suites and X25519MLKEM768, X25519, secp256r1, no
+    /// tickets.
     pub fn new(psk_store: Arc<dyn PskStore>) -> Self {
+        Self::with_options(psk_store, Options::default())
+    }
+
+    /// Looks PSKs up in `psk_store`, with `options`.
+    pub fn with_options(psk_store: Arc<dyn PskStore>, options: Options) -> Self {
         Self {
             psk_store,
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            tickets: None,
+            options,
             limits: ConnectionLimits::default(),
         }
     }
@@ -55,9 +53,7 @@ impl ServerConfig {
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerConfig")
-            .field("cipher_suites", &self.cipher_suites)
-            .field("groups", &self.groups)
-            .field("tickets", &self.tickets)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -107,7 +103,7 @@ pub struct ServerConnection {
 impl ServerConnection {
     /// A connection waiting for a ClientHello.
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
-        if config.cipher_suites.is_empty() || config.groups.is_empty() {
+        if config.options.cipher_suites.is_empty() || config.options.groups.is_empty() {
             return Err(Error::Config(
                 "server needs at least one cipher suite and one group".into(),
             ));
@@ -191,7 +187,7 @@ pub(crate) fn handle(
                 resumed.as_ref().map(|b| b.app_data.clone()),
                 None,
             );
-            if let Some(settings) = &config.tickets {
+            if let Some(settings) = &config.options.tickets {
                 let rms = key_schedule::derive_secret(
                     alg,
                     &master,
@@ -230,6 +226,7 @@ fn choose_psk(
     let mut known_but_unusable = false;
     // our suites the client offered, found once (not once per identity)
     let offered_suites: Vec<CipherSuite> = config
+        .options
         .cipher_suites
         .iter()
         .copied()
@@ -247,6 +244,7 @@ fn choose_psk(
             Some(_) => continue,
             None => {
                 let redeemed = config
+                    .options
                     .tickets
                     .as_ref()
                     .filter(|t| t.redeem)
@@ -393,7 +391,7 @@ fn client_hello(
     let early = verify_binder(&chosen, &offered, &transcript, raw)?;
 
     // group: a shared one in our preference order, else ask for one
-    let share = config.groups.iter().find_map(|g| {
+    let share = config.options.groups.iter().find_map(|g| {
         shares
             .iter()
             .find(|(code, _)| *code == g.code())
@@ -409,6 +407,7 @@ fn client_hello(
         (Some((g, k)), None) => (g, k),
         (None, None) => {
             let group = config
+                .options
                 .groups
                 .iter()
                 .copied()

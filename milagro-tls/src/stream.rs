@@ -19,9 +19,6 @@ use crate::record::MAX_PLAINTEXT;
 use crate::server::{ServerConfig, ServerConnection};
 use crate::suites::CipherSuite;
 
-/// Default handshake timeout.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Bytes read from the transport at a time, into a buffer on the stack of
 /// the polling thread: a connection waiting for input holds no read buffer.
 const READ_CHUNK: usize = 32 * 1024;
@@ -34,26 +31,29 @@ pub fn tls_error(e: &io::Error) -> Option<&Error> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
 }
 
-/// Client side: wraps a transport with a TLS-PSK client handshake.
+/// Client side: wraps a transport with a TLS-PSK client handshake, bounded by the
+/// config's [`Options::handshake_timeout`](crate::Options::handshake_timeout).
 #[derive(Debug, Clone)]
 pub struct Connector {
     config: Arc<ClientConfig>,
-    handshake_timeout: Duration,
 }
 
 impl Connector {
-    /// A connector using `config`, with the default 10 s handshake timeout.
+    /// A connector using `config` (its handshake timeout included).
     pub fn new(config: Arc<ClientConfig>) -> Self {
-        Self {
-            config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        }
+        Self { config }
     }
 
-    /// Sets the handshake timeout.
+    /// Sets the handshake timeout (`options.handshake_timeout` of this connector's copy of
+    /// the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
+    }
+
+    /// The handshake timeout in force.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.config.options.handshake_timeout
     }
 
     /// Runs the handshake over `io`.
@@ -62,30 +62,33 @@ impl Connector {
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let conn = ClientConnection::new(self.config.clone())?.into_common();
-        TlsStream::handshake(io, conn, self.handshake_timeout).await
+        TlsStream::handshake(io, conn, self.handshake_timeout()).await
     }
 }
 
-/// Server side: wraps a transport with a TLS-PSK server handshake.
+/// Server side: wraps a transport with a TLS-PSK server handshake, bounded by the
+/// config's [`Options::handshake_timeout`](crate::Options::handshake_timeout).
 #[derive(Debug, Clone)]
 pub struct Acceptor {
     config: Arc<ServerConfig>,
-    handshake_timeout: Duration,
 }
 
 impl Acceptor {
-    /// An acceptor using `config`, with the default 10 s handshake timeout.
+    /// An acceptor using `config` (its handshake timeout included).
     pub fn new(config: Arc<ServerConfig>) -> Self {
-        Self {
-            config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        }
+        Self { config }
     }
 
-    /// Sets the handshake timeout.
+    /// Sets the handshake timeout (`options.handshake_timeout` of this acceptor's copy of
+    /// the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
+    }
+
+    /// The handshake timeout in force.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.config.options.handshake_timeout
     }
 
     /// Runs the handshake over `io`.
@@ -94,7 +97,7 @@ impl Acceptor {
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let conn = ServerConnection::new(self.config.clone())?.into_common();
-        TlsStream::handshake(io, conn, self.handshake_timeout).await
+        TlsStream::handshake(io, conn, self.handshake_timeout()).await
     }
 }
 

@@ -11,65 +11,31 @@ use milagro_tls::mpin::{
 };
 use milagro_tls::{ClientConfig, Connector, HashAlgorithm, Psk, StaticPskStore};
 use mpin_kex::*;
-use rand_core::OsRng;
+use test_support::MpinWorld;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const ID: &[u8] = b"alice@example.com";
 
-struct World {
-    dtas: Vec<MasterShare>,
-    ss: ServerSecret,
-}
+/// The D-TAs of these tests (two) and what they issue for [`ID`].
+struct World(MpinWorld);
 
 impl World {
     fn new() -> Self {
-        let dtas: Vec<_> = (0..2).map(|_| MasterShare::generate(&mut OsRng)).collect();
-        let ss = ServerSecret::combine(
-            &dtas
-                .iter()
-                .map(MasterShare::server_secret_share)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        Self { dtas, ss }
+        Self(MpinWorld::new(2))
     }
 
     fn credential(&self, pin: u32, permit: bool) -> Arc<Credential> {
-        let day = policy::day_of(milagro_tls::mpin::system_clock());
-        self.credential_on(pin, permit.then_some(day))
+        self.0.credential_today(ID, pin, permit)
     }
 
     /// A credential with a time permit for `day` (none for `None`).
     fn credential_on(&self, pin: u32, day: Option<u32>) -> Arc<Credential> {
-        let h = HashedId::of(ID);
-        let cs = ClientSecret::combine(
-            &self
-                .dtas
-                .iter()
-                .map(|d| d.client_secret_share(&h))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let token = Token::extract(&cs, ID, &Pin::new(pin).unwrap()).unwrap();
-        let permit = day.map(|day| {
-            TimePermit::combine(
-                &self
-                    .dtas
-                    .iter()
-                    .map(|d| d.time_permit_share(&h, day).unwrap())
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap()
-        });
-        Arc::new(Credential::new(ID, token, permit).unwrap())
+        Arc::new(self.0.credential(ID, pin, day))
     }
 
     fn server(&self, policy: ServerPolicy) -> MpinServerConfig {
-        MpinServerConfig::new(ServerContext::new(
-            ServerKey::new(self.ss.clone()).unwrap(),
-            policy,
-        ))
+        MpinServerConfig::new(self.0.context(policy))
     }
 }
 
@@ -476,7 +442,7 @@ async fn reused_ticket_is_refused() {
     let w = World::new();
     let (addr, server) = serve_n(w.server(ServerPolicy::default()), 3).await;
     let mut cfg = MpinClientConfig::new(w.credential(7, true), Pin::new(7).unwrap());
-    cfg.resume = false;
+    cfg.options.resume = false;
     let mut tls = MpinConnector::new(Arc::new(cfg))
         .connect(TcpStream::connect(addr).await.unwrap())
         .await
@@ -521,10 +487,10 @@ async fn ticket_expires_with_the_permit_day() {
     let now = Arc::new(std::sync::atomic::AtomicU64::new(day_end - 600));
     let mut scfg = w.server(ServerPolicy::default());
     let server_now = now.clone();
-    scfg.clock = Arc::new(move || server_now.load(std::sync::atomic::Ordering::SeqCst));
+    scfg.options.clock = Arc::new(move || server_now.load(std::sync::atomic::Ordering::SeqCst));
     let (addr, server) = serve_n(scfg, 2).await;
     let mut cfg = MpinClientConfig::new(w.credential_on(3, Some(day)), Pin::new(3).unwrap());
-    cfg.clock = Arc::new(move || day_end - 600);
+    cfg.options.clock = Arc::new(move || day_end - 600);
     let connector = MpinConnector::new(Arc::new(cfg));
     let mut tls = connector
         .connect(TcpStream::connect(addr).await.unwrap())
@@ -562,7 +528,7 @@ async fn without_resume_every_connection_runs_m_pin() {
     let w = World::new();
     let (addr, server) = serve_n(w.server(ServerPolicy::default()), 2).await;
     let mut cfg = MpinClientConfig::new(w.credential(11, true), Pin::new(11).unwrap());
-    cfg.resume = false;
+    cfg.options.resume = false;
     let connector = MpinConnector::new(Arc::new(cfg));
     assert!(!connect_echo(&connector, addr).await.unwrap());
     assert!(!connector.has_ticket());

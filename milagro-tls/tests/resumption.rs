@@ -35,7 +35,7 @@ fn server_with(
     settings.not_after = not_after;
     settings.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
     let mut config = ServerConfig::new(Arc::new(statics));
-    config.tickets = Some(settings);
+    config.options.tickets = Some(settings);
     edit(&mut config);
     Server {
         store,
@@ -50,7 +50,7 @@ fn server() -> Server {
 
 fn external() -> ClientConfig {
     let mut c = ClientConfig::new(Psk::new(b"client1", KEY, HashAlgorithm::Sha256).unwrap());
-    c.clock = Arc::new(|| T0);
+    c.options.clock = Arc::new(|| T0);
     c
 }
 
@@ -123,7 +123,7 @@ fn first_ticket(s: &Server) -> ClientTicket {
 
 fn resume_config(t: ClientTicket) -> ClientConfig {
     let mut c = ClientConfig::resuming(t);
-    c.clock = Arc::new(|| T0 + 5);
+    c.options.clock = Arc::new(|| T0 + 5);
     c
 }
 
@@ -179,7 +179,7 @@ fn client_refuses_to_offer_an_expired_ticket() {
     let s = server();
     let t = first_ticket(&s);
     let mut cc = ClientConfig::resuming(t);
-    cc.clock = Arc::new(|| T0 + 3600);
+    cc.options.clock = Arc::new(|| T0 + 3600);
     assert!(matches!(
         ClientConnection::new(Arc::new(cc)),
         Err(Error::Config(_))
@@ -235,8 +235,8 @@ fn ticket_bound_to_its_hash() {
     let s = server_with(3600, None, |_| {});
     let t = first_ticket(&s);
     let sha384_only = server_with(3600, None, |c| {
-        c.cipher_suites = vec![CipherSuite::Aes256GcmSha384];
-        c.tickets.as_mut().unwrap().store = s.store.clone();
+        c.options.cipher_suites = vec![CipherSuite::Aes256GcmSha384];
+        c.options.tickets.as_mut().unwrap().store = s.store.clone();
     });
     let (_, _, rc, rs) = connect(resume_config(t), &sha384_only);
     assert_refused(
@@ -271,15 +271,17 @@ fn tampered_ticket_or_wrong_binder_label_is_refused() {
 
 #[test]
 fn resumption_across_hello_retry_request() {
-    let s = server_with(3600, None, |c| c.groups = vec![NamedGroup::Secp256r1]);
+    let s = server_with(3600, None, |c| {
+        c.options.groups = vec![NamedGroup::Secp256r1]
+    });
     let mut cc = external();
-    cc.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
+    cc.options.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
     let (mut c, _, rc, rs) = connect(cc, &s);
     rc.unwrap();
     rs.unwrap();
     let t = c.take_tickets().pop().unwrap();
     let mut cc = resume_config(t);
-    cc.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
+    cc.options.groups = vec![NamedGroup::X25519, NamedGroup::Secp256r1];
     let (c, sv, rc, rs) = connect(cc, &s);
     rc.unwrap();
     rs.unwrap();
@@ -303,7 +305,9 @@ fn no_ticket_settings_no_ticket_and_cache_gets_tickets() {
     assert!(c.take_tickets().is_empty());
     assert!(std::iter::from_fn(|| c.next_event()).all(|e| !matches!(e, Event::SessionTicket(_))));
     // settings without app_data: no ticket after a full handshake either
-    let s = server_with(3600, None, |c| c.tickets.as_mut().unwrap().app_data = None);
+    let s = server_with(3600, None, |c| {
+        c.options.tickets.as_mut().unwrap().app_data = None
+    });
     let (mut c, _, rc, rs) = connect(external(), &s);
     rc.unwrap();
     rs.unwrap();
@@ -340,7 +344,7 @@ fn with_redeem_off_tickets_are_issued_but_never_resumed() {
     let s = server();
     let t = first_ticket(&s);
     let mut cfg = (*s.config).clone();
-    cfg.tickets.as_mut().unwrap().redeem = false;
+    cfg.options.tickets.as_mut().unwrap().redeem = false;
     let no_redeem = Server {
         store: s.store.clone(),
         now: s.now.clone(),

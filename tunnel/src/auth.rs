@@ -1,30 +1,24 @@
 //! How a service authenticates its TLS side.
 //!
-//! [`AuthSpec`] is the validated configuration; [`build_client`] and
-//! [`build_server`] turn it into an [`AuthClient`] / [`AuthServer`] (files are
-//! read at that point, so a reload re-reads them).
-//!
-//! **M-Pin extension point.** The `Mpin*` variants of [`AuthSpec`] are parsed
-//! and validated already; wiring them means implementing [`AuthClient`] over
-//! `milagro_tls::mpin::MpinConnector` and [`AuthServer`] over
-//! `milagro_tls::mpin::MpinAcceptor` (returning the peer's M-Pin identity in
-//! [`PeerInfo::identity`] with [`PeerInfo::method`] = `"mpin"`), and replacing
-//! the two `Err(AuthError::NotAvailable(..))` arms below.
+//! The validated settings are [`ClientAuth`] / [`ServerAuth`] (in
+//! [`crate::config::AuthSpec`]); [`build_client`] and [`build_server`] turn them, with the
+//! service's [`Options`], into an [`AuthClient`] / [`AuthServer`] (files are read at that
+//! point, so a reload re-reads them). The M-Pin variants are implemented in
+//! [`crate::mpin_auth`].
 
 use std::future::Future;
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use milagro_tls::psk_file::{load_psk_secrets, PskFileError};
 use milagro_tls::{
-    Acceptor, CipherSuite, ClientConfig, Connector, HashAlgorithm, NamedGroup, ServerConfig,
-    StaticPskStore, TlsStream,
+    Acceptor, CipherSuite, ClientConfig, Connector, HashAlgorithm, NamedGroup, Options,
+    ServerConfig, StaticPskStore, TlsStream,
 };
 
 use crate::addr::BoxStream;
+use crate::config::{ClientAuth, ServerAuth};
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 
@@ -63,70 +57,12 @@ pub trait AuthServer: Send + Sync {
     ) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>>;
 }
 
-/// Validated authentication settings of a service.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthSpec {
-    /// Static external PSK from a stunnel `PSKsecrets` file. A client uses
-    /// `identity` (default: the first line), a server accepts every line.
-    StaticPsk {
-        /// The PSKsecrets file.
-        secrets: PathBuf,
-        /// Client: the identity to offer.
-        identity: Option<String>,
-    },
-    /// M-Pin client credential (not wired yet).
-    MpinClient {
-        /// Credential file.
-        credential: PathBuf,
-        /// File holding the PIN.
-        pin_file: Option<PathBuf>,
-        /// One-pass instead of multi-pass.
-        one_pass: bool,
-        /// Resume with session tickets.
-        resume: bool,
-    },
-    /// M-Pin server (not wired yet); may also serve static-PSK peers on the
-    /// same port when `psk_secrets` is set.
-    MpinServer {
-        /// Server secret file.
-        server_secret: PathBuf,
-        /// Demand time permits.
-        require_permits: bool,
-        /// Identity globs allowed in (empty: everyone with a valid credential).
-        allow: Vec<String>,
-        /// Optional static PSKs accepted on the same port.
-        psk_secrets: Option<PathBuf>,
-        /// Lockout after wrong PINs.
-        lockout: crate::lockout::LockoutSpec,
-    },
-}
-
-/// TLS parameters chosen for a service.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsParams {
-    /// Restrict to one cipher suite.
-    pub suite: Option<CipherSuite>,
-    /// Restrict to one group.
-    pub group: Option<NamedGroup>,
-    /// Handshake timeout.
-    pub handshake_timeout: Duration,
-}
-
-impl TlsParams {
-    /// The hash static PSKs are bound to (SHA-384 only for the AES-256 suite).
-    pub fn hash(&self) -> HashAlgorithm {
-        self.suite.map_or(HashAlgorithm::Sha256, CipherSuite::hash)
-    }
-    /// Cipher suites to offer/accept.
-    pub fn suites(&self) -> Vec<CipherSuite> {
-        self.suite
-            .map_or_else(|| CipherSuite::ALL.to_vec(), |s| vec![s])
-    }
-    /// Groups to offer/accept.
-    pub fn groups(&self) -> Vec<NamedGroup> {
-        self.group
-            .map_or_else(|| NamedGroup::ALL.to_vec(), |g| vec![g])
-    }
+/// The hash static PSKs are bound to: SHA-384 only when the service is restricted to the
+/// AES-256 suite.
+fn psk_hash(options: &Options) -> HashAlgorithm {
+    options
+        .single_suite()
+        .map_or(HashAlgorithm::Sha256, CipherSuite::hash)
 }
 
 /// Why authentication could not be set up.
@@ -146,16 +82,16 @@ pub enum AuthError {
     /// M-Pin credential, PIN or server-secret problem (the message names the file).
     #[error("{0}")]
     Mpin(String),
-    /// A feature that is not wired into this build yet.
-    #[error("{0} authentication is not available yet in this build")]
-    NotAvailable(&'static str),
 }
 
-/// Builds the client side of `spec`.
-pub fn build_client(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthClient>, AuthError> {
+/// Builds the client side of `spec` with `options`.
+pub fn build_client(
+    spec: &ClientAuth,
+    options: &Options,
+) -> Result<Arc<dyn AuthClient>, AuthError> {
     match spec {
-        AuthSpec::StaticPsk { secrets, identity } => {
-            let psks = load_psk_secrets(secrets, tls.hash())?;
+        ClientAuth::Psk { secrets, identity } => {
+            let psks = load_psk_secrets(secrets, psk_hash(options))?;
             let psk = match identity {
                 Some(id) => psks.into_iter().find(|p| p.identity() == id.as_bytes()),
                 None => psks.into_iter().next(),
@@ -164,14 +100,11 @@ pub fn build_client(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthClie
                 file: secrets.display().to_string(),
                 identity: identity.clone().unwrap_or_default(),
             })?;
-            let mut config = ClientConfig::new(psk);
-            config.cipher_suites = tls.suites();
-            config.groups = tls.groups();
-            let connector =
-                Connector::new(Arc::new(config)).with_handshake_timeout(tls.handshake_timeout);
+            let config = ClientConfig::with_options(psk, options.clone());
+            let connector = Connector::new(Arc::new(config));
             Ok(Arc::new(StaticPskClient { connector }))
         }
-        AuthSpec::MpinClient {
+        ClientAuth::Mpin {
             credential,
             pin_file,
             one_pass,
@@ -181,26 +114,26 @@ pub fn build_client(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthClie
             pin_file.as_deref(),
             *one_pass,
             *resume,
-            tls,
+            options,
         )?)),
-        AuthSpec::MpinServer { .. } => Err(AuthError::NotAvailable("M-Pin server")),
     }
 }
 
-/// Builds the server side of `spec`.
-pub fn build_server(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthServer>, AuthError> {
+/// Builds the server side of `spec` with `options`.
+pub fn build_server(
+    spec: &ServerAuth,
+    options: &Options,
+) -> Result<Arc<dyn AuthServer>, AuthError> {
     match spec {
-        AuthSpec::StaticPsk { secrets, .. } => {
-            let store: StaticPskStore =
-                load_psk_secrets(secrets, tls.hash())?.into_iter().collect();
-            let mut config = ServerConfig::new(Arc::new(store));
-            config.cipher_suites = tls.suites();
-            config.groups = tls.groups();
-            let acceptor =
-                Acceptor::new(Arc::new(config)).with_handshake_timeout(tls.handshake_timeout);
+        ServerAuth::Psk { secrets } => {
+            let store: StaticPskStore = load_psk_secrets(secrets, psk_hash(options))?
+                .into_iter()
+                .collect();
+            let config = ServerConfig::with_options(Arc::new(store), options.clone());
+            let acceptor = Acceptor::new(Arc::new(config));
             Ok(Arc::new(StaticPskServer { acceptor }))
         }
-        AuthSpec::MpinServer {
+        ServerAuth::Mpin {
             server_secret,
             require_permits,
             allow,
@@ -212,9 +145,8 @@ pub fn build_server(spec: &AuthSpec, tls: &TlsParams) -> Result<Arc<dyn AuthServ
             allow,
             psk_secrets.as_deref(),
             lockout,
-            tls,
+            options,
         )?)),
-        AuthSpec::MpinClient { .. } => Err(AuthError::NotAvailable("M-Pin client")),
     }
 }
 

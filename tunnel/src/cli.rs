@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{
-    validate_service, Config, ConfigError, Mode, Origin, RawService, DEFAULT_DRAIN_TIMEOUT,
-};
+use crate::config::{Config, ConfigError, RawService, Role};
 use crate::logging::LogFormat;
 
 /// Certificate-less TLS 1.3 tunnels authenticated by static PSKs or M-Pin.
@@ -197,10 +195,10 @@ pub struct TunnelArgs {
 
 impl TunnelArgs {
     /// The one-service configuration these flags describe.
-    pub fn to_config(&self, mode: Mode) -> Result<Config, ConfigError> {
+    pub fn to_config(&self, role: Role) -> Result<Config, ConfigError> {
         let raw = RawService {
             name: self.name.clone(),
-            mode: Some(mode),
+            mode: Some(role),
             accept: Some(self.accept.clone()),
             connect: Some(self.connect.clone()),
             psk_secrets: self.psk_secrets.clone(),
@@ -226,31 +224,6 @@ impl TunnelArgs {
             max_handshakes: self.max_handshakes,
             max_handshakes_per_source: self.max_handshakes_per_source,
         };
-        let service = validate_service(raw, Origin::Flags, 0..0)?;
-        let flag_err = |flag: &str, msg: String| {
-            ConfigError::Invalid(format!("command line: --{flag}: {msg}"))
-        };
-        let status = match &self.status {
-            Some(s) => Some(s.parse().map_err(|e| flag_err("status", format!("{e}")))?),
-            None => None,
-        };
-        let drain_timeout = match self.drain_timeout {
-            Some(v) if v.is_finite() && (0.0..=1e9).contains(&v) => {
-                std::time::Duration::from_secs_f64(v)
-            }
-            Some(v) => {
-                return Err(flag_err(
-                    "drain-timeout",
-                    format!("{v} is not a valid number of seconds"),
-                ))
-            }
-            None => DEFAULT_DRAIN_TIMEOUT,
-        };
-        Ok(Config {
-            log_format: None,
-            status,
-            drain_timeout,
-            services: vec![service],
-        })
+        Config::from_flags(raw, self.status.as_deref(), self.drain_timeout)
     }
 }

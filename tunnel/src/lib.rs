@@ -8,7 +8,7 @@
 //! run --config FILE`):
 //!
 //! ```
-//! use milagro_tunnel::config::{Config, Mode};
+//! use milagro_tunnel::config::{Config, Role};
 //!
 //! let config = Config::from_toml_str(
 //!     r#"
@@ -23,7 +23,7 @@
 //!     "#,
 //!     "tunnel.toml",
 //! )?;
-//! assert_eq!(config.services[0].mode, Mode::Server);
+//! assert_eq!(config.services[0].role(), Role::Server);
 //!
 //! let typo = Config::from_toml_str("[[service]]\nname = \"db\"\nconect = \"x:1\"\n", "tunnel.toml");
 //! assert!(typo.unwrap_err().to_string().starts_with(

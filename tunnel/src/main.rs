@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use dta_lite::client::DtaEndpoint;
 use milagro_tunnel::cli::{Cli, Command};
-use milagro_tunnel::config::{Config, Mode};
+use milagro_tunnel::config::{Config, Role};
 use milagro_tunnel::run::{prepare, run, Loader};
 use milagro_tunnel::{demo, logging, provision};
 
@@ -103,11 +103,11 @@ fn main() -> ExitCode {
         }
         Command::Client(args) => {
             let args = Arc::new(args);
-            Box::new(move || args.to_config(Mode::Client))
+            Box::new(move || args.to_config(Role::Client))
         }
         Command::Server(args) => {
             let args = Arc::new(args);
-            Box::new(move || args.to_config(Mode::Server))
+            Box::new(move || args.to_config(Role::Server))
         }
         other => return one_shot(other, &cli.log_level),
     };

@@ -23,14 +23,14 @@ use milagro_tls::mpin::{
     self, MpinAcceptor, MpinClientConfig, MpinConnector, MpinServerConfig, Peer,
 };
 use milagro_tls::psk_file::load_psk_secrets;
-use milagro_tls::{HashAlgorithm, StaticPskStore};
+use milagro_tls::{HashAlgorithm, Options, StaticPskStore};
 use mpin_kex::{
     policy, FailureStore, MemoryFailureStore, MemoryReplayCache, Pin, ReplayCache, ServerContext,
     ServerKey, ServerPolicy,
 };
 
 use crate::addr::BoxStream;
-use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo, TlsParams};
+use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo};
 use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 use crate::ratelimit::SourceKey;
 
@@ -45,7 +45,7 @@ fn other(e: impl std::fmt::Display) -> AuthError {
 pub struct MpinClient {
     credential: PathBuf,
     pin: Pin,
-    tls: TlsParams,
+    options: Options,
     one_pass: bool,
     resume: bool,
     cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
@@ -73,14 +73,14 @@ impl MpinClient {
         pin_file: Option<&Path>,
         one_pass: bool,
         resume: bool,
-        tls: &TlsParams,
+        options: &Options,
     ) -> Result<Self, AuthError> {
         CredentialFile::load(credential).map_err(other)?;
         let pin = dta_lite::pin_input::read_pin(pin_file).map_err(other)?;
         Ok(Self {
             credential: credential.to_path_buf(),
             pin,
-            tls: tls.clone(),
+            options: options.clone(),
             one_pass,
             resume,
             cached: Arc::new(tokio::sync::Mutex::new(None)),
@@ -119,15 +119,14 @@ impl MpinClient {
             .map_err(|_| io::Error::other("credential task failed"))?
             .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
         let mut cfg = MpinClientConfig::new(Arc::new(cred), self.pin.clone());
-        cfg.cipher_suites = self.tls.suites();
-        cfg.groups = self.tls.groups();
-        cfg.resume = self.resume;
-        cfg.clock = Arc::new(dta_lite::clock::now);
+        cfg.options = self.options.clone();
+        cfg.options.resume = self.resume;
+        cfg.options.clock = Arc::new(dta_lite::clock::now);
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
-        let connector =
-            MpinConnector::new(Arc::new(cfg)).with_handshake_timeout(self.tls.handshake_timeout);
+        let connector = MpinConnector::new(Arc::new(cfg))
+            .with_handshake_timeout(self.options.handshake_timeout);
         let c = guard.insert(Cached {
             day: today,
             connector: connector.clone(),
@@ -242,7 +241,7 @@ impl MpinServer {
         allow: &[String],
         psk_secrets: Option<&Path>,
         lockout: &LockoutSpec,
-        tls: &TlsParams,
+        options: &Options,
     ) -> Result<Self, AuthError> {
         let file = ServerSecretFile::load(server_secret).map_err(other)?;
         let key = ServerKey::new(file.secret().clone())
@@ -277,9 +276,8 @@ impl MpinServer {
             failures,
         };
         let mut cfg = MpinServerConfig::new(context);
-        cfg.clock = Arc::new(dta_lite::clock::now);
-        cfg.cipher_suites = tls.suites();
-        cfg.groups = tls.groups();
+        cfg.options = options.clone();
+        cfg.options.clock = Arc::new(dta_lite::clock::now);
         if let Some(p) = psk_secrets {
             let store: StaticPskStore = load_psk_secrets(p, HashAlgorithm::Sha256)?
                 .into_iter()
@@ -287,7 +285,7 @@ impl MpinServer {
             cfg.static_psks = Some(Arc::new(store));
         }
         let acceptor =
-            MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(tls.handshake_timeout);
+            MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(options.handshake_timeout);
         Ok(Self { acceptor })
     }
 }

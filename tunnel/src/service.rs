@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::addr::{BoxStream, Listener, PlainStream};
 use crate::auth::{build_client, build_server, AuthClient, AuthServer, PeerInfo};
-use crate::config::{ConfigError, Mode, ServiceConfig};
+use crate::config::{AuthSpec, ConfigError, ServiceConfig};
 use crate::copy::relay;
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiter, SourceKey};
@@ -57,9 +57,9 @@ impl Runtime {
         let at = |e: crate::auth::AuthError| {
             ConfigError::Invalid(format!("{}: {e}", config.auth_origin))
         };
-        let side = match config.mode {
-            Mode::Client => Side::Client(build_client(&config.auth, &config.tls).map_err(at)?),
-            Mode::Server => Side::Server(build_server(&config.auth, &config.tls).map_err(at)?),
+        let side = match &config.auth {
+            AuthSpec::Client(a) => Side::Client(build_client(a, &config.options).map_err(at)?),
+            AuthSpec::Server(a) => Side::Server(build_server(a, &config.options).map_err(at)?),
         };
         Ok(Self { config, side })
     }
@@ -409,7 +409,7 @@ impl Conn {
     async fn connect_target(&self) -> Option<PlainStream> {
         let (rt, shared) = (&self.rt, &self.shared);
         let target = &rt.config.connect;
-        let err = match timeout(rt.config.tls.handshake_timeout, target.connect()).await {
+        let err = match timeout(rt.config.options.handshake_timeout, target.connect()).await {
             Ok(Ok(s)) => return Some(s),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".into(),
@@ -435,7 +435,7 @@ impl Conn {
         let (rt, shared) = (&self.rt, &self.shared);
         let start = Instant::now();
         let name = &rt.config.name;
-        let result = match timeout(rt.config.tls.handshake_timeout, fut).await {
+        let result = match timeout(rt.config.options.handshake_timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,

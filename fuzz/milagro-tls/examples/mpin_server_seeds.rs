@@ -42,7 +42,7 @@ fn ticket_hello() -> Res<Vec<u8>> {
     let mut sc = ServerConfig::new(Arc::new(
         [psk.clone()].into_iter().collect::<StaticPskStore>(),
     ));
-    sc.tickets = Some(TicketSettings::new(
+    sc.options.tickets = Some(TicketSettings::new(
         Arc::new(TicketStore::default()),
         Duration::from_secs(3600),
         Some(b"seed".to_vec()),

@@ -61,8 +61,8 @@ fn take16(data: &[u8]) -> (&[u8], &[u8]) {
 fn genuine(server: &mut MpinServerConnection, one_pass: bool, rounds: u8) -> bool {
     let Ok(pin) = Pin::new(PIN) else { return false };
     let mut cfg = MpinClientConfig::new(credential(), pin);
-    cfg.clock = Arc::new(|| NOW);
-    cfg.resume = false;
+    cfg.options.clock = Arc::new(|| NOW);
+    cfg.options.resume = false;
     cfg.mode = if one_pass { Mode::OnePass } else { Mode::MultiPass };
     let Ok(mut client) = MpinClientConnection::new(Arc::new(cfg), Arc::new(TicketCache::new()))
     else {

@@ -65,7 +65,7 @@ pub fn server_config() -> Arc<MpinServerConfig> {
     CONFIG
         .get_or_init(|| {
             let mut cfg = MpinServerConfig::new(context().clone());
-            cfg.clock = Arc::new(|| NOW);
+            cfg.options.clock = Arc::new(|| NOW);
             cfg.static_psks = static_psk()
                 .map(|p| Arc::new([p].into_iter().collect::<StaticPskStore>()) as Arc<_>);
             Arc::new(cfg)

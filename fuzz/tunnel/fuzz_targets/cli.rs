@@ -11,7 +11,7 @@ use clap::Parser;
 use libfuzzer_sys::fuzz_target;
 use milagro_tunnel::addr::Addr;
 use milagro_tunnel::cli::{Cli, Command};
-use milagro_tunnel::config::Mode;
+use milagro_tunnel::config::Role;
 
 fn round_trips(a: &Addr) {
     assert_eq!(a.to_string().parse::<Addr>().ok().as_ref(), Some(a));
@@ -29,16 +29,16 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let (args, mode) = match &cli.command {
-        Command::Client(a) => (a, Mode::Client),
-        Command::Server(a) => (a, Mode::Server),
+    let (args, role) = match &cli.command {
+        Command::Client(a) => (a, Role::Client),
+        Command::Server(a) => (a, Role::Server),
         _ => return,
     };
-    match args.to_config(mode) {
+    match args.to_config(role) {
         Ok(c) => {
             assert_eq!(c.services.len(), 1);
             let s = &c.services[0];
-            assert_eq!(s.mode, mode);
+            assert_eq!(s.role(), role);
             assert!(s.max_connections >= 1);
             round_trips(&s.accept);
             round_trips(&s.connect);

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert!(s.rate_burst.is_finite() && s.rate_burst >= 1.0);
                 assert!(s.max_handshakes >= 1 && s.max_handshakes_per_source >= 1);
-                let _ = s.mode.as_str();
+                let _ = s.role().as_str();
             }
             if let Some(st) = &c.status {
                 round_trips(st);

@@ -202,7 +202,7 @@ fn transfer_past_lowered_aead_limit_rekeys() {
         let p = Psk::new(b"client1", KEY, suite.hash()).unwrap();
         let store: StaticPskStore = [p.clone()].into_iter().collect();
         let mut cc = ClientConfig::new(p);
-        cc.cipher_suites = vec![suite];
+        cc.options.cipher_suites = vec![suite];
         cc.limits.aead_record_limit = Some(LIMIT);
         let mut sc = ServerConfig::new(Arc::new(store));
         sc.limits.aead_record_limit = Some(LIMIT);

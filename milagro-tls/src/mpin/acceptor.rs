@@ -7,29 +7,31 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::drive::{bounded, handshake, OnFailure};
-use super::{MpinError, MpinServerConfig, MpinServerConnection, Peer, DEFAULT_HANDSHAKE_TIMEOUT};
+use super::{MpinError, MpinServerConfig, MpinServerConnection, Peer};
 use crate::stream::TlsStream;
 
 /// Accepts M-Pin clients (and, with a static store, plain TLS-PSK peers).
 #[derive(Debug, Clone)]
 pub struct MpinAcceptor {
     config: Arc<MpinServerConfig>,
-    handshake_timeout: Duration,
 }
 
 impl MpinAcceptor {
-    /// An acceptor with the default 10 s handshake timeout.
+    /// An acceptor using `config` (its handshake timeout included).
     pub fn new(config: Arc<MpinServerConfig>) -> Self {
-        Self {
-            config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        }
+        Self { config }
     }
 
-    /// Sets the timeout for the whole M-Pin + TLS handshake.
+    /// Sets the timeout for the whole M-Pin + TLS handshake (`options.handshake_timeout` of
+    /// this adapter's copy of the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
+    }
+
+    /// The handshake timeout in force.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.config.options.handshake_timeout
     }
 
     /// Authenticates the peer over `io` (errors: [`super::mpin_error`]). On an M-Pin failure
@@ -39,7 +41,7 @@ impl MpinAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io, None)).await
+        bounded(self.handshake_timeout(), self.run(io, None)).await
     }
 
     /// As [`accept`](Self::accept), naming the connection's source: an opaque prefix key such
@@ -53,7 +55,7 @@ impl MpinAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io, Some(source))).await
+        bounded(self.handshake_timeout(), self.run(io, Some(source))).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

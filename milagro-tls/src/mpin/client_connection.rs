@@ -49,10 +49,10 @@ enum State {
 /// [`process`](Handshake::process) until [`Status::Established`]; then
 /// [`into_connection`](Self::into_connection) gives the TLS connection.
 ///
-/// Holding a fresh ticket in `tickets` (and with [`MpinClientConfig::resume`] on), the
+/// Holding a fresh ticket in `tickets` (and with [`Options::resume`](crate::Options::resume) on), the
 /// connection is a plain TLS 1.3 resumption: no M-Pin messages, no job. Tickets the server
 /// issues go into `tickets`. Nothing here blocks, sleeps, spawns or reads a clock other than
-/// [`MpinClientConfig::clock`].
+/// the configured clock ([`Options::clock`](crate::Options::clock)).
 pub struct MpinClientConnection {
     config: Arc<MpinClientConfig>,
     tickets: Arc<TicketCache>,
@@ -78,8 +78,8 @@ impl MpinClientConnection {
             output: Vec::new(),
             session_id: [0; SESSION_ID_LEN],
         };
-        if this.config.resume {
-            if let Some(ticket) = this.tickets.take_fresh((this.config.clock)()) {
+        if this.config.options.resume {
+            if let Some(ticket) = this.tickets.take_fresh((this.config.options.clock)()) {
                 let tls = this.tls_config(ClientConfig::resuming(ticket));
                 let conn = ClientConnection::new(Arc::new(tls))?.into_common();
                 this.state = State::Tls { conn, sniff: false };
@@ -103,10 +103,8 @@ impl MpinClientConnection {
 
     fn tls_config(&self, mut tls: ClientConfig) -> ClientConfig {
         let cfg = &self.config;
-        tls.cipher_suites = cfg.cipher_suites.clone();
-        tls.groups = cfg.groups.clone();
-        tls.clock = cfg.clock.clone();
-        tls.ticket_cache = cfg.resume.then(|| self.tickets.clone());
+        tls.options = cfg.options.clone();
+        tls.ticket_cache = cfg.options.resume.then(|| self.tickets.clone());
         tls
     }
 
@@ -122,7 +120,7 @@ impl MpinClientConnection {
                         Done::Hello(c, h)
                     }),
                     Mode::OnePass => {
-                        let (now, label) = ((cfg.clock)(), cfg.server_label.clone());
+                        let (now, label) = ((cfg.options.clock)(), cfg.server_label.clone());
                         Job::new(move || {
                             let mut c = Client::new(cred, pin);
                             let h = c.one_pass_hello(now, &label, &mut OsRng);

@@ -6,11 +6,9 @@ use std::time::Duration;
 use mpin_kex::{Credential, Mode, Pin, ServerContext};
 
 use super::resume::{permit_day_end, MpinBinding};
-use super::Clock;
-use crate::kx::NamedGroup;
+use crate::options::Options;
 use crate::psk::PskStore;
 use crate::server::ServerConfig;
-use crate::suites::CipherSuite;
 use crate::ticket::{TicketSettings, TicketStore};
 
 /// Client settings for the M-Pin channel.
@@ -25,15 +23,13 @@ pub struct MpinClientConfig {
     /// A label naming the server, bound into the PSK (and, in one-pass mode, into the proof);
     /// both ends must use the same (default: empty).
     pub server_label: Vec<u8>,
-    /// TLS cipher suites (SHA-256 suites only: the imported PSK is bound to SHA-256).
-    pub cipher_suites: Vec<CipherSuite>,
-    /// TLS key-exchange groups in preference order.
-    pub groups: Vec<NamedGroup>,
-    /// Clock for one-pass timestamps and ticket expiry.
-    pub clock: Clock,
-    /// Keep the session ticket the server issues and resume with it on the next connection
-    /// (no M-Pin exchange, no pairing) while it is fresh (default true).
-    pub resume: bool,
+    /// What every layer shares, handed to the TLS connection as is: suites (SHA-256 suites
+    /// only: the imported PSK is bound to SHA-256), groups, the clock (also for one-pass
+    /// timestamps and ticket expiry), the handshake timeout of the whole M-Pin + TLS
+    /// handshake ([`MpinConnector`](super::MpinConnector)), and `resume`: keep the session
+    /// ticket the server issues and resume with it on the next connection (no M-Pin
+    /// exchange, no pairing) while it is fresh (default true). `tickets` is ignored.
+    pub options: Options,
 }
 
 impl MpinClientConfig {
@@ -44,10 +40,7 @@ impl MpinClientConfig {
             pin,
             mode: Mode::MultiPass,
             server_label: Vec::new(),
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            clock: Arc::new(super::system_clock),
-            resume: true,
+            options: Options::default(),
         }
     }
 }
@@ -58,7 +51,7 @@ impl std::fmt::Debug for MpinClientConfig {
             .field("credential", &self.credential)
             .field("mode", &self.mode)
             .field("server_label", &String::from_utf8_lossy(&self.server_label))
-            .field("resume", &self.resume)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -75,12 +68,12 @@ pub struct MpinServerConfig {
     pub static_psks: Option<Arc<dyn PskStore>>,
     /// Label naming this server, bound into the PSK (and one-pass proofs); default empty.
     pub server_label: Vec<u8>,
-    /// TLS cipher suites.
-    pub cipher_suites: Vec<CipherSuite>,
-    /// TLS groups.
-    pub groups: Vec<NamedGroup>,
-    /// Clock (unix seconds) for permits, timestamps, challenge and ticket expiry.
-    pub clock: Clock,
+    /// What every layer shares: suites, groups, the clock (unix seconds, also for permits,
+    /// timestamps, challenge and ticket expiry) and the handshake timeout of the whole
+    /// M-Pin + TLS handshake ([`MpinAcceptor`](super::MpinAcceptor)). Its `tickets` are
+    /// ignored: M-Pin tickets are bound per connection, from [`tickets`](Self::tickets) and
+    /// [`ticket_lifetime`](Self::ticket_lifetime).
+    pub options: Options,
     /// Session tickets (default: an in-memory store shared by clones of this config).
     /// After an M-Pin handshake the client gets a single-use ticket bound to its identity
     /// that expires with the permit's day (or after `ticket_lifetime` without a permit); a
@@ -99,9 +92,7 @@ impl MpinServerConfig {
             context,
             static_psks: None,
             server_label: Vec::new(),
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            clock: Arc::new(super::system_clock),
+            options: Options::default(),
             tickets: Some(Arc::new(TicketStore::default())),
             ticket_lifetime: DEFAULT_TICKET_LIFETIME,
         }
@@ -116,20 +107,18 @@ impl MpinServerConfig {
         store: Arc<dyn PskStore>,
         binding: Option<&MpinBinding>,
     ) -> Arc<ServerConfig> {
-        let mut c = ServerConfig::new(store);
-        c.cipher_suites = self.cipher_suites.clone();
-        c.groups = self.groups.clone();
-        c.tickets = self.tickets.as_ref().map(|store| {
+        let mut c = ServerConfig::with_options(store, self.options.clone());
+        c.options.tickets = self.tickets.as_ref().map(|store| {
             let mut t = TicketSettings::new(
                 store.clone(),
                 self.ticket_lifetime,
                 binding.map(MpinBinding::encode),
             );
             t.not_after = binding.map(|b| match b.day {
-                0 => (self.clock)().saturating_add(self.ticket_lifetime.as_secs()),
+                0 => (self.options.clock)().saturating_add(self.ticket_lifetime.as_secs()),
                 day => permit_day_end(day),
             });
-            t.clock = self.clock.clone();
+            t.clock = self.options.clock.clone();
             t.redeem = binding.is_none();
             t
         });
@@ -143,6 +132,7 @@ impl std::fmt::Debug for MpinServerConfig {
             .field("policy", &self.context.policy)
             .field("static_psks", &self.static_psks.is_some())
             .field("server_label", &String::from_utf8_lossy(&self.server_label))
+            .field("options", &self.options)
             .field("tickets", &self.tickets)
             .field("ticket_lifetime", &self.ticket_lifetime)
             .finish_non_exhaustive()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::drive::{bounded, handshake, OnFailure};
-use super::{MpinClientConfig, MpinClientConnection, MpinError, DEFAULT_HANDSHAKE_TIMEOUT};
+use super::{MpinClientConfig, MpinClientConnection, MpinError};
 use crate::stream::TlsStream;
 use crate::ticket::TicketCache;
 
@@ -18,16 +18,14 @@ use crate::ticket::TicketCache;
 #[derive(Debug, Clone)]
 pub struct MpinConnector {
     config: Arc<MpinClientConfig>,
-    handshake_timeout: Duration,
     tickets: Arc<TicketCache>,
 }
 
 impl MpinConnector {
-    /// A connector with the default 10 s handshake timeout.
+    /// A connector using `config` (its handshake timeout included).
     pub fn new(config: Arc<MpinClientConfig>) -> Self {
         Self {
             config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             tickets: Arc::new(TicketCache::new()),
         }
     }
@@ -42,10 +40,16 @@ impl MpinConnector {
         self.tickets.clear();
     }
 
-    /// Sets the timeout for the whole M-Pin + TLS handshake.
+    /// Sets the timeout for the whole M-Pin + TLS handshake (`options.handshake_timeout` of
+    /// this adapter's copy of the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
+    }
+
+    /// The handshake timeout in force.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.config.options.handshake_timeout
     }
 
     /// Authenticates over `io` and returns the TLS stream (errors: [`super::mpin_error`]).
@@ -56,7 +60,7 @@ impl MpinConnector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io)).await
+        bounded(self.handshake_timeout(), self.run(io)).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

@@ -103,7 +103,6 @@ mod server_connection;
 mod server_step;
 
 use std::io;
-use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 pub use acceptor::MpinAcceptor;
@@ -238,7 +237,4 @@ pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
         .and_then(|inner| inner.downcast_ref::<MpinError>())
 }
 
-pub use crate::ticket::{system_clock, Clock};
-
-/// Default time for the whole M-Pin + TLS handshake.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::options::{system_clock, Clock, DEFAULT_HANDSHAKE_TIMEOUT};

@@ -69,7 +69,7 @@ enum TlsKind {
 /// plain TLS handshake for static-PSK peers ([`MpinServerConfig::static_psks`]) and ticket
 /// resumptions ([`MpinServerConfig::tickets`]); anything else fails with
 /// [`MpinError::UnknownProtocol`]. Nothing here blocks, sleeps, spawns or reads a clock other
-/// than [`MpinServerConfig::clock`] (inside jobs and for ticket checks).
+/// than the configured clock ([`Options::clock`](crate::Options::clock)) (inside jobs and for ticket checks).
 ///
 /// On an M-Pin failure the connection queues the one generic failure frame
 /// ([`refused`](Self::refused)); the caller sends it (no sooner than
@@ -184,7 +184,7 @@ impl MpinServerConnection {
                     return Ok(Some(Status::RetryAfter(pause)));
                 }
                 let decides = step.decides();
-                let clock: Clock = self.config.clock.clone();
+                let clock: Clock = self.config.options.clock.clone();
                 let job = Job::new(move || -> StepDone {
                     let mut server = server;
                     let result = step.run(&mut server, clock());
@@ -385,7 +385,7 @@ impl MpinServerConnection {
                 let hashed_id = binding.admit(
                     &cfg.context.policy,
                     cfg.context.failures.as_ref(),
-                    (cfg.clock)(),
+                    (cfg.options.clock)(),
                 )?;
                 Ok(Peer::Mpin {
                     identity: binding.identity,

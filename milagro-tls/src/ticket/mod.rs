@@ -14,7 +14,7 @@ mod client;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::key_schedule::{self, BinderLabel, Secret};
@@ -25,15 +25,7 @@ use crate::suites::HashAlgorithm;
 pub(crate) use client::ClientResumption;
 pub use client::{ClientTicket, TicketCache};
 
-/// A clock: unix seconds. Injectable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Unix time in seconds from the system clock.
-pub fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::options::{system_clock, Clock};
 
 /// Length of the ticket (the identity a client offers).
 pub const TICKET_LEN: usize = 32;

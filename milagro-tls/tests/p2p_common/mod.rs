@@ -76,14 +76,14 @@ impl Dtas {
         let key = self.sender_key(identity, self.0.len());
         let mut c =
             P2pClientConfig::new(identity, key, Some(self.sender_permit(identity, DAY)), peer);
-        c.clock = Arc::new(|| NOW);
+        c.options.clock = Arc::new(|| NOW);
         c
     }
 
     /// `id` accepting devices with the permit of [`DAY`], on the test clock.
     pub fn server(&self, id: &[u8]) -> P2pServerConfig {
         let mut s = P2pServerConfig::new(self.responder(id, Some(DAY)));
-        s.clock = Arc::new(|| NOW);
+        s.options.clock = Arc::new(|| NOW);
         s
     }
 }
