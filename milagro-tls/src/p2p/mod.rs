@@ -118,3 +118,30 @@ pub(crate) fn peer_of(session: &WccSession) -> Peer {
         day: session.day,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpin_kex::wcc::WccError;
+
+    #[test]
+    fn p2p_errors_are_charged_to_the_source_only_when_the_peer_misbehaved() {
+        for e in [
+            MpinError::Wcc(WccError::NotForMe),
+            MpinError::Wcc(WccError::SelfPeer),
+            MpinError::Wcc(WccError::IdentityLength(0)),
+            MpinError::PeerNotAllowed("device:x".into()),
+        ] {
+            assert!(e.is_source_failure(), "{e}");
+            let io: std::io::Error = e.into();
+            assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        }
+        for e in [
+            MpinError::Wcc(WccError::PermitRequired),
+            MpinError::Wcc(WccError::PermitDay(3)),
+            MpinError::PeerRefused,
+        ] {
+            assert!(!e.is_source_failure(), "{e}");
+        }
+    }
+}
