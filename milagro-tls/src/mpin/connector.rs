@@ -13,7 +13,7 @@ use crate::ticket::TicketCache;
 
 /// Connects with M-Pin authentication, then TLS 1.3 with the imported PSK; or, holding a
 /// fresh session ticket from an earlier connection (and with
-/// [`resume`](MpinClientConfig::resume) on), resumes it with a plain TLS 1.3 handshake.
+/// [`Options::resume`](crate::Options::resume) on), resumes it with a plain TLS 1.3 handshake.
 /// Clones share the ticket.
 #[derive(Debug, Clone)]
 pub struct MpinConnector {
