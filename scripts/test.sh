@@ -9,6 +9,7 @@ command -v gnutls-serv >/dev/null 2>&1 || need+=(gnutls-bin)
 command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   SUDO=""
