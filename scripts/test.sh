@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, as CI does: installs the Debian packages the interop tests
-# need when they are missing, then rustfmt, clippy (warnings are errors) and cargo test.
+# Runs every test of the workspace, as CI does: installs the Debian packages the interop and
+# Redis tests need when they are missing, then rustfmt, clippy (warnings are errors) and cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,39 +2,17 @@
 //! loopback (cargo builds examples before running integration tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{start_psk_server, ProcessGuard};
+use test_support::example_bin;
+
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/cli-HASH -> target/<profile>/examples/NAME
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} not built; run `cargo test -p examples`",
-        p.display()
-    );
-    p
-}
 
 fn secrets(tag: &str, contents: &str, mode: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("milagro-examples-{}-{tag}", std::process::id()));
@@ -46,26 +24,8 @@ fn secrets(tag: &str, contents: &str, mode: u32) -> PathBuf {
     p
 }
 
-fn start_server(psk_file: &PathBuf, extra: &[&str]) -> (Guard, String) {
-    let mut child = Command::new(example("psk_server"))
-        .args(["--listen", "127.0.0.1:0", "--psk-secrets"])
-        .arg(psk_file)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    (Guard(child), addr)
+fn start_server(psk_file: &std::path::Path, extra: &[&str]) -> (ProcessGuard, String) {
+    start_psk_server(psk_file, extra)
 }
 
 /// Runs the client with `input`, waiting at most 20 s; returns (status ok, stdout, stderr).
@@ -75,7 +35,7 @@ fn run_client(
     extra: &[&str],
     input: &[u8],
 ) -> (bool, Vec<u8>, String) {
-    let mut child = Command::new(example("psk_client"))
+    let mut child = Command::new(example_bin("psk_client"))
         .args(["--connect", addr, "--psk-secrets"])
         .arg(psk_file)
         .args(extra)

@@ -3,12 +3,15 @@
 //! accepted, and reads the alert the server answers with.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::{start_psk_server, ProcessGuard};
 
 use milagro_tls::messages::ClientHello;
 use milagro_tls::record::{content, write_plain};
@@ -16,53 +19,15 @@ use milagro_tls::{AlertDescription, ClientConfig, ClientConnection, Error, HashA
 
 const KEY_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `psk_server` on a free loopback port; returns it and its address.
-fn start_server(tag: &str) -> (Guard, String) {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/psk_server");
-    assert!(
-        bin.exists(),
-        "{} not built; run `cargo test -p examples`",
-        bin.display()
-    );
+fn start_server(tag: &str) -> (ProcessGuard, String) {
     let dir = std::env::temp_dir().join(format!("milagro-conf-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let secrets: PathBuf = dir.join("psk.txt");
     std::fs::write(&secrets, format!("test:{KEY_HEX}\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--psk-secrets"])
-        .arg(&secrets)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    (Guard(child), addr)
+    start_psk_server(&secrets, &[])
 }
 
 fn client() -> ClientConnection {

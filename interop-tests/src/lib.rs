@@ -1,6 +1,6 @@
-//! Helpers shared by the interoperability tests (tests live in `tests/`):
-//! child processes that are killed on drop, free loopback ports, payloads
-//! and an in-process milagro-tls client/server driven against real peers.
+//! Helpers shared by the interoperability tests (tests live in `tests/`): payloads, peer
+//! tools, and an in-process milagro-tls client/server driven against real peers; process
+//! guards, temp dirs and loopback ports are `test_support`'s (re-exported here).
 //!
 //! ```
 //! assert!(interop_tests::LOOPBACK.starts_with("127."));
@@ -11,19 +11,17 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use milagro_tls::{
     CipherSuite, ClientConfig, Connector, HashAlgorithm, NamedGroup, Negotiated, Psk,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The only address interop tests bind or connect to.
-pub const LOOPBACK: &str = "127.0.0.1";
+pub use test_support::{free_port, wait_for_port, ProcessGuard, TempDir, LOOPBACK};
 
 /// The PSK identity used by the tests.
 pub const IDENTITY: &str = "client1";
@@ -36,71 +34,6 @@ pub const WRONG_KEY_HEX: &str = "ff0102030405060708090a0b0c0d0e0f101112131415161
 
 /// Payload size for the bulk tests.
 pub const MIB: usize = 1 << 20;
-
-/// A child process that is killed (and reaped) when dropped.
-#[derive(Debug)]
-pub struct ChildGuard {
-    child: Child,
-    /// What was started, for messages.
-    pub what: String,
-}
-
-impl ChildGuard {
-    /// Spawns `cmd` with piped stdio.
-    pub fn spawn(cmd: &mut Command, what: &str) -> io::Result<Self> {
-        let child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
-        Ok(Self {
-            child,
-            what: what.to_string(),
-        })
-    }
-
-    /// Spawns a server whose output nobody reads (a full pipe would block it).
-    pub fn spawn_quiet(cmd: &mut Command, what: &str) -> io::Result<Self> {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {what}: {e}")))?;
-        Ok(Self {
-            child,
-            what: what.to_string(),
-        })
-    }
-
-    /// The child.
-    pub fn child(&mut self) -> &mut Child {
-        &mut self.child
-    }
-
-    /// Kills the child and returns (stdout, stderr) as text.
-    pub fn kill_and_collect(mut self) -> (String, String) {
-        let _ = self.child.kill();
-        let mut out = String::new();
-        let mut err = String::new();
-        if let Some(mut o) = self.child.stdout.take() {
-            let _ = io::Read::read_to_string(&mut o, &mut out);
-        }
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = io::Read::read_to_string(&mut e, &mut err);
-        }
-        let _ = self.child.wait();
-        (out, err)
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// True if `tool` is on PATH.
 pub fn has_tool(tool: &str) -> bool {
@@ -120,28 +53,6 @@ pub fn require_tool(tool: &str) {
         has_tool(tool),
         "{tool} not found: install openssl, gnutls-bin, stunnel4 and socat (apt-get install -y gnutls-bin stunnel4 socat)"
     );
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> io::Result<u16> {
-    let l = TcpListener::bind((LOOPBACK, 0))?;
-    Ok(l.local_addr()?.port())
-}
-
-/// Waits until something accepts on `port` (at most `timeout`).
-pub fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
-    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("nothing listening on port {port} after {timeout:?}"),
-    ))
 }
 
 /// `len` bytes of text lines (63 printable characters + `\n`), free of the
@@ -174,49 +85,6 @@ pub fn reverse_lines(data: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A private temporary directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates a fresh directory.
-    pub fn new(tag: &str) -> io::Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "milagro-interop-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p)?;
-        Ok(Self(p))
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes a file with mode 0600 and returns its path.
-    pub fn write_private(&self, name: &str, contents: &str) -> io::Result<PathBuf> {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
-        }
-        Ok(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Decodes hex (test constants only).
@@ -397,12 +265,12 @@ pub fn spawn_our_server(
 /// Feeds `input` to a child's stdin (keeping it open) and collects its
 /// stdout until `want` bytes arrived or `timeout` passed.
 pub fn pipe_through(
-    guard: &mut ChildGuard,
+    guard: &mut ProcessGuard,
     input: Vec<u8>,
     want: usize,
     timeout: Duration,
 ) -> Vec<u8> {
-    let child = guard.child();
+    let child = &mut guard.child;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let writer = std::thread::spawn(move || {

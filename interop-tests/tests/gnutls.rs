@@ -32,24 +32,22 @@ fn gnutls_group(g: NamedGroup) -> &'static str {
 }
 
 /// `gnutls-serv --echo` with a PSK password file, on a free port.
-fn gnutls_serv(dir: &TempDir, priority: &str) -> (ChildGuard, u16) {
+fn gnutls_serv(dir: &TempDir, priority: &str) -> (ProcessGuard, u16) {
     require_tool("gnutls-serv");
-    let passwd = dir
-        .write_private("psk.passwd", &format!("{IDENTITY}:{KEY_HEX}\n"))
-        .unwrap();
-    let port = free_port().unwrap();
+    let passwd = dir.private("psk.passwd", &format!("{IDENTITY}:{KEY_HEX}\n"));
+    let port = free_port();
     let mut cmd = Command::new("gnutls-serv");
     cmd.args(["--echo", "-p", &port.to_string(), "--priority", priority])
         .arg("--pskpasswd")
         .arg(&passwd);
-    let g = ChildGuard::spawn_quiet(&mut cmd, "gnutls-serv").unwrap();
+    let g = ProcessGuard::spawn_quiet(&mut cmd, "gnutls-serv").unwrap();
     wait_for_port(port, Duration::from_secs(10)).unwrap();
     (g, port)
 }
 
 #[test]
 fn our_client_against_gnutls_serv() {
-    let dir = TempDir::new("gnutls-serv").unwrap();
+    let dir = TempDir::new("gnutls-serv");
     for suite in [
         CipherSuite::Aes128GcmSha256,
         CipherSuite::Chacha20Poly1305Sha256,
@@ -95,7 +93,7 @@ fn our_client_against_gnutls_serv() {
 }
 
 fn our_client_failure(priority: &str, key_hex: &str, identity: &str) -> std::io::Error {
-    let dir = TempDir::new("gnutls-neg").unwrap();
+    let dir = TempDir::new("gnutls-neg");
     let (_server, port) = gnutls_serv(&dir, priority);
     client_roundtrip(
         port,
@@ -143,7 +141,7 @@ fn our_server(
     spawn_our_server(config).unwrap()
 }
 
-fn gnutls_cli(port: u16, priority: &str, key_hex: &str, identity: &str) -> ChildGuard {
+fn gnutls_cli(port: u16, priority: &str, key_hex: &str, identity: &str) -> ProcessGuard {
     require_tool("gnutls-cli");
     let mut cmd = Command::new("gnutls-cli");
     cmd.args(["-p", &port.to_string(), LOOPBACK, "--logfile", "/dev/null"])
@@ -155,7 +153,7 @@ fn gnutls_cli(port: u16, priority: &str, key_hex: &str, identity: &str) -> Child
             "--priority",
             priority,
         ]);
-    ChildGuard::spawn(&mut cmd, "gnutls-cli").unwrap()
+    ProcessGuard::spawn_piped(&mut cmd, "gnutls-cli").unwrap()
 }
 
 #[test]
@@ -189,11 +187,11 @@ fn gnutls_cli_against_our_server() {
 fn gnutls_cli_failure(priority: &str, key_hex: &str, identity: &str) -> (Error, String) {
     let (port, outcomes) = our_server(NamedGroup::ALL.to_vec());
     let mut c = gnutls_cli(port, priority, key_hex, identity);
-    if let Some(mut stdin) = c.child().stdin.take() {
+    if let Some(mut stdin) = c.child.stdin.take() {
         let _ = std::io::Write::write_all(&mut stdin, b"must not be delivered\n");
     }
     let server = outcomes.recv_timeout(T).unwrap().unwrap_err();
-    let _ = c.child().wait();
+    let _ = c.child.wait();
     let (out, err) = c.kill_and_collect();
     assert!(!out.contains("must not be delivered"));
     (server, err)
@@ -228,7 +226,7 @@ fn gnutls_cli_offering_only_psk_ke_gets_handshake_failure() {
 #[test]
 fn our_client_rekeys_before_a_lowered_aead_limit_with_gnutls_serv() {
     const LIMIT: u64 = 32;
-    let dir = TempDir::new("gnutls-limit").unwrap();
+    let dir = TempDir::new("gnutls-limit");
     for suite in [
         CipherSuite::Aes128GcmSha256,
         CipherSuite::Chacha20Poly1305Sha256,

@@ -17,9 +17,9 @@ const SUITES: [CipherSuite; 2] = [
 const T: Duration = Duration::from_secs(30);
 
 /// `openssl s_server -rev` (reverses each line) on a free port.
-fn s_server(key_hex: &str, identity: &str, extra: &[&str]) -> (ChildGuard, u16) {
+fn s_server(key_hex: &str, identity: &str, extra: &[&str]) -> (ProcessGuard, u16) {
     require_tool("openssl");
-    let port = free_port().unwrap();
+    let port = free_port();
     let mut cmd = Command::new("openssl");
     cmd.args([
         "s_server",
@@ -31,7 +31,7 @@ fn s_server(key_hex: &str, identity: &str, extra: &[&str]) -> (ChildGuard, u16) 
     ])
     .args(["-psk", key_hex, "-psk_identity", identity])
     .args(extra);
-    let g = ChildGuard::spawn_quiet(&mut cmd, "openssl s_server").unwrap();
+    let g = ProcessGuard::spawn_quiet(&mut cmd, "openssl s_server").unwrap();
     wait_for_port(port, Duration::from_secs(10)).unwrap();
     (g, port)
 }
@@ -157,7 +157,7 @@ fn our_server(
     spawn_our_server(config).unwrap()
 }
 
-fn s_client(port: u16, args: &[&str]) -> ChildGuard {
+fn s_client(port: u16, args: &[&str]) -> ProcessGuard {
     require_tool("openssl");
     let mut cmd = Command::new("openssl");
     cmd.args([
@@ -168,7 +168,7 @@ fn s_client(port: u16, args: &[&str]) -> ChildGuard {
         "-quiet",
     ])
     .args(args);
-    ChildGuard::spawn(&mut cmd, "openssl s_client").unwrap()
+    ProcessGuard::spawn_piped(&mut cmd, "openssl s_client").unwrap()
 }
 
 #[test]
@@ -243,11 +243,11 @@ fn s_client_reaches_our_secp256r1_only_server_through_hello_retry() {
 fn s_client_failure(args: &[&str]) -> (Error, String, String) {
     let (port, outcomes) = our_server(NamedGroup::ALL.to_vec());
     let mut c = s_client(port, args);
-    if let Some(mut stdin) = c.child().stdin.take() {
+    if let Some(mut stdin) = c.child.stdin.take() {
         let _ = std::io::Write::write_all(&mut stdin, b"must not be delivered\n");
     }
     let server = outcomes.recv_timeout(T).unwrap().unwrap_err();
-    let _ = c.child().wait();
+    let _ = c.child.wait();
     let (out, err) = c.kill_and_collect();
     assert!(!out.contains("must not be delivered"));
     (server, out, err)

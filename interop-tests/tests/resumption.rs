@@ -41,12 +41,12 @@ async fn line_through(port: u16, config: ClientConfig) -> (bool, Vec<ClientTicke
 #[test]
 fn our_client_resumes_with_an_s_server_ticket() {
     require_tool("openssl");
-    let port = free_port().unwrap();
+    let port = free_port();
     let mut cmd = Command::new("openssl");
     cmd.args(["s_server", "-accept", &format!("{LOOPBACK}:{port}")])
         .args(["-nocert", "-tls1_3", "-rev"])
         .args(["-psk", KEY_HEX, "-psk_identity", IDENTITY]);
-    let _server = ChildGuard::spawn_quiet(&mut cmd, "openssl s_server").unwrap();
+    let _server = ProcessGuard::spawn_quiet(&mut cmd, "openssl s_server").unwrap();
     wait_for_port(port, Duration::from_secs(10)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,8 +96,8 @@ fn s_client(port: u16, sess: &str, sess_flag: &str) -> String {
 fn s_client_resumes_with_our_ticket() {
     require_tool("openssl");
     let (port, rx) = spawn_our_server(ticket_server()).unwrap();
-    let dir = TempDir::new("resumption").unwrap();
-    let sess = dir.path().join("sess.pem");
+    let dir = TempDir::new("resumption");
+    let sess = dir.path("sess.pem");
     let sess = sess.to_str().unwrap();
     let out = s_client(port, sess, "-sess_out");
     assert!(out.contains("hello"), "{out}");
@@ -114,23 +114,20 @@ fn s_client_resumes_with_our_ticket() {
 fn stunnel_client_resumes_with_our_ticket() {
     require_tool("stunnel4");
     let (server_port, outcomes) = spawn_our_server(ticket_server()).unwrap();
-    let dir = TempDir::new("stunnel-res").unwrap();
-    let secrets = dir
-        .write_private("psk.txt", &format!("{IDENTITY}:{KEY_HEX}\n"))
-        .unwrap();
-    let port = free_port().unwrap();
+    let dir = TempDir::new("stunnel-res");
+    let secrets = dir.private("psk.txt", &format!("{IDENTITY}:{KEY_HEX}\n"));
+    let port = free_port();
     let conf = dir
-        .write_private(
+        .private(
             "stunnel.conf",
             &format!(
                 "foreground = yes\npid =\n[cli]\nclient = yes\naccept = {LOOPBACK}:{port}\nconnect = {LOOPBACK}:{server_port}\nPSKsecrets = {}\nPSKidentity = {IDENTITY}\nsslVersionMin = TLSv1.3\n",
                 secrets.display()
             ),
-        )
-        .unwrap();
+        );
     let mut cmd = Command::new("stunnel4");
     cmd.arg(conf);
-    let _st = ChildGuard::spawn_quiet(&mut cmd, "stunnel4").unwrap();
+    let _st = ProcessGuard::spawn_quiet(&mut cmd, "stunnel4").unwrap();
     wait_for_port(port, Duration::from_secs(10)).unwrap();
     for _ in 0..3 {
         let mut sock = std::net::TcpStream::connect((LOOPBACK, port)).unwrap();

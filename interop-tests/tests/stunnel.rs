@@ -13,16 +13,15 @@ use milagro_tls::{CipherSuite, NamedGroup, ServerConfig, StaticPskStore};
 const T: Duration = Duration::from_secs(30);
 
 fn psk_secrets(dir: &TempDir) -> std::path::PathBuf {
-    dir.write_private("psk.txt", &format!("{IDENTITY}:{KEY_HEX}\n"))
-        .unwrap()
+    dir.private("psk.txt", &format!("{IDENTITY}:{KEY_HEX}\n"))
 }
 
-fn stunnel(dir: &TempDir, service: &str) -> ChildGuard {
+fn stunnel(dir: &TempDir, service: &str) -> ProcessGuard {
     require_tool("stunnel4");
-    let conf = dir.write_private("stunnel.conf", service).unwrap();
+    let conf = dir.private("stunnel.conf", service);
     let mut cmd = Command::new("stunnel4");
     cmd.arg(conf);
-    ChildGuard::spawn_quiet(&mut cmd, "stunnel4").unwrap()
+    ProcessGuard::spawn_quiet(&mut cmd, "stunnel4").unwrap()
 }
 
 /// A plain TCP echo (at most four connections), on a background thread.
@@ -45,10 +44,10 @@ fn echo_once() -> u16 {
 
 #[test]
 fn our_client_against_stunnel_server() {
-    let dir = TempDir::new("stunnel-srv").unwrap();
+    let dir = TempDir::new("stunnel-srv");
     let secrets = psk_secrets(&dir);
     let echo = echo_once();
-    let port = free_port().unwrap();
+    let port = free_port();
     let _st = stunnel(
         &dir,
         &format!(
@@ -81,13 +80,13 @@ fn our_client_against_stunnel_server() {
 
 #[test]
 fn stunnel_client_against_our_server() {
-    let dir = TempDir::new("stunnel-cli").unwrap();
+    let dir = TempDir::new("stunnel-cli");
     let secrets = psk_secrets(&dir);
     // our server reads the very same PSKsecrets file
     let store: StaticPskStore =
         milagro_tls::psk_file::load_store(&secrets, milagro_tls::HashAlgorithm::Sha256).unwrap();
     let (server_port, outcomes) = spawn_our_server(ServerConfig::new(Arc::new(store))).unwrap();
-    let port = free_port().unwrap();
+    let port = free_port();
     let _st = stunnel(
         &dir,
         &format!(

@@ -19,7 +19,7 @@ use milagro_tls::mpin::{
 };
 use milagro_tls::{ClientConfig, Connector, HashAlgorithm, Psk, StaticPskStore};
 use mpin_kex::*;
-use rand_core::OsRng;
+use test_support::MpinWorld;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -31,38 +31,17 @@ const STATIC_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 /// Bound on every wait in these tests.
 const LIMIT: Duration = Duration::from_secs(15);
 
-/// D-TAs and the server secret they issued.
-struct World {
-    dtas: Vec<MasterShare>,
-    ss: ServerSecret,
-}
+/// D-TAs (two) and what they issued.
+struct World(MpinWorld);
 
 impl World {
     fn new() -> Self {
-        let dtas: Vec<_> = (0..2).map(|_| MasterShare::generate(&mut OsRng)).collect();
-        let shares: Vec<_> = dtas.iter().map(MasterShare::server_secret_share).collect();
-        let ss = ServerSecret::combine(&shares).unwrap();
-        Self { dtas, ss }
+        Self(MpinWorld::new(2))
     }
 
     /// A credential for `id` with today's time permit.
     fn credential(&self, id: &[u8], pin: u32) -> Arc<Credential> {
-        let h = HashedId::of(id);
-        let day = policy::day_of(milagro_tls::mpin::system_clock());
-        let shares: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.client_secret_share(&h))
-            .collect();
-        let cs = ClientSecret::combine(&shares).unwrap();
-        let token = Token::extract(&cs, id, &Pin::new(pin).unwrap()).unwrap();
-        let permits: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.time_permit_share(&h, day).unwrap())
-            .collect();
-        let permit = TimePermit::combine(&permits).unwrap();
-        Arc::new(Credential::new(id, token, Some(permit)).unwrap())
+        self.0.credential_today(id, pin, true)
     }
 
     fn connector(&self, id: &[u8], pin: u32, mode: Mode) -> MpinConnector {
@@ -74,10 +53,7 @@ impl World {
     /// A server config with tickets (the default) and a static PSK for plain TLS peers, so
     /// every PSK source the server has is there for an attacker to try.
     fn server_config(&self) -> MpinServerConfig {
-        let mut cfg = MpinServerConfig::new(ServerContext::new(
-            ServerKey::new(self.ss.clone()).unwrap(),
-            ServerPolicy::default(),
-        ));
+        let mut cfg = MpinServerConfig::new(self.0.context(ServerPolicy::default()));
         let statics: StaticPskStore = [static_psk()].into_iter().collect();
         cfg.static_psks = Some(Arc::new(statics));
         cfg

@@ -11,65 +11,31 @@ use milagro_tls::mpin::{
 };
 use milagro_tls::{ClientConfig, Connector, HashAlgorithm, Psk, StaticPskStore};
 use mpin_kex::*;
-use rand_core::OsRng;
+use test_support::MpinWorld;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const ID: &[u8] = b"alice@example.com";
 
-struct World {
-    dtas: Vec<MasterShare>,
-    ss: ServerSecret,
-}
+/// The D-TAs of these tests (two) and what they issue for [`ID`].
+struct World(MpinWorld);
 
 impl World {
     fn new() -> Self {
-        let dtas: Vec<_> = (0..2).map(|_| MasterShare::generate(&mut OsRng)).collect();
-        let ss = ServerSecret::combine(
-            &dtas
-                .iter()
-                .map(MasterShare::server_secret_share)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        Self { dtas, ss }
+        Self(MpinWorld::new(2))
     }
 
     fn credential(&self, pin: u32, permit: bool) -> Arc<Credential> {
-        let day = policy::day_of(milagro_tls::mpin::system_clock());
-        self.credential_on(pin, permit.then_some(day))
+        self.0.credential_today(ID, pin, permit)
     }
 
     /// A credential with a time permit for `day` (none for `None`).
     fn credential_on(&self, pin: u32, day: Option<u32>) -> Arc<Credential> {
-        let h = HashedId::of(ID);
-        let cs = ClientSecret::combine(
-            &self
-                .dtas
-                .iter()
-                .map(|d| d.client_secret_share(&h))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let token = Token::extract(&cs, ID, &Pin::new(pin).unwrap()).unwrap();
-        let permit = day.map(|day| {
-            TimePermit::combine(
-                &self
-                    .dtas
-                    .iter()
-                    .map(|d| d.time_permit_share(&h, day).unwrap())
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap()
-        });
-        Arc::new(Credential::new(ID, token, permit).unwrap())
+        Arc::new(self.0.credential(ID, pin, day))
     }
 
     fn server(&self, policy: ServerPolicy) -> MpinServerConfig {
-        MpinServerConfig::new(ServerContext::new(
-            ServerKey::new(self.ss.clone()).unwrap(),
-            policy,
-        ))
+        MpinServerConfig::new(self.0.context(policy))
     }
 }
 

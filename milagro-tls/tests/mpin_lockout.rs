@@ -14,52 +14,26 @@ use milagro_tls::mpin::{
 };
 use mpin_kex::*;
 use rand_core::OsRng;
+use test_support::MpinWorld;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const ID: &[u8] = b"alice@example.com";
 
-struct World {
-    dtas: Vec<MasterShare>,
-    ss: ServerSecret,
-}
+/// The D-TAs of these tests (two) and what they issue for [`ID`].
+struct World(MpinWorld);
 
 impl World {
     fn new() -> Self {
-        let dtas: Vec<_> = (0..2).map(|_| MasterShare::generate(&mut OsRng)).collect();
-        let shares: Vec<_> = dtas.iter().map(MasterShare::server_secret_share).collect();
-        let ss = ServerSecret::combine(&shares).unwrap();
-        Self { dtas, ss }
+        Self(MpinWorld::new(2))
     }
 
     fn credential(&self, pin: u32) -> Arc<Credential> {
-        let day = policy::day_of(milagro_tls::mpin::system_clock());
-        let h = HashedId::of(ID);
-        let cs: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.client_secret_share(&h))
-            .collect();
-        let token = Token::extract(
-            &ClientSecret::combine(&cs).unwrap(),
-            ID,
-            &Pin::new(pin).unwrap(),
-        )
-        .unwrap();
-        let tp: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.time_permit_share(&h, day).unwrap())
-            .collect();
-        let permit = TimePermit::combine(&tp).unwrap();
-        Arc::new(Credential::new(ID, token, Some(permit)).unwrap())
+        self.0.credential_today(ID, pin, true)
     }
 
     fn server(&self) -> MpinServerConfig {
-        MpinServerConfig::new(ServerContext::new(
-            ServerKey::new(self.ss.clone()).unwrap(),
-            ServerPolicy::default(),
-        ))
+        MpinServerConfig::new(self.0.context(ServerPolicy::default()))
     }
 }
 
@@ -228,15 +202,7 @@ async fn allow_list_and_lockout_are_not_visible_before_the_response() {
     for _ in 0..3 {
         assert!(login(&thief, addr).await.is_err());
     }
-    let h = HashedId::of(b"outsider");
-    let cs: Vec<_> = w.dtas.iter().map(|d| d.client_secret_share(&h)).collect();
-    let token = Token::extract(
-        &ClientSecret::combine(&cs).unwrap(),
-        b"outsider",
-        &Pin::new(1234).unwrap(),
-    )
-    .unwrap();
-    let outsider = Credential::new(b"outsider", token, None).unwrap();
+    let outsider = w.0.credential(b"outsider", 1234, None);
     // locked, not allowed and without a permit: each still gets a challenge
     assert_eq!(
         answer_to_hello(addr, &w.credential(1234)).await,

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use common::*;
 use mpin_kex::*;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 
 /// Pair lockout after 3, distributed budget `budget`, first lockout 60 s.
-fn ctx(w: &World, budget: u32) -> ServerContext {
+fn ctx(w: &MpinWorld, budget: u32) -> ServerContext {
     w.context(ServerPolicy {
         lockout_after: 3,
         distributed_lockout_after: budget,
@@ -29,13 +29,6 @@ fn ctx(w: &World, budget: u32) -> ServerContext {
 /// Source prefix number `i` (opaque bytes, as the tunnel's `SourceKey` encodings).
 fn src(i: u32) -> Vec<u8> {
     [&[4u8][..], &(0x7f00_0000 + i).to_be_bytes()].concat()
-}
-
-/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
-fn random_u(u: &[u8; 97]) -> [u8; 97] {
-    let mut k = [0u8; 48];
-    OsRng.fill_bytes(&mut k[16..]);
-    raw::g1_multiple(&k, u).unwrap()
 }
 
 /// The thief's multi-pass run from `source`: the genuine token and permit, `pin`, a random `U`.
@@ -109,7 +102,7 @@ fn unattributed(r: &Result<Session, AuthError>) -> bool {
 
 #[test]
 fn a_thief_spreading_random_u_guesses_over_many_sources_is_refused_after_the_budget() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 9);
     let cred = w.credential(ID, 1234, Some(today()));
     // One wrong guess from each of many fresh sources: no pair ever locks.
@@ -170,7 +163,7 @@ fn a_thief_spreading_random_u_guesses_over_many_sources_is_refused_after_the_bud
 
 #[test]
 fn parallel_guesses_from_distinct_sources_never_exceed_the_budget() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 4);
     let cred = Arc::new(w.credential(ID, 1234, Some(today())));
     let n = 10;
@@ -213,7 +206,7 @@ fn parallel_guesses_from_distinct_sources_never_exceed_the_budget() {
 
 #[test]
 fn a_genuine_success_resets_the_budget_and_token_failures_do_not_spend_it() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 9);
     let cred = w.credential(ID, 1234, Some(today()));
     for i in 0..8 {
@@ -244,10 +237,10 @@ fn a_genuine_success_resets_the_budget_and_token_failures_do_not_spend_it() {
 
 #[test]
 fn an_attacker_without_the_token_needs_many_sources_to_lock_the_victim_out() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 9);
     let cred = w.credential(ID, 1234, Some(today()));
-    let foreign = World::new(2).credential(ID, 1234, Some(today()));
+    let foreign = MpinWorld::new(2).credential(ID, 1234, Some(today()));
     // From one source: the pair locks after 3, the budget is not reached.
     for i in 0..10 {
         let err = login(&foreign, 1234, &ctx, &src(0), NOW).unwrap_err();
@@ -279,7 +272,7 @@ fn an_attacker_without_the_token_needs_many_sources_to_lock_the_victim_out() {
 
 #[test]
 fn a_zero_budget_turns_it_off_and_no_source_named_takes_no_budget() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let off = ctx(&w, 0);
     let cred = w.credential(ID, 1234, Some(today()));
     for i in 0..6 {
@@ -312,7 +305,7 @@ fn known(ctx: &ServerContext, source: &[u8], now: u64) -> Option<u64> {
 /// An attacker without the token (a credential for the identity from other D-TAs) fails
 /// `lockout_after` times from each of `sources`, spending the budget of 9.
 fn spend_budget_without_the_token(ctx: &ServerContext, sources: std::ops::Range<u32>, now: u64) {
-    let foreign = World::new(2).credential(ID, 1234, Some(today()));
+    let foreign = MpinWorld::new(2).credential(ID, 1234, Some(today()));
     for s in sources {
         for _ in 0..3 {
             assert!(unattributed(&login(&foreign, 1234, ctx, &src(s), now)));
@@ -327,7 +320,7 @@ fn spend_budget_without_the_token(ctx: &ServerContext, sources: std::ops::Range<
 
 #[test]
 fn a_distributed_attacker_cannot_lock_the_victim_out_of_its_known_source() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 9);
     let cred = w.credential(ID, 1234, Some(today()));
     assert!(
@@ -377,7 +370,7 @@ fn a_distributed_attacker_cannot_lock_the_victim_out_of_its_known_source() {
 
 #[test]
 fn a_known_source_stays_subject_to_its_pair_and_identity_lockouts() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w, 9);
     let cred = w.credential(ID, 1234, Some(today()));
     assert!(login(&cred, 1234, &ctx, &src(99), NOW).is_ok());
@@ -422,7 +415,7 @@ fn a_known_source_stays_subject_to_its_pair_and_identity_lockouts() {
 
 #[test]
 fn known_source_marks_expire_after_the_ttl_on_the_callers_clock() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy {
         lockout_after: 3,
         distributed_lockout_after: 9,

@@ -38,7 +38,7 @@ fn assert_hidden(debug: String, secret: &[u8]) {
 
 #[test]
 fn debug_never_prints_secrets() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let id = HashedId::of(ID);
     let m = &w.dtas[0];
     assert_hidden(format!("{m:?}"), &m.to_bytes());

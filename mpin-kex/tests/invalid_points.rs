@@ -46,8 +46,8 @@ fn expect_point_error(got: AuthError, field: &'static str, want: PointError, wha
     assert_eq!(got, want, "{field} {what}");
 }
 
-fn setup() -> (World, Credential, ServerContext) {
-    let w = World::new(2);
+fn setup() -> (MpinWorld, Credential, ServerContext) {
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 1234, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     (w, cred, ctx)

@@ -25,8 +25,8 @@ fn standing(ctx: &ServerContext, now: u64) -> Standing {
 
 #[test]
 fn foreign_token_failures_do_not_count_against_the_identity() {
-    let real = World::new(2);
-    let foreign = World::new(2); // other D-TAs, same identity
+    let real = MpinWorld::new(2);
+    let foreign = MpinWorld::new(2); // other D-TAs, same identity
     let ctx = real.context(ServerPolicy::default());
     let fake = foreign.credential(ID, 1234, Some(today()));
     for _ in 0..10 {
@@ -56,7 +56,7 @@ fn foreign_token_failures_do_not_count_against_the_identity() {
 
 #[test]
 fn genuine_wrong_pins_count_and_a_success_resets() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = w.credential(ID, 1234, Some(today()));
     for n in 1..=2 {
@@ -70,7 +70,7 @@ fn genuine_wrong_pins_count_and_a_success_resets() {
 
 #[test]
 fn lockout_expires_then_doubles_on_the_callers_clock() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(policy(3, 60));
     let cred = w.credential(ID, 1234, Some(today()));
     for _ in 0..3 {
@@ -121,7 +121,7 @@ fn respond(server: &mut Server, resp: &Response, now: u64) -> (Result<Session, A
 
 #[test]
 fn parallel_genuine_token_guesses_never_exceed_the_budget() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = Arc::new(w.credential(ID, 1234, Some(today())));
     let n = 8;
@@ -159,7 +159,7 @@ fn parallel_genuine_token_guesses_never_exceed_the_budget() {
 
 #[test]
 fn in_flight_attempts_wait_and_are_not_failures() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = w.credential(ID, 1234, Some(today()));
     let id = HashedId::of(ID);
@@ -199,7 +199,7 @@ fn in_flight_attempts_wait_and_are_not_failures() {
 
 #[test]
 fn many_concurrent_genuine_logins_all_succeed() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = Arc::new(w.credential(ID, 1234, Some(today())));
     let n = 12;
@@ -227,12 +227,12 @@ fn many_concurrent_genuine_logins_all_succeed() {
 
 #[test]
 fn replay_entries_are_written_only_after_the_proof_verified() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let mut ctx = w.context(ServerPolicy::default());
     let cache = Arc::new(MemoryReplayCache::new(1));
     ctx.replay = cache.clone();
     let cred = w.credential(ID, 9, Some(today()));
-    let fake = World::new(2).credential(ID, 9, Some(today()));
+    let fake = MpinWorld::new(2).credential(ID, 9, Some(today()));
     // A flood of fresh hellos that do not verify takes no room.
     for i in 0..20 {
         let err = one_pass(&fake, 9, &ctx, NOW + i, b"").unwrap_err();
@@ -258,7 +258,7 @@ fn replay_entries_are_written_only_after_the_proof_verified() {
 
 #[test]
 fn every_well_formed_hello_gets_a_challenge_and_policy_refusals_come_after_the_response() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let only_bob: policy::IdentityFilter = Arc::new(|id: &[u8]| id == b"bob");
     let ctx = w.context(ServerPolicy {
         identity_filter: Some(only_bob),
@@ -303,7 +303,7 @@ impl ReplayCache for RacingCache {
 
 #[test]
 fn a_replay_that_wins_the_lookup_race_is_refused_at_the_atomic_insert() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let mut ctx = w.context(ServerPolicy::default());
     ctx.replay = Arc::new(RacingCache(MemoryReplayCache::default()));
     let cred = w.credential(ID, 9, Some(today()));

@@ -15,7 +15,7 @@ fn no_permits() -> ServerPolicy {
 
 #[test]
 fn multi_pass_with_and_without_permits_agree_on_keys() {
-    let w = World::new(3);
+    let w = MpinWorld::new(3);
     for (permit, policy) in [
         (Some(today()), ServerPolicy::default()),
         (None, no_permits()),
@@ -32,7 +32,7 @@ fn multi_pass_with_and_without_permits_agree_on_keys() {
 
 #[test]
 fn one_pass_with_and_without_permits_agree_on_keys() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     for (permit, policy) in [
         (Some(today()), ServerPolicy::default()),
         (None, no_permits()),
@@ -47,7 +47,7 @@ fn one_pass_with_and_without_permits_agree_on_keys() {
 
 #[test]
 fn every_run_gives_a_fresh_key() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 1, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     let (a, _) = multi_pass(&cred, 1, &ctx, NOW).unwrap();
@@ -57,7 +57,7 @@ fn every_run_gives_a_fresh_key() {
 
 #[test]
 fn client_secret_from_n_minus_1_of_n_shares_fails() {
-    let w = World::new(3);
+    let w = MpinWorld::new(3);
     let h = HashedId::of(ID);
     let partial = ClientSecret::combine(
         &w.dtas[..2]
@@ -80,7 +80,7 @@ fn client_secret_from_n_minus_1_of_n_shares_fails() {
 
 #[test]
 fn permit_from_n_minus_1_of_n_shares_fails() {
-    let w = World::new(3);
+    let w = MpinWorld::new(3);
     let h = HashedId::of(ID);
     let tp = TimePermit::combine(
         &w.dtas[1..]
@@ -104,7 +104,7 @@ fn permit_from_n_minus_1_of_n_shares_fails() {
 
 #[test]
 fn wrong_pin_fails_and_pin_error_detection_measures_the_distance() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 1234, Some(today()));
     let err = multi_pass(&cred, 1235, &w.context(ServerPolicy::default()), NOW).unwrap_err();
     assert_eq!(
@@ -132,7 +132,7 @@ fn wrong_pin_fails_and_pin_error_detection_measures_the_distance() {
 
 #[test]
 fn a_permit_for_another_day_fails() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     // Claiming the old day: refused by policy, before any pairing.
     let cred = w.credential(ID, 7, Some(today() - 2));
     let before = pairings_on_this_thread();
@@ -168,7 +168,7 @@ fn a_permit_for_another_day_fails() {
 
 #[test]
 fn yesterdays_permit_is_accepted_only_in_the_first_hour() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 7, Some(today() - 1));
     let midnight = NOW - NOW % 86_400;
     assert!(multi_pass(
@@ -196,7 +196,7 @@ fn yesterdays_permit_is_accepted_only_in_the_first_hour() {
 
 #[test]
 fn missing_permit_fails_when_required() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 7, None);
     let before = pairings_on_this_thread();
     let err = multi_pass(&cred, 7, &w.context(ServerPolicy::default()), NOW).unwrap_err();
@@ -206,7 +206,7 @@ fn missing_permit_fails_when_required() {
 
 #[test]
 fn identities_outside_the_filter_are_refused_before_pairing() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 7, Some(today()));
     let policy = ServerPolicy {
         identity_filter: Some(std::sync::Arc::new(|id: &[u8]| {
@@ -224,7 +224,7 @@ fn identities_outside_the_filter_are_refused_before_pairing() {
 
 #[test]
 fn fourth_attempt_after_three_failures_is_locked_out_without_pairing() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 1111, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     for _ in 0..3 {
@@ -255,7 +255,7 @@ fn fourth_attempt_after_three_failures_is_locked_out_without_pairing() {
 
 #[test]
 fn replayed_one_pass_hello_is_rejected() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 9, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     let mut client = Client::new(&cred, Pin::new(9).unwrap());
@@ -275,7 +275,7 @@ fn replayed_one_pass_hello_is_rejected() {
 
 #[test]
 fn stale_and_future_one_pass_timestamps_are_rejected() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 9, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     for skewed in [NOW - 301, NOW + 301] {
@@ -306,7 +306,7 @@ fn stale_and_future_one_pass_timestamps_are_rejected() {
 
 #[test]
 fn an_expired_challenge_is_refused() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let cred = w.credential(ID, 9, Some(today()));
     let mut client = Client::new(&cred, Pin::new(9).unwrap());
     let mut server = Server::new(w.context(ServerPolicy::default()));
@@ -322,7 +322,7 @@ fn an_expired_challenge_is_refused() {
 
 #[test]
 fn wrong_order_calls_are_errors_not_panics() {
-    let w = World::new(1);
+    let w = MpinWorld::new(1);
     let cred = w.credential(ID, 9, Some(today()));
     let mut client = Client::new(&cred, Pin::new(9).unwrap());
     let ch = Challenge {
@@ -374,7 +374,7 @@ fn wrong_order_calls_are_errors_not_panics() {
 
 #[test]
 fn one_pass_can_be_disabled() {
-    let w = World::new(1);
+    let w = MpinWorld::new(1);
     let cred = w.credential(ID, 9, Some(today()));
     let ctx = w.context(ServerPolicy {
         allow_one_pass: false,
@@ -388,7 +388,7 @@ fn one_pass_can_be_disabled() {
 
 #[test]
 fn client_refuses_out_of_range_clock_and_oversized_message() {
-    let w = World::new(1);
+    let w = MpinWorld::new(1);
     let cred = w.credential(ID, 9, Some(today()));
     let mut c = Client::new(&cred, Pin::new(9).unwrap());
     assert_eq!(
@@ -407,7 +407,7 @@ fn client_refuses_out_of_range_clock_and_oversized_message() {
 
 #[test]
 fn a_credential_given_the_next_days_permit_logs_in_on_that_day() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let mut cred = w.credential(ID, 4321, Some(today()));
     let ctx = w.context(ServerPolicy::default());
     multi_pass(&cred, 4321, &ctx, NOW).unwrap();

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use mpin_kex::*;
-use rand_core::{OsRng, RngCore};
+use rand_core::OsRng;
 
 const S: &[u8] = &[127, 0, 0, 1];
 const S2: &[u8] = &[127, 0, 0, 2];
 
-fn ctx(w: &World) -> ServerContext {
+fn ctx(w: &MpinWorld) -> ServerContext {
     w.context(ServerPolicy {
         lockout_after: 3,
         lockout_for: Duration::from_secs(60),
@@ -30,13 +30,6 @@ fn server(ctx: &ServerContext, source: Option<&[u8]>) -> Server {
         Some(src) => s.with_source(src),
         None => s,
     }
-}
-
-/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
-fn random_u(u: &[u8; 97]) -> [u8; 97] {
-    let mut k = [0u8; 48];
-    OsRng.fill_bytes(&mut k[16..]);
-    raw::g1_multiple(&k, u).unwrap()
 }
 
 /// The thief's multi-pass run: the genuine token and permit, `pin`, and a random `U`.
@@ -99,7 +92,7 @@ fn identity(ctx: &ServerContext, now: u64) -> Standing {
 #[test]
 fn without_a_source_a_random_u_makes_wrong_pins_unattributable() {
     // The gap itself (what library callers that name no source still have).
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w);
     let cred = w.credential(ID, 1234, Some(today()));
     for i in 0..10 {
@@ -124,7 +117,7 @@ fn without_a_source_a_random_u_makes_wrong_pins_unattributable() {
 
 #[test]
 fn a_permit_thief_sending_random_u_is_locked_for_its_source_only() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w);
     let cred = w.credential(ID, 1234, Some(today()));
     for n in 1..=3 {
@@ -170,10 +163,10 @@ fn a_permit_thief_sending_random_u_is_locked_for_its_source_only() {
 
 #[test]
 fn garbage_from_one_source_never_locks_another_or_the_identity() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w);
     let cred = w.credential(ID, 1234, Some(today()));
-    let foreign = World::new(2).credential(ID, 1234, Some(today()));
+    let foreign = MpinWorld::new(2).credential(ID, 1234, Some(today()));
     for i in 0..10 {
         let err = genuine(&foreign, 1234, &ctx, S, NOW).unwrap_err();
         if i < 3 {
@@ -201,7 +194,7 @@ fn garbage_from_one_source_never_locks_another_or_the_identity() {
 
 #[test]
 fn genuine_wrong_pins_count_against_the_identity_not_the_pair() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w);
     let cred = w.credential(ID, 1234, Some(today()));
     for n in 1..=2 {
@@ -227,7 +220,7 @@ fn genuine_wrong_pins_count_against_the_identity_not_the_pair() {
 
 #[test]
 fn a_busy_pair_waits_and_frees_the_identity_slot() {
-    let w = World::new(2);
+    let w = MpinWorld::new(2);
     let ctx = ctx(&w);
     let cred = w.credential(ID, 1234, Some(today()));
     let key = source_pair(&HashedId::of(ID), S);

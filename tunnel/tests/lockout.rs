@@ -11,123 +11,38 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
+use dta_lite::files::CredentialFile;
 use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use mpin_kex::*;
 use rand_core::{OsRng, RngCore};
 
-/// A set of D-TAs (master shares) and an RA.
-struct World {
-    dtas: Vec<MasterShare>,
-    ra: RaKey,
-}
-
-fn today() -> u32 {
-    policy::day_of(milagro_tls::mpin::system_clock())
-}
-
-impl World {
-    fn new() -> Self {
-        Self {
-            dtas: (0..3).map(|_| MasterShare::generate(&mut OsRng)).collect(),
-            ra: RaKey::generate(),
-        }
-    }
-
-    fn server_secret(&self, dir: &TempDir) -> PathBuf {
-        let shares: Vec<_> = self
-            .dtas
-            .iter()
-            .map(MasterShare::server_secret_share)
-            .collect();
-        let p = dir.path("server.secret");
-        ServerSecretFile::new(
-            ServerSecret::combine(&shares).unwrap(),
-            "s".into(),
-            Vec::new(),
-        )
-        .save(&p)
-        .unwrap();
-        p
-    }
-
-    /// A credential for `id` (PIN `pin`) with today's permit, from this world's D-TAs.
-    fn credential(&self, dir: &TempDir, tag: &str, id: &str, pin: u32) -> PathBuf {
-        let h = HashedId::of(id.as_bytes());
-        let cs: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.client_secret_share(&h))
-            .collect();
-        let cs = ClientSecret::combine(&cs).unwrap();
-        let token = Token::extract(&cs, id.as_bytes(), &Pin::new(pin).unwrap()).unwrap();
-        let grant = self
-            .ra
-            .grant_client(&h, milagro_tls::mpin::system_clock(), 600);
-        // A D-TA that is not running (port 9 is closed): the permit is already in the file.
-        let nowhere = dta_lite::client::DtaEndpoint {
-            url: "https://127.0.0.1:9".into(),
-            fingerprint: "00".repeat(32),
-            signing_key: "00".repeat(32),
-        };
-        let mut file = CredentialFile::new(id.into(), token, vec![nowhere], grant);
-        let tp: Vec<_> = self
-            .dtas
-            .iter()
-            .map(|d| d.time_permit_share(&h, today()).unwrap())
-            .collect();
-        file.add_permits(vec![TimePermit::combine(&tp).unwrap()], 0);
-        let p = dir.path(&format!("{tag}.credential"));
-        file.save(&p).unwrap();
-        p
-    }
-}
-
 /// An M-Pin server tunnel; a generous per-source rate limit so that only the lockout is
 /// under test (every client here comes from 127.0.0.1).
 fn mpin_server(dir: &TempDir, secret: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--server-secret",
-        s(secret),
-        "--require-permits",
-        "--rate-limit",
-        "10000",
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, "mpin-server", &args)
+    let mut flags = vec!["--require-permits", "--rate-limit", "10000"];
+    flags.extend_from_slice(extra);
+    let auth = ("--server-secret", secret);
+    tunnel(dir, "mpin-server", "server", connect, auth, &flags)
 }
 
 /// An M-Pin client tunnel that runs the full M-Pin exchange on every connection.
 fn mpin_client(dir: &TempDir, tag: &str, cred: &Path, pin: &str, connect: &str) -> Tunnel {
     let pin_file = dir.private(&format!("{tag}.pin"), pin);
-    let args = [
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--credential",
-        s(cred),
+    let flags = [
         "--pin-file",
         s(&pin_file),
         "--no-resume",
         "--handshake-timeout",
         "60",
     ];
-    Tunnel::spawn(dir, tag, &args)
+    tunnel(dir, tag, "client", connect, ("--credential", cred), &flags)
 }
 
 /// True when `msg` comes back through the tunnel at `addr`; false when it is closed first.
@@ -148,12 +63,12 @@ fn login(addr: &str, msg: &[u8], limit: Duration) -> bool {
 #[test]
 fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
     let dir = TempDir::new("lock-foreign");
-    let (real, other) = (World::new(), World::new());
+    let (real, other) = (FileWorld::new(), FileWorld::new());
     let echo = Echo::start();
     let mut srv = mpin_server(&dir, &real.server_secret(&dir), &echo.addr, &[]);
     let srv_addr = srv.addr("server");
     // Same identity, same PIN, but a token and permit from a different set of D-TAs.
-    let forged = other.credential(&dir, "forged", "alice", 1234);
+    let forged = other.credential_as(&dir, "forged", "alice", 1234);
     let mut attacker = mpin_client(&dir, "attacker", &forged, "1234", &srv_addr);
     let attacker_addr = attacker.addr("client");
     for i in 0..10 {
@@ -166,7 +81,7 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
     // source alone is locked.
     srv.wait_log_count("not made with this identity's token", 3);
     srv.wait_log_count("identity locked out for this source", 7);
-    let genuine = real.credential(&dir, "alice", "alice", 1234);
+    let genuine = real.credential_as(&dir, "alice", "alice", 1234);
     let cred = load_credential(&genuine);
     assert!(
         login_from([127, 0, 0, 2], &srv_addr, Arc::new(cred), b"hello"),
@@ -184,7 +99,7 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
 #[test]
 fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
     let dir = TempDir::new("lock-pin");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let mut srv = mpin_server(
         &dir,
@@ -193,7 +108,7 @@ fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
         &["--lockout-after", "3", "--lockout-for", "2s"],
     );
     let srv_addr = srv.addr("server");
-    let cred = w.credential(&dir, "alice", "alice", 1234);
+    let cred = w.credential_as(&dir, "alice", "alice", 1234);
     let mut wrong = mpin_client(&dir, "wrong", &cred, "4321", &srv_addr);
     let wrong_addr = wrong.addr("client");
     for _ in 0..3 {
@@ -221,7 +136,7 @@ fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
 #[test]
 fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
     let dir = TempDir::new("lock-par");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let mut srv = mpin_server(
         &dir,
@@ -230,7 +145,7 @@ fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
         &["--handshake-timeout", "60"],
     );
     let srv_addr = srv.addr("server");
-    let cred = w.credential(&dir, "alice", "alice", 1234);
+    let cred = w.credential_as(&dir, "alice", "alice", 1234);
     let mut cli = mpin_client(&dir, "alice", &cred, "1234", &srv_addr);
     let addr = cli.addr("client");
     let started = Instant::now();
@@ -367,7 +282,7 @@ fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) ->
 #[test]
 fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
     let dir = TempDir::new("lock-source");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let mut srv = mpin_server(
         &dir,
@@ -376,7 +291,7 @@ fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
         &["--lockout-after", "3"],
     );
     let srv_addr = srv.addr("server");
-    let path = w.credential(&dir, "alice", "alice", 1234);
+    let path = w.credential_as(&dir, "alice", "alice", 1234);
     let cred = load_credential(&path);
     for pin in [1111, 2222, 3333] {
         assert_eq!(thief(&srv_addr, &cred, pin), Some(FrameType::Failure as u8));
@@ -406,7 +321,7 @@ fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
 #[test]
 fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distributed_budget() {
     let dir = TempDir::new("lock-distributed");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let mut srv = mpin_server(
         &dir,
@@ -422,7 +337,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
         ],
     );
     let srv_addr = srv.addr("server");
-    let path = w.credential(&dir, "alice", "alice", 1234);
+    let path = w.credential_as(&dir, "alice", "alice", 1234);
     let cred = load_credential(&path);
     let cred = Arc::new(cred);
     // The genuine user's usual address: a verified login marks it known.
@@ -476,7 +391,7 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
 #[test]
 fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_address() {
     let dir = TempDir::new("lock-known-off");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let mut srv = mpin_server(
         &dir,
@@ -492,7 +407,7 @@ fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_addre
         ],
     );
     let srv_addr = srv.addr("server");
-    let path = w.credential(&dir, "alice", "alice", 1234);
+    let path = w.credential_as(&dir, "alice", "alice", 1234);
     let cred = load_credential(&path);
     let cred = Arc::new(cred);
     assert!(login_from(

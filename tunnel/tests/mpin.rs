@@ -11,95 +11,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
-use mpin_kex::*;
-use rand_core::OsRng;
-
-struct World {
-    dtas: Vec<MasterShare>,
-    ra: RaKey,
-}
-
-fn today() -> u32 {
-    policy::day_of(milagro_tls::mpin::system_clock())
-}
-
-impl World {
-    fn new() -> Self {
-        Self {
-            dtas: (0..3).map(|_| MasterShare::generate(&mut OsRng)).collect(),
-            ra: RaKey::generate(),
-        }
-    }
-
-    fn server_secret(&self, dir: &TempDir) -> PathBuf {
-        let ss = ServerSecret::combine(
-            &self
-                .dtas
-                .iter()
-                .map(MasterShare::server_secret_share)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let p = dir.path("server.secret");
-        ServerSecretFile::new(ss, "test-server".into(), Vec::new())
-            .save(&p)
-            .unwrap();
-        p
-    }
-
-    /// A credential file for `id` with PIN `pin` and a permit for `permit_day` (if any).
-    fn credential(&self, dir: &TempDir, id: &str, pin: u32, permit_day: Option<u32>) -> PathBuf {
-        let h = HashedId::of(id.as_bytes());
-        let cs = ClientSecret::combine(
-            &self
-                .dtas
-                .iter()
-                .map(|d| d.client_secret_share(&h))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let token = Token::extract(&cs, id.as_bytes(), &Pin::new(pin).unwrap()).unwrap();
-        let grant = self
-            .ra
-            .grant_client(&h, milagro_tls::mpin::system_clock(), 600);
-        // A D-TA that is not running: a missing permit cannot be fetched (port 9 is closed).
-        let nowhere = dta_lite::client::DtaEndpoint {
-            url: "https://127.0.0.1:9".into(),
-            fingerprint: "00".repeat(32),
-            signing_key: "00".repeat(32),
-        };
-        let mut file = CredentialFile::new(id.into(), token, vec![nowhere], grant);
-        if let Some(day) = permit_day {
-            let tp = TimePermit::combine(
-                &self
-                    .dtas
-                    .iter()
-                    .map(|d| d.time_permit_share(&h, day).unwrap())
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap();
-            file.add_permits(vec![tp], 0);
-        }
-        let p = dir.path(&format!("{id}-{pin}-{permit_day:?}.credential"));
-        file.save(&p).unwrap();
-        p
-    }
-}
 
 fn mpin_server(dir: &TempDir, secret: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--server-secret",
-        s(secret),
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, "mpin-server", &args)
+    let auth = ("--server-secret", secret);
+    tunnel(dir, "mpin-server", "server", connect, auth, extra)
 }
 
 fn mpin_client(
@@ -111,26 +26,15 @@ fn mpin_client(
     extra: &[&str],
 ) -> Tunnel {
     let pin_file = dir.private(&format!("{tag}.pin"), pin);
-    let mut args = vec![
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--credential",
-        s(cred),
-        "--pin-file",
-    ];
-    let pin_s = s(&pin_file).to_string();
-    args.push(&pin_s);
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, tag, &args)
+    let mut flags = vec!["--pin-file", s(&pin_file)];
+    flags.extend_from_slice(extra);
+    tunnel(dir, tag, "client", connect, ("--credential", cred), &flags)
 }
 
 #[test]
 fn mpin_tunnels_carry_data_in_both_modes_with_permits() {
     let dir = TempDir::new("mpin-rt");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let secret = w.server_secret(&dir);
     let mut srv = mpin_server(
@@ -156,7 +60,7 @@ fn mpin_tunnels_carry_data_in_both_modes_with_permits() {
 #[test]
 fn reconnects_resume_with_tickets_unless_disabled() {
     let dir = TempDir::new("mpin-res");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let secret = w.server_secret(&dir);
     let mut srv = mpin_server(&dir, &secret, &echo.addr, &["--require-permits"]);
@@ -185,7 +89,7 @@ fn reconnects_resume_with_tickets_unless_disabled() {
 #[test]
 fn mpin_tunnels_without_permits() {
     let dir = TempDir::new("mpin-np");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let secret = w.server_secret(&dir);
     let mut srv = mpin_server(&dir, &secret, &echo.addr, &[]);
@@ -200,7 +104,7 @@ fn mpin_tunnels_without_permits() {
 #[test]
 fn refusals_are_logged_and_nothing_is_forwarded() {
     let dir = TempDir::new("mpin-no");
-    let w = World::new();
+    let w = FileWorld::new();
     let echo = Echo::start();
     let secret = w.server_secret(&dir);
     let mut srv = mpin_server(

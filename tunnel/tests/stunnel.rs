@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::OwnedFd;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,16 +27,6 @@ fn stunnel_bin() -> &'static str {
         }
     }
     panic!("stunnel4 is not installed (apt-get install -y stunnel4; scripts/test.sh does it)");
-}
-
-/// Kills the stunnel child on drop.
-struct Stunnel(Child);
-
-impl Drop for Stunnel {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn stunnel_conf(dir: &TempDir, name: &str, body: &str) -> std::path::PathBuf {
@@ -65,7 +55,7 @@ fn stunnel_client_to_our_server_tunnel() {
             s(&psk)
         ),
     );
-    let mut child = Stunnel(
+    let mut child = ProcessGuard::adopt(
         Command::new(stunnel_bin())
             .arg(&conf)
             .stdin(Stdio::piped())
@@ -73,15 +63,16 @@ fn stunnel_client_to_our_server_tunnel() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
+        "stunnel",
     );
     let data = random_bytes(200_000, 11);
-    let mut stdin = child.0.stdin.take().unwrap();
+    let mut stdin = child.child.stdin.take().unwrap();
     let to_send = data.clone();
     let writer = thread::spawn(move || {
         stdin.write_all(&to_send).unwrap();
         // closing stdin half-closes: close_notify to our server tunnel
     });
-    let mut stdout = child.0.stdout.take().unwrap();
+    let mut stdout = child.child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let mut out = Vec::new();
@@ -118,7 +109,7 @@ fn our_client_tunnel_to_stunnel_server() {
         ),
     );
     let bin = stunnel_bin();
-    let (tx, rx) = std::sync::mpsc::channel::<Stunnel>();
+    let (tx, rx) = std::sync::mpsc::channel::<ProcessGuard>();
     front.set_nonblocking(true).unwrap();
     thread::spawn(move || {
         let deadline = Instant::now() + WAIT;
@@ -137,7 +128,7 @@ fn our_client_tunnel_to_stunnel_server() {
                         .spawn()
                         .unwrap();
                     served += 1;
-                    if tx.send(Stunnel(child)).is_err() {
+                    if tx.send(ProcessGuard::adopt(child, "stunnel")).is_err() {
                         return;
                     }
                 }

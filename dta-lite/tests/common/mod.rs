@@ -1,4 +1,4 @@
-//! Helpers: real `dta-lite` processes on 127.0.0.1 port 0, killed on drop.
+//! Helpers: real `dta-lite` processes on 127.0.0.1 port 0 (under `test_support::ProcessGuard`).
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -7,7 +7,6 @@
     clippy::new_without_default
 )]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -20,6 +19,7 @@ use mpin_kex::{
     ServerPolicy,
 };
 use rand_core::OsRng;
+pub use test_support::ProcessGuard;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dta-lite");
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -182,11 +182,24 @@ impl World {
     }
 }
 
-/// A running `dta-lite serve`, killed on drop.
+/// A running `dta-lite serve` (a [`ProcessGuard`]: killed on drop, stderr in `DIR.log`).
 pub struct Running {
-    pub child: Child,
+    process: ProcessGuard,
     pub endpoint: DtaEndpoint,
     pub log: PathBuf,
+}
+
+impl std::ops::Deref for Running {
+    type Target = ProcessGuard;
+    fn deref(&self) -> &ProcessGuard {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut ProcessGuard {
+        &mut self.process
+    }
 }
 
 impl Running {
@@ -196,73 +209,35 @@ impl Running {
 
     pub fn start_with(dir: &Path, passphrase: &Path, args: &[&str], clock: Option<&Path>) -> Self {
         let log = dir.with_extension("log");
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--passphrase-file", passphrase.to_str().unwrap()])
-            .args(args)
-            .envs(clock.map(|c| (dta_lite::clock::TEST_NOW_FILE_ENV, c)))
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut guard = Self {
-            child,
-            endpoint: DtaEndpoint {
-                url: String::new(),
-                fingerprint: String::new(),
-                signing_key: String::new(),
-            },
-            log,
-        };
-        let first = rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
-            panic!(
-                "serve did not start; log: {}",
-                std::fs::read_to_string(&guard.log).unwrap_or_default()
-            )
-        });
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "serve",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--passphrase-file", passphrase.to_str().unwrap()])
+        .args(args)
+        .envs(clock.map(|c| (dta_lite::clock::TEST_NOW_FILE_ENV, c)))
+        .env("RUST_LOG", "debug");
+        let mut process =
+            ProcessGuard::start_appending(&mut cmd, "serve", &log).expect("spawn serve");
+        let first = process
+            .next_line(START_TIMEOUT)
+            .unwrap_or_else(|| panic!("serve did not start; log: {}", process.log_text()));
         assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
-        let second = rx.recv_timeout(START_TIMEOUT).expect("descriptor line");
+        let second = process.next_line(START_TIMEOUT).expect("descriptor line");
         let desc = second.strip_prefix("dta ").expect("dta line");
-        guard.endpoint = desc.parse().expect("descriptor");
-        assert!(guard
-            .endpoint
+        let endpoint: DtaEndpoint = desc.parse().expect("descriptor");
+        assert!(endpoint
             .url
             .ends_with(first.trim_start_matches("listening on ")));
-        guard
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
+        Self {
+            process,
+            endpoint,
+            log,
+        }
     }
 }
 

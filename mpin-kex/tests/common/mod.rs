@@ -1,9 +1,11 @@
-//! Shared setup: D-TAs, an enrolled identity, a server context.
+//! Shared setup: the fixed clock and identity, exchanges through encoded bytes; the D-TAs
+//! and what they issue are `test_support::MpinWorld`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use mpin_kex::*;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
+pub use test_support::MpinWorld;
 
 /// A fixed clock: 2027-01-15 12:00 UTC.
 pub const NOW: u64 = 1_800_000_000 - (1_800_000_000 % 86_400) + 43_200;
@@ -11,58 +13,6 @@ pub const ID: &[u8] = b"alice@example.com";
 
 pub fn today() -> u32 {
     policy::day_of(NOW)
-}
-
-pub struct World {
-    pub dtas: Vec<MasterShare>,
-    pub ss: ServerSecret,
-}
-
-impl World {
-    pub fn new(n: usize) -> Self {
-        let dtas: Vec<_> = (0..n).map(|_| MasterShare::generate(&mut OsRng)).collect();
-        let ss = ServerSecret::combine(
-            &dtas
-                .iter()
-                .map(MasterShare::server_secret_share)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        Self { dtas, ss }
-    }
-
-    pub fn client_secret(&self, id: &[u8]) -> ClientSecret {
-        let h = HashedId::of(id);
-        ClientSecret::combine(
-            &self
-                .dtas
-                .iter()
-                .map(|d| d.client_secret_share(&h))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
-    }
-
-    pub fn permit(&self, id: &[u8], day: u32) -> TimePermit {
-        let h = HashedId::of(id);
-        TimePermit::combine(
-            &self
-                .dtas
-                .iter()
-                .map(|d| d.time_permit_share(&h, day).unwrap())
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
-    }
-
-    pub fn credential(&self, id: &[u8], pin: u32, permit_day: Option<u32>) -> Credential {
-        let token = Token::extract(&self.client_secret(id), id, &Pin::new(pin).unwrap()).unwrap();
-        Credential::new(id, token, permit_day.map(|d| self.permit(id, d))).unwrap()
-    }
-
-    pub fn context(&self, policy: ServerPolicy) -> ServerContext {
-        ServerContext::new(ServerKey::new(self.ss.clone()).unwrap(), policy)
-    }
 }
 
 /// Runs a multi-pass exchange through encoded bytes.
@@ -104,4 +54,11 @@ pub fn one_pass(
         .one_pass_reply(&OnePassReply::decode(&reply.encode()).unwrap())
         .unwrap();
     Ok((cs, ss))
+}
+
+/// A random `U` (a random multiple of the client's `U`: a valid point unrelated to `x`).
+pub fn random_u(u: &[u8; 97]) -> [u8; 97] {
+    let mut k = [0u8; 48];
+    OsRng.fill_bytes(&mut k[16..]);
+    raw::g1_multiple(&k, u).unwrap()
 }

@@ -1,57 +1,38 @@
-//! Helpers for process-level tests: temp dirs, tunnel processes killed on
-//! drop, a counting echo service, bounded waits everywhere.
+//! Helpers for process-level tests: tunnel processes (over `test_support::ProcessGuard`),
+//! a counting echo service, bounded waits everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod files;
+
+#[allow(unused_imports)] // not every test uses the M-Pin files
+pub use files::*;
+pub use test_support::{ProcessGuard, TempDir, WAIT};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_milagro-tunnel");
-pub const WAIT: Duration = Duration::from_secs(15);
 
-/// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A running `milagro-tunnel` (a [`ProcessGuard`]: killed on drop, stderr in `TAG.log`).
+pub struct Tunnel(ProcessGuard);
 
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p =
-            std::env::temp_dir().join(format!("milagro-tunnel-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    /// Writes a file readable by its owner only (as PSKsecrets must be).
-    pub fn private(&self, name: &str, contents: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.path(name);
-        std::fs::write(&p, contents).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        p
+impl std::ops::Deref for Tunnel {
+    type Target = ProcessGuard;
+    fn deref(&self) -> &ProcessGuard {
+        &self.0
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl std::ops::DerefMut for Tunnel {
+    fn deref_mut(&mut self) -> &mut ProcessGuard {
+        &mut self.0
     }
-}
-
-/// A running `milagro-tunnel`; killed on drop.
-pub struct Tunnel {
-    pub child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    pub log: PathBuf,
 }
 
 impl Tunnel {
@@ -61,55 +42,15 @@ impl Tunnel {
 
     /// As [`Tunnel::spawn`], through `program` (e.g. a shell that `exec`s the tunnel).
     pub fn spawn_program(dir: &TempDir, tag: &str, program: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_remove("RUST_LOG");
         let log = dir.path(&format!("{tag}.log"));
-        let err = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(program)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(err))
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            log,
-        }
+        Self(ProcessGuard::start(&mut cmd, "the tunnel", &log).unwrap())
     }
 
     /// Next stdout line starting with `prefix` (bounded wait).
     pub fn wait_stdout(&mut self, prefix: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.starts_with(prefix) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no stdout line {prefix:?} from the tunnel; log:\n{}",
-                    self.log_text()
-                ),
-            }
-        }
+        self.0.wait_line(prefix, WAIT)
     }
 
     /// The address a service announced.
@@ -124,55 +65,13 @@ impl Tunnel {
         l.rsplit_once("addr=").unwrap().1.to_string()
     }
 
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// Waits until the log contains `needle` `count` times.
     pub fn wait_log_count(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        while self.log_text().matches(needle).count() < count {
-            assert!(
-                Instant::now() < deadline,
-                "log never contained {needle:?} x{count}:\n{}",
-                self.log_text()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
+        self.0.wait_log_count(needle, count, WAIT);
     }
 
     pub fn wait_log(&self, needle: &str) {
         self.wait_log_count(needle, 1);
-    }
-
-    pub fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-
-    /// Exit status if the process ends within `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(st);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Tunnel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -335,34 +234,31 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A server tunnel (TLS in, plaintext to `connect`) from flags.
-pub fn server(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--psk-secrets",
-        s(psk),
-    ];
+/// A tunnel in `mode` (`server` or `client`) accepting on a free port and connecting to
+/// `connect`, its keys given by `auth` (a flag and its file, e.g. `--psk-secrets` and a
+/// path), then `extra` flags.
+pub fn tunnel(
+    dir: &TempDir,
+    tag: &str,
+    mode: &str,
+    connect: &str,
+    auth: (&str, &Path),
+    extra: &[&str],
+) -> Tunnel {
+    let mut args = vec![mode, "--accept", "127.0.0.1:0", "--connect", connect];
+    args.extend([auth.0, s(auth.1)]);
     args.extend_from_slice(extra);
     Tunnel::spawn(dir, tag, &args)
 }
 
+/// A server tunnel (TLS in, plaintext to `connect`) from flags.
+pub fn server(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
+    tunnel(dir, tag, "server", connect, ("--psk-secrets", psk), extra)
+}
+
 /// A client tunnel (plaintext in, TLS to `connect`) from flags.
 pub fn client(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str]) -> Tunnel {
-    let mut args = vec![
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        connect,
-        "--psk-secrets",
-        s(psk),
-    ];
-    args.extend_from_slice(extra);
-    Tunnel::spawn(dir, tag, &args)
+    tunnel(dir, tag, "client", connect, ("--psk-secrets", psk), extra)
 }
 
 /// Pseudo-random bytes (xorshift; no extra dependency needed).
