@@ -106,7 +106,7 @@ impl MpinConnector {
 
     /// Authenticates over `io` and returns the TLS stream (errors: [`super::mpin_error`]).
     /// With a fresh ticket this is a resumption; if it fails the error is returned and the
-    /// ticket is gone, so the next call runs M-Pin. The ticket for the next connection
+    /// ticket pool is emptied, so the next call runs M-Pin. The ticket for the next connection
     /// arrives after the handshake, once the stream has been read from.
     pub async fn connect<IO>(&self, io: IO) -> io::Result<TlsStream<Rewind<IO>>>
     where
@@ -156,7 +156,11 @@ impl MpinConnector {
             .with_handshake_timeout(self.handshake_timeout)
             .connect(Rewind::new(Vec::new(), io))
             .await
-            .map_err(tls_io)
+            .map_err(|e| {
+                // the pool's other tickets come from the same sessions: drop them too
+                self.tickets.clear();
+                tls_io(e)
+            })
     }
 
     fn tls_config(&self, mut tls: ClientConfig) -> ClientConfig {
