@@ -19,6 +19,7 @@ use milagro_tls::{
 
 use crate::addr::BoxStream;
 use crate::config::{ClientAuth, ServerAuth};
+use crate::fleet::Fleet;
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 
@@ -119,10 +120,11 @@ pub fn build_client(
     }
 }
 
-/// Builds the server side of `spec` with `options`.
+/// Builds the server side of `spec` with `options`; an M-Pin server decides with `fleet`.
 pub fn build_server(
     spec: &ServerAuth,
     options: &Options,
+    fleet: &Fleet,
 ) -> Result<Arc<dyn AuthServer>, AuthError> {
     match spec {
         ServerAuth::Psk { secrets } => {
@@ -146,6 +148,7 @@ pub fn build_server(
             psk_secrets.as_deref(),
             lockout,
             options,
+            fleet,
         )?)),
     }
 }

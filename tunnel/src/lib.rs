@@ -47,6 +47,7 @@ pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod demo;
+pub mod fleet;
 pub mod lockout;
 pub mod logging;
 pub mod metrics;

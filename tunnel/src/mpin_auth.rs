@@ -14,28 +14,38 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dta_lite::files::{CredentialFile, ServerSecretFile};
 use globset::{Glob, GlobSetBuilder};
+use milagro_state::Revocations;
 use milagro_tls::mpin::{
     self, MpinAcceptor, MpinClientConfig, MpinConnector, MpinServerConfig, Peer,
 };
 use milagro_tls::psk_file::load_psk_secrets;
 use milagro_tls::{HashAlgorithm, Options, StaticPskStore};
-use mpin_kex::{
-    policy, FailureStore, MemoryFailureStore, MemoryReplayCache, Pin, ReplayCache, ServerContext,
-    ServerKey, ServerPolicy,
-};
+use mpin_kex::{policy, Pin, ServerContext, ServerKey, ServerPolicy};
 
 use crate::addr::BoxStream;
 use crate::auth::{printable, AuthClient, AuthError, AuthServer, BoxFuture, PeerInfo};
+use crate::fleet::Fleet;
 use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 use crate::ratelimit::SourceKey;
 
 /// Shortest time between two permit fetches after one failed.
 pub const PERMIT_RETRY: Duration = Duration::from_secs(30);
+
+/// A resumption attempt failed: the connection should be retried once, on a new transport
+/// (the ticket pool is empty now, so the retry runs M-Pin).
+#[derive(Debug, thiserror::Error)]
+#[error("session ticket refused: {0}")]
+pub struct TicketRefused(String);
+
+/// True when `e` is a [`TicketRefused`] failure.
+pub fn is_ticket_refused(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<TicketRefused>())
+}
 
 fn other(e: impl std::fmt::Display) -> AuthError {
     AuthError::Mpin(e.to_string())
@@ -205,7 +215,16 @@ impl AuthClient for MpinClient {
     fn connect(&self, io: BoxStream) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
         Box::pin(async move {
             let connector = self.connector().await?;
-            let s = connector.connect(io).await?;
+            // holding a ticket, this attempt resumes; if the server refuses it (spent, another
+            // fleet's key, a restart without shared keys) the caller retries once with M-Pin
+            let resuming = self.resume && connector.has_ticket();
+            let s = connector.connect(io).await.map_err(|e| {
+                if resuming {
+                    io::Error::new(e.kind(), TicketRefused(e.to_string()))
+                } else {
+                    e
+                }
+            })?;
             let info = PeerInfo {
                 identity: None,
                 suite: s.cipher_suite(),
@@ -217,21 +236,12 @@ impl AuthClient for MpinClient {
     }
 }
 
-fn shared_stores() -> (Arc<dyn ReplayCache>, Arc<dyn FailureStore>) {
-    static STORES: OnceLock<(Arc<MemoryReplayCache>, Arc<MemoryFailureStore>)> = OnceLock::new();
-    let (r, f) = STORES.get_or_init(|| {
-        (
-            Arc::new(MemoryReplayCache::default()),
-            Arc::new(MemoryFailureStore::default()),
-        )
-    });
-    (r.clone(), f.clone())
-}
-
 /// The server side: server secret, policy (allow-list, permits, lockout), optional static
-/// PSKs on the same port.
+/// PSKs on the same port; lockouts, replay cache, tickets and revocations from the process's
+/// [`Fleet`].
 pub struct MpinServer {
     acceptor: MpinAcceptor,
+    revocations: Arc<dyn Revocations>,
 }
 
 impl MpinServer {
@@ -243,6 +253,7 @@ impl MpinServer {
         psk_secrets: Option<&Path>,
         lockout: &LockoutSpec,
         options: &Options,
+        fleet: &Fleet,
     ) -> Result<Self, AuthError> {
         let file = ServerSecretFile::load(server_secret).map_err(other)?;
         let key = ServerKey::new(file.secret().clone())
@@ -269,14 +280,14 @@ impl MpinServer {
             lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()
         };
-        let (replay, failures) = shared_stores();
         let context = ServerContext {
             key: Arc::new(key),
             policy,
-            replay,
-            failures,
+            replay: fleet.state.replay_cache(),
+            failures: fleet.state.failure_store(),
         };
         let mut cfg = MpinServerConfig::new(context);
+        cfg.tickets = Some(fleet.tickets.clone());
         cfg.clock = Arc::new(dta_lite::clock::now);
         cfg.cipher_suites = options.cipher_suites.clone();
         cfg.groups = options.groups.clone();
@@ -288,7 +299,10 @@ impl MpinServer {
         }
         let acceptor =
             MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(options.handshake_timeout);
-        Ok(Self { acceptor })
+        Ok(Self {
+            acceptor,
+            revocations: fleet.state.revocations(),
+        })
     }
 }
 
@@ -303,6 +317,21 @@ impl AuthServer for MpinServer {
                 .acceptor
                 .accept_from(io, &source.lockout_bytes())
                 .await?;
+            if let Peer::Mpin {
+                resumed: true,
+                hashed_id,
+                ..
+            } = &peer
+            {
+                // a full login's lockout gate refuses a revoked identity; a resumption is
+                // checked here, before any byte is forwarded (fail closed: no answer, no entry)
+                if self.revocations.is_revoked(hashed_id) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "identity revoked (or the shared state does not answer): resumption refused",
+                    ));
+                }
+            }
             let method = match peer {
                 Peer::Mpin { resumed: true, .. } => "mpin-resumed",
                 Peer::Mpin { .. } => "mpin",
