@@ -501,3 +501,41 @@ fn revoke_needs_a_shared_state_and_a_reachable_redis() {
         "{out}"
     );
 }
+
+#[test]
+fn a_refused_ticket_falls_back_to_m_pin_and_the_user_sees_no_failure() {
+    // a replica restarted without a shared ticket key: the client's tickets no longer open
+    let dir = TempDir::new("fleet-fallback");
+    let world = FileWorld::new();
+    let secret = world.server_secret(&dir);
+    let echo = Echo::start();
+    let mut a = replica(&dir, "a", &secret, &echo.addr, "memory", &[]);
+    let a_addr = a.addr("server");
+    let proxy = Proxy::start(&[&a_addr, &a_addr]);
+    let cred = world.credential_as(&dir, "alice", "alice", 1234);
+    let mut c_tunnel = client(&dir, "c", &cred, "1234", &proxy.addr, &[]);
+    let c = c_tunnel.addr("client");
+    assert!(login(&c, b"full"));
+    a.wait_log("identity=alice method=mpin ");
+    a.kill();
+    let mut a2 = replica(&dir, "a2", &secret, &echo.addr, "memory", &[]);
+    let a2_addr = a2.addr("server");
+    proxy.set_target(1, &a2_addr);
+    proxy.switch(1);
+    assert!(
+        login(&c, b"after restart"),
+        "the refused ticket reached the user:\n{}",
+        c_tunnel.log_text()
+    );
+    // the ticket was offered and refused, then M-Pin ran on a new connection
+    a2.wait_log("handshake failed");
+    a2.wait_log("identity=alice method=mpin ");
+    assert_eq!(
+        proxy.record(1).first(),
+        Some(&0x16),
+        "the client offered its ticket first"
+    );
+    assert_eq!(proxy.record(2).first(), Some(&b'M'), "then ran M-Pin");
+    assert!(login(&c, b"resumes again"));
+    a2.wait_log("identity=alice method=mpin-resumed");
+}
