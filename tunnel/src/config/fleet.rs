@@ -66,3 +66,79 @@ pub(super) fn spec(
         ticket_key_file,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, RawService, Role};
+
+    const SERVICE: &str = "[[service]]\nmode = \"server\"\naccept = \"127.0.0.1:1\"\nconnect = \"127.0.0.1:2\"\nserver_secret = \"/s\"\n";
+
+    fn parse(globals: &str) -> Result<Config, String> {
+        Config::from_toml_str(&format!("{globals}{SERVICE}"), "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn state_defaults_to_memory_and_takes_redis_urls() {
+        let c = parse("").unwrap();
+        assert_eq!(c.fleet.state, "memory");
+        assert!(!c.fleet.is_shared());
+        let c = parse("state = \"rediss://r.example:6380/2\"\nstate_password_file = \"/p\"\nticket_key_file = \"/k\"\n").unwrap();
+        assert!(c.fleet.is_shared());
+        assert_eq!(
+            c.fleet.password_file.as_deref(),
+            Some(std::path::Path::new("/p"))
+        );
+        assert_eq!(
+            c.fleet.ticket_key_file.as_deref(),
+            Some(std::path::Path::new("/k"))
+        );
+    }
+
+    #[test]
+    fn bad_state_settings_name_the_line_and_field_without_the_value() {
+        let e = parse("\nstate = \"mysql://root:hunter2@db/0\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml line 2: state: expected \"memory\""),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = parse("state_password_file = \"/p\"\n").unwrap_err();
+        assert!(
+            e.contains("state_password_file: only applies with a redis://"),
+            "{e}"
+        );
+        assert!(parse("stat = \"memory\"\n").is_err());
+    }
+
+    #[test]
+    fn state_flags_only_apply_to_an_m_pin_server() {
+        let client = RawService {
+            mode: Some(Role::Client),
+            accept: Some("127.0.0.1:1".into()),
+            connect: Some("127.0.0.1:2".into()),
+            credential: Some("/c".into()),
+            ..RawService::default()
+        };
+        let e = Config::from_flags(client, None, None)
+            .unwrap()
+            .with_fleet_flags(Some("redis://127.0.0.1/0"), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("command line: --state: only applies to an M-Pin server"),
+            "{e}"
+        );
+        let server = RawService {
+            mode: Some(Role::Server),
+            accept: Some("127.0.0.1:1".into()),
+            connect: Some("127.0.0.1:2".into()),
+            server_secret: Some("/s".into()),
+            ..RawService::default()
+        };
+        let c = Config::from_flags(server, None, None)
+            .unwrap()
+            .with_fleet_flags(Some("redis://127.0.0.1/0"), None, Some("/k".into()))
+            .unwrap();
+        assert!(c.fleet.is_shared());
+    }
+}
