@@ -387,7 +387,7 @@ fn with_redeem_off_tickets_are_issued_but_never_resumed() {
 fn replica(s: &Server, keys: &TicketKeys, used: Arc<MemoryUsedTickets>) -> Server {
     let store = Arc::new(TicketStore::with_keys(keys.clone(), used.clone()));
     let mut config = (*s.config).clone();
-    config.tickets.as_mut().unwrap().store = store.clone();
+    config.options.tickets.as_mut().unwrap().store = store.clone();
     Server {
         store,
         used,
@@ -463,7 +463,7 @@ fn unknown_and_retired_ticket_keys_need_a_full_handshake() {
 #[test]
 fn a_pool_of_tickets_resumes_that_many_connections_at_once() {
     let s = server_with(3600, None, |c| {
-        c.tickets.as_mut().unwrap().pool = DEFAULT_TICKET_POOL
+        c.options.tickets.as_mut().unwrap().pool = DEFAULT_TICKET_POOL
     });
     let cache = Arc::new(TicketCache::new());
     let mut cc = external();

@@ -124,6 +124,14 @@ impl SharedState {
         }
     }
 
+    /// Single use of sealed tickets, for [`milagro_tls::TicketStore::with_keys`].
+    pub fn used_tickets(&self) -> Arc<dyn milagro_tls::UsedTickets> {
+        match self {
+            Self::Memory(m) => m.clone(),
+            Self::Redis(r) => r.clone(),
+        }
+    }
+
     /// Whether the store currently answers (memory: always).
     pub fn health(&self) -> Health {
         match self {

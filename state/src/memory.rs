@@ -110,6 +110,12 @@ fn claim_key(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
 }
 
+impl milagro_tls::UsedTickets for MemoryState {
+    fn use_once(&self, id: &[u8; 16], now: u64, expires: u64) -> bool {
+        self.claim(id, now, expires)
+    }
+}
+
 impl Revocations for MemoryState {
     fn revoke(&self, id: &HashedId) -> bool {
         let Ok(mut set) = self.revoked.lock() else {

@@ -1,7 +1,7 @@
 //! Two `RedisState`s on one Redis behave as one store: two replicas of a fleet.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use test_support::RedisServer;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
@@ -12,14 +12,14 @@ use mpin_kex::{FailureStore, Gate, HashedId, LockoutRules, Outcome, ReplayCache}
 
 const NOW: u64 = 1_800_000_000;
 
-fn replicas(server: &common::RedisServer) -> (RedisState, RedisState) {
+fn replicas(server: &RedisServer) -> (RedisState, RedisState) {
     let open = || RedisState::open(&server.url(), RedisOptions::default()).expect("open");
     (open(), open())
 }
 
 #[test]
 fn failures_spread_over_two_replicas_lock_the_identity_on_both() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let (id, rules) = (HashedId::of(b"alice"), LockoutRules::default());
     for (t, s) in [(0, &a), (1, &b), (2, &a)] {
@@ -41,7 +41,7 @@ fn failures_spread_over_two_replicas_lock_the_identity_on_both() {
 
 #[test]
 fn concurrent_attempts_on_two_replicas_never_exceed_the_budget() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let (a, b) = (Arc::new(a), Arc::new(b));
     let id = HashedId::of(b"bob");
@@ -100,7 +100,7 @@ fn concurrent_attempts_on_two_replicas_never_exceed_the_budget() {
 
 #[test]
 fn a_hello_recorded_on_one_replica_is_a_replay_on_the_other() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let key = [7u8; 32];
     assert!(!b.contains(&key, NOW));
@@ -128,7 +128,7 @@ fn a_hello_recorded_on_one_replica_is_a_replay_on_the_other() {
 
 #[test]
 fn a_ticket_is_claimed_once_across_replicas() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let ticket = [3u8; 16];
     assert!(a.claim(&ticket, NOW, NOW + 3600));
@@ -141,7 +141,7 @@ fn a_ticket_is_claimed_once_across_replicas() {
 
 #[test]
 fn revocation_is_fleet_wide_until_unlocked() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let (id, rules) = (HashedId::of(b"carol"), LockoutRules::default());
     assert!(!b.is_revoked(&id));
@@ -163,7 +163,7 @@ fn revocation_is_fleet_wide_until_unlocked() {
 
 #[test]
 fn known_source_marks_are_shared() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (a, b) = replicas(&server);
     let key = mpin_kex::known_source(&HashedId::of(b"erin"), &[192, 0, 2, 1]);
     let ttl = Duration::from_secs(30 * 86_400);
@@ -173,7 +173,7 @@ fn known_source_marks_are_shared() {
 
 #[test]
 fn shared_state_opens_memory_or_redis_and_refuses_other_schemes() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let m = SharedState::open("memory", RedisOptions::default()).expect("memory");
     assert!(m.health().is_ok());
     assert_eq!(m.describe(), "memory");

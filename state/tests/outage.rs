@@ -2,7 +2,7 @@
 //! counted; when Redis is back the same `RedisState` recovers by itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use test_support::RedisServer;
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ fn begin_until_go(s: &RedisState, id: &HashedId, rules: &LockoutRules) -> bool {
 
 #[test]
 fn redis_down_fails_closed_then_recovers_without_a_new_state() {
-    let mut server = common::RedisServer::start();
+    let mut server = RedisServer::start();
     let port = server.port();
     let s = RedisState::open(&server.url(), options()).expect("open");
     let (id, rules) = (HashedId::of(b"alice"), LockoutRules::default());
@@ -69,7 +69,7 @@ fn redis_down_fails_closed_then_recovers_without_a_new_state() {
     assert_eq!(health.status, HealthStatus::Degraded);
     assert!(s.failed_calls() >= 7, "{} failed calls", s.failed_calls());
 
-    let _server = common::RedisServer::start_on(port);
+    let _server = RedisServer::start_on(port);
     assert!(
         begin_until_go(&s, &id, &rules),
         "recovers when Redis is back"
@@ -83,7 +83,7 @@ fn redis_down_fails_closed_then_recovers_without_a_new_state() {
 #[test]
 fn a_state_opened_while_redis_is_down_connects_when_it_comes_up() {
     let port = {
-        let server = common::RedisServer::start();
+        let server = RedisServer::start();
         server.port()
     };
     let s = RedisState::open(&format!("redis://127.0.0.1:{port}/0"), options()).expect("open");
@@ -91,7 +91,7 @@ fn a_state_opened_while_redis_is_down_connects_when_it_comes_up() {
     assert_eq!(s.begin(&id, NOW, &rules), Gate::Unavailable);
     assert!(!s.ping());
     assert!(!s.health().is_ok());
-    let _server = common::RedisServer::start_on(port);
+    let _server = RedisServer::start_on(port);
     assert!(begin_until_go(&s, &id, &rules));
     assert!(s.ping());
 }
@@ -116,7 +116,7 @@ fn an_unanswering_redis_times_out_within_the_call_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_from_an_async_task_do_not_panic() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let s = RedisState::open(&server.url(), options()).expect("open");
     let id = HashedId::of(b"carol");
     // called directly on a runtime worker, and from a blocking thread (the pairing job)

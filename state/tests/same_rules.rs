@@ -2,7 +2,7 @@
 //! long pseudo-random sequence of calls, give the same answers on both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use test_support::RedisServer;
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ fn rules() -> LockoutRules {
     }
 }
 
-fn redis(server: &common::RedisServer) -> RedisState {
+fn redis(server: &RedisServer) -> RedisState {
     let options = RedisOptions {
         // virtual time jumps far: no slot may expire in these scenarios
         slot_lease: Duration::from_secs(1 << 30),
@@ -128,7 +128,7 @@ fn memory_store_passes_the_table() {
 
 #[test]
 fn redis_store_passes_the_same_table() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let r = redis(&server);
     table(&r);
     replay_table(&r);
@@ -151,7 +151,7 @@ impl Rng {
 /// Runs the same random calls on both stores and compares every answer.
 #[test]
 fn random_calls_get_the_same_answers_from_memory_and_redis() {
-    let server = common::RedisServer::start();
+    let server = RedisServer::start();
     let (m, r) = (memory(), redis(&server));
     let ids: Vec<HashedId> = (0..3u8).map(|i| HashedId::of(&[i])).collect();
     let mut in_flight = [0u32; 3];

@@ -2,6 +2,7 @@
 
 mod bridge;
 mod scripts;
+mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! the slot was taken; slots older than the lease are dropped, so a replica that dies while
 //! verifying cannot hold an identity forever), `P:{hex(id)}:rev` the revocation mark,
 //! `P:known:hex` known-source marks, `P:replay:hex` one-pass hellos, `P:claim:hex` used
-//! tickets. Values are unix seconds of the caller's clock; Redis expiries are relative
+//! tickets, `P:ticket-keys` the fleet's ticket keys. Values are unix seconds of the caller's clock; Redis expiries are relative
 //! (`EX`), set as a backstop so nothing outlives its use.
 
 use mpin_kex::HashedId;
@@ -180,6 +180,10 @@ impl Keys {
 
     pub(crate) fn replay(&self, key: &[u8; 32]) -> String {
         format!("{}:replay:{}", self.prefix, hex::encode(key))
+    }
+
+    pub(crate) fn ticket_keys(&self) -> String {
+        format!("{}:ticket-keys", self.prefix)
     }
 
     pub(crate) fn claim(&self, key: &[u8]) -> String {
