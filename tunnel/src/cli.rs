@@ -218,7 +218,7 @@ pub struct TunnelArgs {
     #[arg(long, value_name = "FILE")]
     pub state_password_file: Option<PathBuf>,
     /// M-Pin server: ticket keys shared by the replicas (mode 0600; lines `ID KEY`, current
-    /// first): tickets resume after a restart and on every replica.
+    /// first) [default: with a redis:// state the fleet's keys in Redis, else a random key].
     #[arg(long, value_name = "FILE")]
     pub ticket_key_file: Option<PathBuf>,
 }

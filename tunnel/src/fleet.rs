@@ -1,8 +1,10 @@
 //! The process's fleet state: the store its M-Pin servers decide logins with
 //! ([`milagro_state::SharedState`]: `memory`, or Redis shared by every replica) and the ticket
-//! store sealing session tickets under the `ticket_key_file` keys, with single use recorded in
-//! that store. Opened once per process and kept across reloads while the settings stay the
-//! same (a reload re-reads `ticket_key_file`, so rotating the keys is a SIGHUP).
+//! store sealing session tickets, with single use recorded in that store. Ticket keys come
+//! from `ticket_key_file`, else (on Redis) from the fleet's keys kept in Redis, else a random
+//! key of the process. Opened once per process and kept across reloads while the settings
+//! stay the same (a reload re-reads `ticket_key_file`, so rotating the keys is a SIGHUP; keys
+//! in Redis are read again every [`KEYS_EVERY`] seconds).
 //!
 //! Fail closed: while Redis does not answer, M-Pin logins, one-pass hellos and resumptions it
 //! would decide are refused; the store logs one line when an outage starts and one when it
@@ -13,8 +15,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use milagro_state::{RedisOptions, SharedState, SingleUse};
-use milagro_tls::{TicketKeys, TicketStore, UsedTickets};
+use milagro_state::{RedisOptions, SharedState};
+use milagro_tls::{TicketKeys, TicketStore};
 use zeroize::Zeroizing;
 
 use crate::config::FleetSpec;
@@ -24,6 +26,9 @@ pub const PASSWORD_ENV: &str = "MILAGRO_STATE_PASSWORD";
 
 /// How often [`watch`] asks the store whether it answers.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Every how many [`WATCH_EVERY`] the fleet's ticket keys are read again from Redis.
+pub const KEYS_EVERY: u64 = 30;
 
 /// Why the fleet state could not be opened (a configuration error).
 #[derive(Debug, thiserror::Error)]
@@ -64,17 +69,6 @@ pub struct Fleet {
     /// Session tickets (sealed, single use through [`Fleet::state`]).
     pub tickets: Arc<TicketStore>,
     spec: FleetSpec,
-}
-
-/// Single use of tickets through the shared store.
-struct SharedUse(Arc<dyn SingleUse>);
-
-impl UsedTickets for SharedUse {
-    fn use_once(&self, id: &[u8; 16], now: u64, expires: u64) -> bool {
-        let mut key = b"ticket:".to_vec();
-        key.extend_from_slice(id);
-        self.0.claim(&key, now, expires)
-    }
 }
 
 /// The Redis password: from `file` (mode 0600, one line), else [`PASSWORD_ENV`], else none
@@ -121,11 +115,19 @@ pub fn open_state(state: &str, password_file: Option<&Path>) -> Result<SharedSta
     Ok(SharedState::open(state, options)?)
 }
 
-fn ticket_keys(spec: &FleetSpec) -> Result<TicketKeys, FleetError> {
-    match &spec.ticket_key_file {
-        Some(path) => Ok(TicketKeys::from_file(path)?),
-        None => TicketKeys::generate().map_err(|e| FleetError::Random(e.to_string())),
+/// The ticket keys: from `ticket_key_file`; else, on Redis, the fleet's keys kept there
+/// (created by the first replica); else a random key of this process.
+fn ticket_keys(spec: &FleetSpec, state: &SharedState) -> Result<TicketKeys, FleetError> {
+    if let Some(path) = &spec.ticket_key_file {
+        return Ok(TicketKeys::from_file(path)?);
     }
+    if let SharedState::Redis(r) = state {
+        if let Some(keys) = r.ticket_keys() {
+            return Ok(keys);
+        }
+        tracing::warn!(store = %r.describe(), "cannot read the fleet's ticket keys from Redis: a key of this process until it answers");
+    }
+    TicketKeys::generate().map_err(|e| FleetError::Random(e.to_string()))
 }
 
 impl Fleet {
@@ -140,15 +142,15 @@ impl Fleet {
             .as_ref()
             .filter(|f| f.spec.state == spec.state && f.spec.password_file == spec.password_file)
         {
-            // a rotated key file takes effect; without one the random key stays
+            // a rotated key file takes effect; without one the keys stay (Redis: [`watch`])
             if let Some(path) = &spec.ticket_key_file {
                 f.tickets.set_keys(TicketKeys::from_file(path)?);
             }
             return Ok(f.clone());
         }
         let state = open_state(&spec.state, spec.password_file.as_deref())?;
-        let used: Arc<dyn UsedTickets> = Arc::new(SharedUse(state.single_use()));
-        let tickets = Arc::new(TicketStore::with_keys(ticket_keys(spec)?, used));
+        let keys = ticket_keys(spec, &state)?;
+        let tickets = Arc::new(TicketStore::with_keys(keys, state.used_tickets()));
         let fleet = Arc::new(Self {
             state,
             tickets,
@@ -180,6 +182,27 @@ impl Fleet {
             r.ping();
         }
     }
+
+    /// Without `ticket_key_file`, on Redis: takes up the fleet's current ticket keys (a
+    /// rotation made elsewhere, or the shared keys after starting while Redis was down).
+    pub fn refresh_ticket_keys(&self) {
+        let SharedState::Redis(r) = &self.state else {
+            return;
+        };
+        if self.spec.ticket_key_file.is_some() {
+            return;
+        }
+        if let Some(keys) = r.ticket_keys() {
+            let same = self
+                .tickets
+                .keys()
+                .is_some_and(|k| k.current().id() == keys.current().id());
+            if !same {
+                self.tickets.set_keys(keys);
+                tracing::info!(store = %r.describe(), "ticket keys taken up from the fleet");
+            }
+        }
+    }
 }
 
 /// Pings a shared store every [`WATCH_EVERY`] so an outage and its end are noticed (and
@@ -188,10 +211,16 @@ pub async fn watch(fleet: Arc<Fleet>) {
     if !fleet.spec.is_shared() {
         return;
     }
-    loop {
+    for tick in 1u64.. {
         tokio::time::sleep(WATCH_EVERY).await;
         let f = fleet.clone();
-        let _ = tokio::task::spawn_blocking(move || f.check()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            f.check();
+            if tick % KEYS_EVERY == 0 {
+                f.refresh_ticket_keys();
+            }
+        })
+        .await;
     }
 }
 

@@ -1,8 +1,8 @@
 //! A fleet: two `milagro-tunnel server` processes sharing a real `redis-server` (started on a
 //! free loopback port, stopped after). Failures spread over both replicas lock the identity at
 //! the limit; a one-pass hello accepted by A is refused by B; a ticket resumes on another
-//! replica once and its replay is refused on both; a restarted replica resumes an earlier
-//! ticket; Redis stopped → logins refused, one log line, `/healthz` 503; Redis back → logins
+//! replica once (keys shared through Redis) and its replay is refused on both; a restarted
+//! replica resumes an earlier ticket (keys from `ticket_key_file`); Redis stopped → logins refused, one log line, `/healthz` 503; Redis back → logins
 //! work again without a restart; `revoke` refuses the next login and resumption on both
 //! replicas and `unlock` lets the identity in again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -19,7 +19,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use test_support::{wait_for_port, wait_until, RedisServer};
+use test_support::{wait_until, RedisServer};
 
 /// A ticket key file shared by the replicas (current key only).
 const TICKET_KEYS: &str =
@@ -217,7 +217,22 @@ impl Fleet {
         }
     }
 
+    /// A replica sealing tickets under the fleet's keys in Redis.
     fn replica(&self, tag: &str, extra: &[&str]) -> Tunnel {
+        let mut flags = vec!["--status", "127.0.0.1:0"];
+        flags.extend_from_slice(extra);
+        replica(
+            &self.dir,
+            tag,
+            &self.secret,
+            &self.echo.addr,
+            &self.redis.url(),
+            &flags,
+        )
+    }
+
+    /// A replica sealing tickets under the keys of `ticket_key_file`.
+    fn replica_with_key_file(&self, tag: &str, extra: &[&str]) -> Tunnel {
         let mut flags = vec![
             "--ticket-key-file",
             s(&self.keys),
@@ -353,7 +368,7 @@ fn a_ticket_from_replica_a_resumes_on_b_once_and_its_replay_is_refused_on_both()
 #[test]
 fn a_restarted_replica_resumes_a_ticket_it_issued_before() {
     let f = Fleet::new("fleet-restart");
-    let mut a = f.replica("a", &[]);
+    let mut a = f.replica_with_key_file("a", &[]);
     let (a_addr, _) = addrs(&mut a);
     let proxy = Proxy::start(&[&a_addr, &a_addr]);
     let cred = f.credential("alice");
@@ -362,7 +377,7 @@ fn a_restarted_replica_resumes_a_ticket_it_issued_before() {
     assert!(login(&c_addr, b"full"), "full login:\n{}", a.log_text());
     a.wait_log("identity=alice method=mpin ");
     a.kill();
-    let mut a2 = f.replica("a2", &[]);
+    let mut a2 = f.replica_with_key_file("a2", &[]);
     let (a2_addr, _) = addrs(&mut a2);
     proxy.set_target(1, &a2_addr);
     proxy.switch(1);
@@ -389,7 +404,7 @@ fn redis_stopped_refuses_logins_and_degrades_healthz_then_recovers_without_a_res
     assert!(login(&c, b"before"));
     assert!(http_get(&status, "/healthz").0.contains("200"));
     let port = f.redis.port();
-    f.redis.process().kill();
+    f.redis.stop();
     for _ in 0..3 {
         assert!(!login(&c, b"during"), "a login was let in without Redis");
     }
@@ -411,19 +426,7 @@ fn redis_stopped_refuses_logins_and_degrades_healthz_then_recovers_without_a_res
         "one log line per outage"
     );
     // Redis back on the same port: the tunnel notices by itself
-    let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    let _redis2 = ProcessGuard::spawn_quiet(&mut cmd, "redis-server again").unwrap();
-    wait_for_port(port, WAIT).unwrap();
+    let _redis2 = RedisServer::start_on(port);
     wait_until(WAIT, "healthz ok again", || {
         http_get(&status, "/healthz").0.contains("200")
     });

@@ -17,8 +17,9 @@ pub struct FleetSpec {
     pub state: String,
     /// File holding the Redis password (else `MILAGRO_STATE_PASSWORD`, else the URL's).
     pub password_file: Option<PathBuf>,
-    /// `ticket_key_file` (mode 0600): the ticket keys every replica shares (else a random key
-    /// of this process: its tickets do not survive a restart nor resume on another replica).
+    /// `ticket_key_file` (mode 0600): the ticket keys every replica shares. Else, on Redis, the
+    /// fleet's keys kept in Redis; with `memory`, a random key of this process (its tickets do
+    /// not survive a restart).
     pub ticket_key_file: Option<PathBuf>,
 }
 
