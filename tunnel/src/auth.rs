@@ -85,10 +85,12 @@ pub enum AuthError {
     Mpin(String),
 }
 
-/// Builds the client side of `spec` with `options`.
+/// Builds the client side of `spec` with `options`; `concurrency` (the connection limit)
+/// sizes an M-Pin client's ticket pool.
 pub fn build_client(
     spec: &ClientAuth,
     options: &Options,
+    concurrency: usize,
 ) -> Result<Arc<dyn AuthClient>, AuthError> {
     match spec {
         ClientAuth::Psk { secrets, identity } => {
@@ -116,6 +118,7 @@ pub fn build_client(
             *one_pass,
             *resume,
             options,
+            concurrency,
         )?)),
     }
 }

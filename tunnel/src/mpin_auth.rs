@@ -58,8 +58,13 @@ pub struct MpinClient {
     options: Options,
     one_pass: bool,
     resume: bool,
+    pool: usize,
     cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
 }
+
+/// Most session tickets a client tunnel keeps (its pool is sized to its `max_connections`,
+/// at least [`milagro_tls::ticket::DEFAULT_CLIENT_POOL`]).
+pub const MAX_CLIENT_POOL: usize = 4096;
 
 /// The day's connector; `retry_at`: permits are missing, fetch again after this.
 struct Cached {
@@ -77,13 +82,16 @@ impl Cached {
 }
 
 impl MpinClient {
-    /// Reads the PIN (from `pin_file`, `MILAGRO_PIN` or a prompt) and checks the credential file.
+    /// Reads the PIN (from `pin_file`, `MILAGRO_PIN` or a prompt) and checks the credential
+    /// file. `concurrency` (the service's connection limit) sizes the ticket pool, so that
+    /// that many connections opened at once can each resume.
     pub fn new(
         credential: &Path,
         pin_file: Option<&Path>,
         one_pass: bool,
         resume: bool,
         options: &Options,
+        concurrency: usize,
     ) -> Result<Self, AuthError> {
         CredentialFile::load(credential).map_err(other)?;
         let pin = dta_lite::pin_input::read_pin(pin_file).map_err(other)?;
@@ -93,6 +101,7 @@ impl MpinClient {
             options: options.clone(),
             one_pass,
             resume,
+            pool: concurrency.clamp(milagro_tls::ticket::DEFAULT_CLIENT_POOL, MAX_CLIENT_POOL),
             cached: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -137,6 +146,7 @@ impl MpinClient {
             cfg.mode = mpin::Mode::OnePass;
         }
         let connector = MpinConnector::new(Arc::new(cfg))
+            .with_ticket_pool(self.pool)
             .with_handshake_timeout(self.options.handshake_timeout);
         let c = guard.insert(Cached {
             day: today,

@@ -60,7 +60,9 @@ impl Runtime {
             ConfigError::Invalid(format!("{}: {e}", config.auth_origin))
         };
         let side = match &config.auth {
-            AuthSpec::Client(a) => Side::Client(build_client(a, &config.options).map_err(at)?),
+            AuthSpec::Client(a) => {
+                Side::Client(build_client(a, &config.options, config.max_connections).map_err(at)?)
+            }
             AuthSpec::Server(a) => {
                 Side::Server(build_server(a, &config.options, fleet).map_err(at)?)
             }

@@ -542,3 +542,55 @@ fn a_refused_ticket_falls_back_to_m_pin_and_the_user_sees_no_failure() {
     assert!(login(&c, b"resumes again"));
     a2.wait_log("identity=alice method=mpin-resumed");
 }
+
+/// `n` logins through `addr` at once; how many succeeded.
+fn burst(addr: &str, n: usize) -> usize {
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = addr.to_string();
+            thread::spawn(move || login(&addr, format!("burst {i}").as_bytes()))
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|ok| *ok)
+        .count()
+}
+
+#[test]
+fn a_client_tunnel_keeps_tickets_for_as_many_connections_as_it_opens_at_once() {
+    // more than the library's default pool of 16: a second burst of 30 all resume
+    const N: usize = 30;
+    let dir = TempDir::new("fleet-pool");
+    let world = FileWorld::new();
+    let secret = world.server_secret(&dir);
+    let echo = Echo::start();
+    let mut a = replica(&dir, "a", &secret, &echo.addr, "memory", &[]);
+    let a_addr = a.addr("server");
+    let cred = world.credential_as(&dir, "alice", "alice", 1234);
+    let mut c_tunnel = client(
+        &dir,
+        "c",
+        &cred,
+        "1234",
+        &a_addr,
+        &["--max-connections", "64"],
+    );
+    let c = c_tunnel.addr("client");
+    // the first burst finds no ticket: M-Pin runs, each one bringing several tickets
+    assert_eq!(burst(&c, N), N);
+    let full = a.log_text().matches("method=mpin ").count();
+    assert!(
+        full * milagro_tls::DEFAULT_TICKET_POOL >= N,
+        "only {full} of the first burst ran M-Pin: not enough tickets issued to test the pool"
+    );
+    let resumed_before = a.log_text().matches("method=mpin-resumed").count();
+    assert_eq!(burst(&c, N), N);
+    a.wait_log_count("method=mpin-resumed", resumed_before + N);
+    assert_eq!(
+        a.log_text().matches("method=mpin ").count(),
+        full,
+        "the second burst ran M-Pin instead of resuming"
+    );
+}
