@@ -50,6 +50,9 @@ pub enum FleetError {
     /// No random ticket key could be made.
     #[error("cannot make a random ticket key: {0}")]
     Random(String),
+    /// A password written in the URL.
+    #[error("--state: {}", crate::config::PASSWORD_IN_URL)]
+    PasswordInUrl,
     /// `revoke`/`unlock` on a store of this process only.
     #[error("revoke and unlock act on a fleet's shared state: give --state redis://HOST:PORT/DB")]
     NotShared,
@@ -244,6 +247,9 @@ pub mod admin {
         password_file: Option<&Path>,
         identity: &str,
     ) -> Result<String, FleetError> {
+        if crate::config::url_has_password(state) {
+            return Err(FleetError::PasswordInUrl);
+        }
         let store = open_state(state, password_file)?;
         if matches!(store, SharedState::Memory(_)) {
             return Err(FleetError::NotShared);

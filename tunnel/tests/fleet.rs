@@ -497,6 +497,11 @@ fn revoke_refuses_the_next_login_and_resumption_on_both_replicas_and_unlock_lets
 fn revoke_needs_a_shared_state_and_a_reachable_redis() {
     let (ok, out) = admin("revoke", "memory");
     assert!(!ok && out.contains("give --state redis://"), "{out}");
+    let (ok, out) = admin("revoke", "redis://:hunter2@127.0.0.1:1/0");
+    assert!(
+        !ok && out.contains("holds a password") && !out.contains("hunter2"),
+        "{out}"
+    );
     let port = test_support::free_port();
     let (ok, out) = admin("revoke", &format!("redis://127.0.0.1:{port}/0"));
     assert!(

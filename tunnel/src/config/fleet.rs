@@ -40,6 +40,17 @@ impl FleetSpec {
     }
 }
 
+/// True when the URL carries a password (`scheme://[user]:PASSWORD@host…`).
+pub fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// The error for a password written in a state URL.
+pub const PASSWORD_IN_URL: &str = "the URL holds a password: put it in state_password_file (mode 0600) or MILAGRO_STATE_PASSWORD instead, so it appears in no command line, process list or config";
+
 /// Validates the fleet settings as written (`None`: not written).
 pub(super) fn spec(
     ctx: &Ctx<'_>,
@@ -54,6 +65,9 @@ pub(super) fn spec(
             "state",
             "expected \"memory\", \"redis://HOST:PORT/DB\" or \"rediss://HOST:PORT/DB\"",
         ));
+    }
+    if shared && url_has_password(state) {
+        return Err(ctx.err("state", PASSWORD_IN_URL));
     }
     if !shared && password_file.is_some() {
         return Err(ctx.err(
@@ -109,6 +123,15 @@ mod tests {
             "{e}"
         );
         assert!(parse("stat = \"memory\"\n").is_err());
+        let e = parse("state = \"redis://:hunter2@r.example:6379/0\"\n").unwrap_err();
+        assert!(
+            e.contains("holds a password: put it in state_password_file"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(super::url_has_password("rediss://user:pw@h:1/0"));
+        assert!(!super::url_has_password("redis://h:1/0"));
+        assert!(!super::url_has_password("redis://user@h:1/0"));
     }
 
     #[test]

@@ -56,7 +56,7 @@ mod tests;
 mod tls;
 
 pub use auth::{AuthSpec, ClientAuth, Role, ServerAuth};
-pub use fleet::{FleetSpec, DEFAULT_STATE};
+pub use fleet::{url_has_password, FleetSpec, DEFAULT_STATE, PASSWORD_IN_URL};
 pub use limits::{
     DEFAULT_BURST_SECONDS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES,
     DEFAULT_MAX_HANDSHAKES_PER_SOURCE, DEFAULT_RATE_LIMIT,
