@@ -50,6 +50,12 @@ pub enum FleetError {
     /// No random ticket key could be made.
     #[error("cannot make a random ticket key: {0}")]
     Random(String),
+    /// A reload naming another store than the running one.
+    #[error("state: the running process uses {running}; changing state or state_password_file takes a restart (the running configuration is kept)")]
+    Changed {
+        /// The store in use, without secrets.
+        running: String,
+    },
     /// A password written in the URL.
     #[error("--state: {}", crate::config::PASSWORD_IN_URL)]
     PasswordInUrl,
@@ -135,7 +141,8 @@ fn ticket_keys(spec: &FleetSpec, state: &SharedState) -> Result<TicketKeys, Flee
 
 impl Fleet {
     /// The fleet of `spec`: the one already open when the state settings are the same
-    /// (re-reading `ticket_key_file`), else a newly opened one.
+    /// (re-reading `ticket_key_file`), else, the first time, a newly opened one; a reload
+    /// naming another store is refused ([`FleetError::Changed`]).
     pub fn open(spec: &FleetSpec) -> Result<Arc<Self>, FleetError> {
         static OPEN: Mutex<Option<Arc<Fleet>>> = Mutex::new(None);
         let mut open = OPEN
@@ -150,6 +157,12 @@ impl Fleet {
                 f.tickets.set_keys(TicketKeys::from_file(path)?);
             }
             return Ok(f.clone());
+        }
+        if let Some(f) = open.as_ref() {
+            // the status listener, the watcher and live services hold the running store
+            return Err(FleetError::Changed {
+                running: f.state.describe(),
+            });
         }
         let state = open_state(&spec.state, spec.password_file.as_deref())?;
         let keys = ticket_keys(spec, &state)?;

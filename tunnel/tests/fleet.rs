@@ -599,3 +599,41 @@ fn a_client_tunnel_keeps_tickets_for_as_many_connections_as_it_opens_at_once() {
         "the second burst ran M-Pin instead of resuming"
     );
 }
+
+#[test]
+fn a_reload_keeps_the_running_state_store_and_rotates_the_ticket_key_file() {
+    let f = Fleet::new("fleet-reload");
+    let config = |state: &str| {
+        format!(
+            "state = \"{state}\"\nticket_key_file = \"{}\"\n[[service]]\nname = \"s\"\nmode = \"server\"\naccept = \"127.0.0.1:0\"\nconnect = \"{}\"\nserver_secret = \"{}\"\nrate_limit = 0\n",
+            s(&f.keys),
+            f.echo.addr,
+            s(&f.secret)
+        )
+    };
+    let path = f.dir.private("t.toml", &config("memory"));
+    let mut t = Tunnel::spawn(&f.dir, "t", &["run", "--config", s(&path)]);
+    let addr = t.addr("s");
+    let cred = f.credential("alice");
+    let mut c_tunnel = client(&f.dir, "c", &cred, "1234", &addr, &[]);
+    let c = c_tunnel.addr("client");
+    assert!(login(&c, b"full"));
+    // another store on SIGHUP: refused, the running one kept
+    std::fs::write(&path, config(&f.redis.url())).unwrap();
+    t.signal("HUP");
+    t.wait_log("takes a restart");
+    // a rotated key file (a new current key): earlier tickets no longer open, the client
+    // falls back to M-Pin without a failure and resumes under the new key afterwards
+    std::fs::write(&path, config("memory")).unwrap();
+    std::fs::write(
+        &f.keys,
+        "0e0e0e0e 1111111111111111111111111111111111111111111111111111111111111111\n",
+    )
+    .unwrap();
+    t.signal("HUP");
+    t.wait_log("configuration reloaded");
+    assert!(login(&c, b"after rotation"), "{}", t.log_text());
+    t.wait_log_count("identity=alice method=mpin ", 2);
+    assert!(login(&c, b"resumed"));
+    t.wait_log("identity=alice method=mpin-resumed");
+}
