@@ -21,7 +21,7 @@ struct Args {
     /// Server address, e.g. 127.0.0.1:8443.
     #[arg(long)]
     connect: String,
-    /// The credential file written by enrolment (mode 0600).
+    /// The credential file written by `milagro-tunnel enroll` (mode 0600).
     #[arg(long)]
     credential: PathBuf,
     /// File holding the PIN (mode 0600).

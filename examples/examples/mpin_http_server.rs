@@ -27,7 +27,7 @@ struct Args {
     /// Address to listen on, e.g. 127.0.0.1:8443.
     #[arg(long)]
     listen: String,
-    /// The server-secret file written by `milagro-tunnel provision` / the D-TAs (mode 0600).
+    /// The server-secret file written by `milagro-tunnel server-secret` (mode 0600).
     #[arg(long)]
     server_secret: PathBuf,
     /// Refuse clients without a time permit for today.
