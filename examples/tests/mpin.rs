@@ -230,3 +230,27 @@ fn minimal_client_is_under_40_lines() {
         "its doc comment must state its length ({n})"
     );
 }
+
+#[test]
+fn plain_http_without_mpin_never_reaches_the_handler() {
+    use std::io::{Read, Write};
+    let files = Files::new("examples-http-plain");
+    let (server, addr) = start_server("mpin_http_server", &files, &[]);
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = sock.read_to_end(&mut answer); // the server closes (or resets) the connection
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        !answer.contains("hello") && !answer.contains("HTTP/1.1"),
+        "{answer}"
+    );
+    server.wait_log_count(": refused: ", 1, WAIT);
+    assert!(
+        !server.log_text().contains("handled"),
+        "{}",
+        server.log_text()
+    );
+}
