@@ -8,6 +8,9 @@
 //! assert!(!examples::ABOUT.is_empty());
 //! let suites = examples::parse_suites(&["TLS_AES_128_GCM_SHA256".to_string()]).unwrap();
 //! assert_eq!(suites, vec![milagro_tls::CipherSuite::Aes128GcmSha256]);
+//! // A missing server-secret file is an error naming the file, not a panic.
+//! let e = examples::mpin_acceptor("/nonexistent/ss.json".as_ref(), true).unwrap_err();
+//! assert!(e.contains("/nonexistent/ss.json"), "{e}");
 //! ```
 #![forbid(unsafe_code)]
 
