@@ -34,6 +34,28 @@ use serde::ser::{self, Impossible, Serialize};
 use crate::curve::{self, G1_LEN, GT_LEN, MB};
 use crate::error::PointError;
 
+mod fixed_base;
+pub(crate) use fixed_base::FixedBase;
+
+/// A G1 point multiplied by secret scalars in constant time: a plain point (blst's GLV) or
+/// the table of a point used on every run ([`FixedBase`]).
+pub(crate) trait MulBy {
+    /// `k·P` (`k` reduced mod q first; constant time in `k`).
+    fn mul_by(&self, k: &BIG) -> G1;
+}
+
+impl MulBy for G1 {
+    fn mul_by(&self, k: &BIG) -> G1 {
+        self.mul(k)
+    }
+}
+
+impl MulBy for FixedBase {
+    fn mul_by(&self, k: &BIG) -> G1 {
+        self.mul(k)
+    }
+}
+
 /// A G1 point validated by one of the libraries (never the identity when decoded).
 #[derive(Clone, Debug)]
 pub(crate) struct G1(G1Affine);
@@ -52,14 +74,19 @@ impl G1 {
         out
     }
 
+    /// `k·self` (constant time in `k`).
+    pub fn mul(&self, k: &BIG) -> G1 {
+        G1(mul(self, k).to_affine())
+    }
+
     /// `self + k·P` (`k` reduced mod q first; constant time in `k`).
     pub fn add_mul(&self, k: &BIG, p: &G1) -> G1 {
         G1((G1Projective::from(&self.0) + mul(p, k)).to_affine())
     }
 
-    /// `k·self` (constant time in `k`).
-    pub fn mul(&self, k: &BIG) -> G1 {
-        G1(mul(self, k).to_affine())
+    /// `self + other`.
+    pub fn add(&self, other: &G1) -> G1 {
+        G1((G1Projective::from(&self.0) + other.0).to_affine())
     }
 }
 
@@ -165,6 +192,18 @@ pub(crate) fn q_prepared() -> &'static G2Prepared {
 /// `∏ e(P_i, Q_i)` over prepared G2 points, one final exponentiation (counted per thread).
 pub(crate) fn pairing_product(terms: &[(&G1, &G2Prepared)]) -> GtValue {
     crate::math::count_pairing();
+    product(terms)
+}
+
+/// The client's key pairing `e(Q, P)`, counted apart from the others (in
+/// [`crate::math::client_pairings_on_this_thread`]), so tests that run both sides on one
+/// thread still see whether the server paired.
+pub(crate) fn client_pairing(p: &G1) -> GtValue {
+    crate::math::count_client_pairing();
+    product(&[(p, q_prepared())])
+}
+
+fn product(terms: &[(&G1, &G2Prepared)]) -> GtValue {
     let t: Vec<(&G1Affine, &G2Prepared)> = terms.iter().map(|(p, q)| (&p.0, *q)).collect();
     GtValue(Bls12::multi_miller_loop(&t).final_exponentiation())
 }
@@ -422,6 +461,7 @@ mod tests {
         let mut sum = pair::g1mul(&p, &k);
         sum.add(&some_g1(9));
         let base = g1_from_miracl(&some_g1(9)).unwrap();
+        assert_eq!(base.add(&fast.mul(&k)).to_bytes(), curve::g1_to_bytes(&sum));
         assert_eq!(base.add_mul(&k, &fast).to_bytes(), curve::g1_to_bytes(&sum));
     }
 

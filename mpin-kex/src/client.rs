@@ -1,5 +1,5 @@
-//! The client side: a [`Credential`] (identity, token, optional time permit and the
-//! precomputed pairings) and the sans-IO [`Client`] state machine.
+//! The client side: a [`Credential`] (identity, token, optional time permit, identity points
+//! and cached PIN secrets) and the sans-IO [`Client`] state machine.
 //!
 //! ```text
 //! multi-pass:  hello()  → Hello        …  challenge(Challenge) → (Response, Session)
@@ -9,17 +9,17 @@
 use core::borrow::Borrow;
 use core::fmt;
 
-use miracl_core::bls12381::fp12::FP12;
+use std::sync::{Arc, Mutex};
+
 use rand_core::{CryptoRng, RngCore};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::backend::{g1_decode, g1_decode_on_curve, G1};
-use crate::curve::{
-    big_from, big_to_bytes, g1_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB,
-};
+use crate::backend::{g1_decode, g1_from_miracl, FixedBase, MulBy, G1};
+use crate::curve::{big_from, big_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
 use crate::error::{ClientError, DecodeError};
-use crate::identity::{HashedId, IdentityProfile};
-use crate::math::{self, IdPoints};
+use crate::identity::HashedId;
+use crate::math::{self, BlstIdPoints, IdPoints};
 use crate::messages::{
     Challenge, Hello, OnePassHello, OnePassReply, Response, MAX_IDENTITY_LEN, MAX_MESSAGE_LEN,
 };
@@ -28,24 +28,77 @@ use crate::secrets::{TimePermit, Token};
 use crate::session::{Mode, Session, SessionKey};
 
 /// What a client holds: identity, PIN-less token, optionally today's time permit, the
-/// precomputed `e(Q, TOKEN)`, `e(Q, A)` (two pairings, done once here) and the identity points
-/// `A`, `A + A_T(d)` for the permit's day (public; mapped once, not on every run).
+/// identity points `A`, `A + A_T(d)` for the permit's day (public; mapped once, not on every
+/// run) and a cache of the PIN-combined secrets of the last PIN used (see [`PinSecrets`]).
 pub struct Credential {
     identity: Vec<u8>,
     hashed_id: HashedId,
     token: Token,
     permit: Option<TimePermit>,
-    g1: FP12,
-    g2: FP12,
     pts: IdPoints,
+    /// `pts` on blst, with fixed-base tables (`None` only if they failed to convert, never
+    /// seen: runs then fail).
+    fast: Option<BlstIdPoints>,
+    pin_secrets: Mutex<Option<Arc<PinSecrets>>>,
+}
+
+/// What is fixed per (credential, PIN, permit day): `S = TOKEN + pin·A` and
+/// `SEC = S (+ TP)`, as fixed-base tables (secret: overwritten on drop, never printed).
+/// Cached in the [`Credential`], so a run costs no PIN multiplication and its two secret
+/// multiplications use the tables; an entry is used only for the PIN (compared in constant
+/// time) and day it was made for, and a new permit drops it.
+struct PinSecrets {
+    pin: Pin,
+    day: u32,
+    s: FixedBase,
+    /// `None` without a permit (`SEC = S`).
+    sec: Option<FixedBase>,
+}
+
+impl PinSecrets {
+    fn of(cred: &Credential, pin: &Pin) -> Result<Self, ClientError> {
+        let tp = cred.permit.as_ref().map(TimePermit::point);
+        let (s, sec) =
+            math::client_secrets(&cred.token.point(), &cred.pts.a, pin.value(), tp.as_ref());
+        let table = |p| {
+            g1_from_miracl(p)
+                .map(|p| FixedBase::new(&p))
+                .map_err(|_| ClientError::Degenerate)
+        };
+        Ok(Self {
+            pin: pin.clone(),
+            day: permit_day(cred.permit.as_ref()),
+            s: table(&s)?,
+            sec: tp.is_some().then(|| table(&sec)).transpose()?,
+        })
+    }
+
+    fn sec(&self) -> &FixedBase {
+        self.sec.as_ref().unwrap_or(&self.s)
+    }
+
+    fn is_for(&self, pin: &Pin, day: u32) -> bool {
+        bool::from(self.pin.value().ct_eq(&pin.value())) && self.day == day
+    }
 }
 
 fn permit_day(permit: Option<&TimePermit>) -> u32 {
     permit.map_or(0, TimePermit::day)
 }
 
+fn map_points(id: &HashedId, day: u32) -> (IdPoints, Result<BlstIdPoints, DecodeError>) {
+    let pts = IdPoints::new(id, day);
+    let fast = BlstIdPoints::of(&pts)
+        .map(|f| f.with_tables())
+        .map_err(|source| DecodeError::Point {
+            field: "identity point",
+            source,
+        });
+    (pts, fast)
+}
+
 impl Credential {
-    /// Builds a credential (costs two pairings). The identity must be 1..=1024 bytes.
+    /// Builds a credential (maps the identity points). The identity must be 1..=1024 bytes.
     pub fn new(
         identity: &[u8],
         token: Token,
@@ -58,27 +111,31 @@ impl Credential {
             });
         }
         let hashed_id = HashedId::of(identity);
-        let a = crate::identity::Active::identity_point(&hashed_id);
-        let (g1, g2) = math::precompute(&token.point(), &a);
-        let pts = IdPoints::new(&hashed_id, permit_day(permit.as_ref()));
+        let (pts, fast) = map_points(&hashed_id, permit_day(permit.as_ref()));
+        let fast = Some(fast?);
         Ok(Self {
             identity: identity.to_vec(),
             hashed_id,
             token,
             permit,
-            g1,
-            g2,
             pts,
+            fast,
+            pin_secrets: Mutex::new(None),
         })
     }
 
-    /// Replaces the time permit (e.g. with the new day's).
+    /// Replaces the time permit (e.g. with the new day's); drops the cached PIN secrets.
     pub fn set_permit(&mut self, permit: Option<TimePermit>) {
         let day = permit_day(permit.as_ref());
         if day != permit_day(self.permit.as_ref()) {
-            self.pts = IdPoints::new(&self.hashed_id, day);
+            let (pts, fast) = map_points(&self.hashed_id, day);
+            (self.pts, self.fast) = (pts, fast.ok());
         }
         self.permit = permit;
+        match self.pin_secrets.get_mut() {
+            Ok(cached) => *cached = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
     }
 
     /// The raw identity.
@@ -95,13 +152,21 @@ impl Credential {
     pub fn permit(&self) -> Option<&TimePermit> {
         self.permit.as_ref()
     }
-}
 
-impl Drop for Credential {
-    fn drop(&mut self) {
-        // Best effort: e(Q, TOKEN) is secret.
-        self.g1.zero();
-        self.g2.zero();
+    /// The secrets for `pin` and the current permit day, from the cache or computed (and
+    /// then cached in place of the previous entry).
+    fn secrets_for(&self, pin: &Pin) -> Result<Arc<PinSecrets>, ClientError> {
+        let day = permit_day(self.permit.as_ref());
+        if let Ok(cached) = self.pin_secrets.lock() {
+            if let Some(c) = cached.as_ref().filter(|c| c.is_for(pin, day)) {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let fresh = Arc::new(PinSecrets::of(self, pin)?);
+        if let Ok(mut cached) = self.pin_secrets.lock() {
+            *cached = Some(Arc::clone(&fresh));
+        }
+        Ok(fresh)
     }
 }
 
@@ -118,7 +183,8 @@ impl fmt::Debug for Credential {
 struct Pending {
     x: Zeroizing<[u8; MB]>,
     r: Zeroizing<[u8; MB]>,
-    sec: Zeroizing<[u8; G1_LEN]>,
+    /// `S = TOKEN + pin·A` (for the key) and `SEC` (for `V`).
+    secrets: Arc<PinSecrets>,
     u_prime: [u8; G1_LEN],
     z: [u8; G1_LEN],
     day: u32,
@@ -154,36 +220,34 @@ impl<C: Borrow<Credential>> Client<C> {
         }
     }
 
-    fn commit<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Box<Pending>, [u8; G1_LEN]) {
-        let day = permit_day(self.cred.borrow().permit.as_ref());
-        let pts = &self.cred.borrow().pts;
+    fn commit<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+    ) -> Result<(Box<Pending>, [u8; G1_LEN]), ClientError> {
+        let cred = self.cred.borrow();
+        let day = permit_day(cred.permit.as_ref());
+        let fast = cred.fast.as_ref().ok_or(ClientError::Degenerate)?;
+        let secrets = cred.secrets_for(&self.pin)?;
         let x = random_scalar(rng);
         let r = random_scalar(rng);
-        let tp = self.cred.borrow().permit.as_ref().map(TimePermit::point);
-        let sec = math::client_sec(
-            &self.cred.borrow().token.point(),
-            &pts.a,
-            self.pin.value(),
-            tp.as_ref(),
-        );
-        let [u, z] = math::g1_muls_secret(&pts.a, [&x, &r]);
+        let u = fast.a.mul_by(&x).to_bytes();
+        let z = fast.a.mul_by(&r).to_bytes();
         let u_prime = if day == 0 {
             u
         } else {
-            let [ut] = math::g1_muls_secret(&pts.a_prime, [&x]);
-            ut
+            fast.a_prime.mul_by(&x).to_bytes()
         };
         let pending = Pending {
             x: Zeroizing::new(big_to_bytes(&x)),
             r: Zeroizing::new(big_to_bytes(&r)),
-            sec: Zeroizing::new(g1_to_bytes(&sec)),
+            secrets,
             u_prime,
             z,
             day,
             v_y: None,
             message: Vec::new(),
         };
-        (Box::new(pending), u)
+        Ok((Box::new(pending), u))
     }
 
     /// Multi-pass step 1: draws `x`, `r` and returns the hello.
@@ -191,7 +255,7 @@ impl<C: Borrow<Credential>> Client<C> {
         if !matches!(self.state, State::Start) {
             return Err(ClientError::State("hello() must be the first call"));
         }
-        let (p, u) = self.commit(rng);
+        let (p, u) = self.commit(rng)?;
         let hello = Hello {
             identity: self.cred.borrow().identity.clone(),
             day: p.day,
@@ -215,11 +279,8 @@ impl<C: Borrow<Credential>> Client<C> {
         let y =
             scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
-        let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
-            field: "SEC",
-            source,
-        })?;
-        let v = math::response(&big_from(&p.x), &y, &sec).ok_or(ClientError::Degenerate)?;
+        let v =
+            math::response(&big_from(&p.x), &y, p.secrets.sec()).ok_or(ClientError::Degenerate)?;
         let v = v.to_bytes();
         let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
         Ok((Response { v }, session))
@@ -251,14 +312,10 @@ impl<C: Borrow<Credential>> Client<C> {
             .into());
         }
         loop {
-            let (mut p, u) = self.commit(rng);
+            let (mut p, u) = self.commit(rng)?;
             let y = math::one_pass_y(time, &p.u_prime, message);
-            let sec = g1_decode_on_curve(&p.sec[..]).map_err(|source| DecodeError::Point {
-                field: "SEC",
-                source,
-            })?;
             // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
-            let Some(v) = math::response(&big_from(&p.x), &y, &sec) else {
+            let Some(v) = math::response(&big_from(&p.x), &y, p.secrets.sec()) else {
                 continue;
             };
             let v = v.to_bytes();
@@ -314,15 +371,8 @@ impl<C: Borrow<Credential>> Client<C> {
             &p.z,
             &t_bytes,
         );
-        let key = math::client_key(
-            &self.cred.borrow().g1,
-            &self.cred.borrow().g2,
-            self.pin.value(),
-            &big_from(&p.r),
-            &big_from(&p.x),
-            &h,
-            t,
-        );
+        let key = math::client_key(&p.secrets.s, &big_from(&p.r), &big_from(&p.x), &h, t)
+            .ok_or(ClientError::Degenerate)?;
         Ok(Session {
             identity: self.cred.borrow().identity.clone(),
             hashed_id: self.cred.borrow().hashed_id,

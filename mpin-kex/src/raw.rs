@@ -13,7 +13,7 @@ use crate::backend::G1;
 use crate::curve::{big_to_bytes, g1_decode, g1_to_bytes, gt_to_bytes, scalar_mod_q, G1_LEN, MB};
 use crate::error::DecodeError;
 use crate::identity::{permit_hash, Active, HashedId, IdentityProfile};
-use crate::math::{self, G2Table, IdPoints, ServerPoints, KEY_LEN};
+use crate::math::{self, BlstIdPoints, G2Table, IdPoints, KEY_LEN};
 use crate::pin::Pin;
 use crate::secrets::{ServerSecret, TimePermit, Token};
 
@@ -32,8 +32,8 @@ fn g1_fast(field: &'static str, b: &[u8]) -> Result<G1, DecodeError> {
 }
 
 /// The server's identity points, on the blst backend.
-fn server_points(id: &HashedId, day: u32) -> Result<ServerPoints, DecodeError> {
-    ServerPoints::new(id, day).map_err(|source| DecodeError::Point {
+fn server_points(id: &HashedId, day: u32) -> Result<BlstIdPoints, DecodeError> {
+    BlstIdPoints::new(id, day).map_err(|source| DecodeError::Point {
         field: "identity point",
         source,
     })
@@ -87,7 +87,7 @@ pub fn client_1(
     let pts = IdPoints::new(&id, day);
     let x = scalar_mod_q(x);
     let tp = permit.map(|p| p.point());
-    let sec = math::client_sec(&token.point(), &pts.a, pin.value(), tp.as_ref());
+    let (_, sec) = math::client_secrets(&token.point(), &pts.a, pin.value(), tp.as_ref());
     let u = g1_to_bytes(&crate::curve::g1_mul_secret(&pts.a, &x));
     let ut = (day != 0).then(|| g1_to_bytes(&crate::curve::g1_mul_secret(&pts.a_prime, &x)));
     Client1 {
@@ -191,17 +191,14 @@ pub fn client_key(
     t: &[u8],
 ) -> Result<[u8; KEY_LEN], DecodeError> {
     let a = Active::identity_point(&HashedId::of(identity));
-    let (g1p, g2p) = math::precompute(&token.point(), &a);
+    let (s, _) = math::client_secrets(&token.point(), &a, pin.value(), None);
+    let s = crate::backend::g1_from_miracl(&s).map_err(|source| DecodeError::Point {
+        field: "TOKEN + pin·A",
+        source,
+    })?;
     let t = g1_fast("T", t)?;
-    Ok(math::client_key(
-        &g1p,
-        &g2p,
-        pin.value(),
-        &scalar_mod_q(r),
-        &scalar_mod_q(x),
-        &scalar_mod_q(h),
-        &t,
-    ))
+    math::client_key(&s, &scalar_mod_q(r), &scalar_mod_q(x), &scalar_mod_q(h), &t)
+        .ok_or(UNREADABLE_GT)
 }
 
 /// `SERVER_KEY`: the server's M-Pin Full key (`u_prime` is `UT` with permits, else `U`).

@@ -55,7 +55,7 @@ use crate::lockout::{
     distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
     MemoryFailureStore, Outcome,
 };
-use crate::math::{self, G2Table, ServerPoints};
+use crate::math::{self, BlstIdPoints, G2Table};
 use crate::messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 use crate::policy::{day_of, ServerPolicy, DAY_SECS};
 use crate::replay::{MemoryReplayCache, ReplayCache};
@@ -64,13 +64,26 @@ use crate::session::{Mode, Session, SessionKey};
 
 /// Identity points kept for returning users (they are public; the map costs ~0.14 pairings).
 const POINT_CACHE_ENTRIES: usize = 4096;
+/// Runs of one (identity, day) after which its points get fixed-base tables: a pair costs
+/// about as much as 55 runs save (3 multiplications each, 0.46 M instructions less apiece).
+const TABLES_AFTER: u32 = 64;
+/// At most this many cached (identity, day) entries hold tables (≈ 184 KiB each, public).
+const TABLED_ENTRIES: usize = 32;
+
+/// The bounded cache of identity points (public values only).
+#[derive(Default)]
+struct PointCache {
+    map: HashMap<(HashedId, u32), (BlstIdPoints, u32)>,
+    /// Entries of `map` with tables.
+    tabled: usize,
+}
 
 /// The server secret with its precomputed Miller-loop table, and a bounded cache of identity
-/// points `A`, `A + A_T(d)` for returning users.
+/// points `A`, `A + A_T(d)` for returning users (with fixed-base tables for the most frequent).
 pub struct ServerKey {
     table: G2Table,
     _secret: ServerSecret,
-    points: Mutex<HashMap<(HashedId, u32), ServerPoints>>,
+    points: Mutex<PointCache>,
 }
 
 impl ServerKey {
@@ -80,28 +93,44 @@ impl ServerKey {
         Ok(Self {
             table,
             _secret: secret,
-            points: Mutex::new(HashMap::new()),
+            points: Mutex::new(PointCache::default()),
         })
     }
 
-    fn id_points(&self, id: &HashedId, day: u32) -> Result<ServerPoints, AuthError> {
-        if let Some(p) = self
-            .points
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(*id, day)).cloned())
-        {
-            return Ok(p);
-        }
-        let pts = ServerPoints::new(id, day)
-            .map_err(|_| AuthError::Degenerate("A or A + A_T(d) is the identity"))?;
-        if let Ok(mut m) = self.points.lock() {
-            if m.len() >= POINT_CACHE_ENTRIES {
-                m.clear();
+    fn id_points(&self, id: &HashedId, day: u32) -> Result<BlstIdPoints, AuthError> {
+        let key = (*id, day);
+        let hit = self.points.lock().ok().and_then(|mut c| {
+            let room = c.tabled < TABLED_ENTRIES;
+            let (pts, uses) = c.map.get_mut(&key)?;
+            *uses = uses.saturating_add(1);
+            let build = *uses == TABLES_AFTER && room && !pts.has_tables();
+            Some((pts.clone(), build))
+        });
+        match hit {
+            // the table is built outside the lock, by the one run that reached the count
+            Some((pts, true)) => {
+                let tabled = pts.with_tables();
+                if let Ok(mut c) = self.points.lock() {
+                    if let Some(entry) = c.map.get_mut(&key) {
+                        entry.0 = tabled.clone();
+                        c.tabled += 1;
+                    }
+                }
+                Ok(tabled)
             }
-            m.insert((*id, day), pts.clone());
+            Some((pts, false)) => Ok(pts),
+            None => {
+                let pts = BlstIdPoints::new(id, day)
+                    .map_err(|_| AuthError::Degenerate("A or A + A_T(d) is the identity"))?;
+                if let Ok(mut c) = self.points.lock() {
+                    if c.map.len() >= POINT_CACHE_ENTRIES {
+                        *c = PointCache::default();
+                    }
+                    c.map.insert(key, (pts.clone(), 1));
+                }
+                Ok(pts)
+            }
         }
-        Ok(pts)
     }
 }
 
@@ -214,7 +243,7 @@ struct Pending {
     t: [u8; G1_LEN],
     started: u64,
     /// `A` and `A'`, computed once per run (the hash-to-curve map is not free).
-    pts: ServerPoints,
+    pts: BlstIdPoints,
 }
 
 enum State {
