@@ -4,12 +4,12 @@
 #![forbid(unsafe_code)]
 use std::{error::Error, path::Path, process::ExitCode, sync::Arc};
 
-use dta_lite::{files::CredentialFile, pin_input::read_pin};
+use dta_client::{files::CredentialFile, pin_input::read_pin};
 use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 async fn run(addr: &str, credential: &str, pin: &str, line: &str) -> Result<(), Box<dyn Error>> {
-    let day = mpin_kex::policy::day_of(dta_lite::clock::now());
+    let day = mpin_kex::policy::day_of(dta_client::clock::now());
     let credential = CredentialFile::load(Path::new(credential))?.to_credential(day)?;
     let config = MpinClientConfig::new(Arc::new(credential), read_pin(Some(Path::new(pin)))?);
     let sock = tokio::net::TcpStream::connect(addr).await?;

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dta_lite::files::{CredentialFile, ServerSecretFile};
+use dta_client::files::{CredentialFile, ServerSecretFile};
 use milagro_tls::mpin::{MpinAcceptor, MpinClientConfig, MpinConnector, MpinServerConfig};
 use milagro_tls::{CipherSuite, HashAlgorithm, NamedGroup};
 use mpin_kex::{policy, ServerContext, ServerKey, ServerPolicy};
@@ -58,7 +58,7 @@ pub fn psk_hash(suites: &[CipherSuite]) -> HashAlgorithm {
     suites.first().map_or(HashAlgorithm::Sha256, |s| s.hash())
 }
 
-/// An M-Pin acceptor for the server secret in `server_secret` (a `dta-lite` server-secret
+/// An M-Pin acceptor for the server secret in `server_secret` (a D-TA server-secret
 /// file, mode 0600). With `require_permits`, clients without a time permit for today are
 /// refused. Errors name the file and what is wrong with it.
 pub fn mpin_acceptor(server_secret: &Path, require_permits: bool) -> Result<MpinAcceptor, String> {
@@ -73,16 +73,16 @@ pub fn mpin_acceptor(server_secret: &Path, require_permits: bool) -> Result<Mpin
     Ok(MpinAcceptor::new(Arc::new(config)))
 }
 
-/// An M-Pin connector for the credential in `credential` (a `dta-lite` credential file,
+/// An M-Pin connector for the credential in `credential` (a D-TA credential file,
 /// mode 0600; today's time permit is used if it holds one) and the PIN in `pin_file`
 /// (mode 0600). Errors name the file and what is wrong with it.
 pub fn mpin_connector(credential: &Path, pin_file: &Path) -> Result<MpinConnector, String> {
     let file = CredentialFile::load(credential).map_err(|e| e.to_string())?;
-    let today = policy::day_of(dta_lite::clock::now());
+    let today = policy::day_of(dta_client::clock::now());
     let credential = file
         .to_credential(today)
         .map_err(|e| format!("{}: {e}", credential.display()))?;
-    let pin = dta_lite::pin_input::read_pin(Some(pin_file)).map_err(|e| e.to_string())?;
+    let pin = dta_client::pin_input::read_pin(Some(pin_file)).map_err(|e| e.to_string())?;
     let config = MpinClientConfig::new(Arc::new(credential), pin);
     Ok(MpinConnector::new(Arc::new(config)))
 }

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-use dta_lite::client::DtaEndpoint;
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
+use dta_client::client::DtaEndpoint;
+use dta_client::files::{CredentialFile, ServerSecretFile};
+use dta_client::ra::RaKey;
 use mpin_kex::HashedId;
 use test_support::{example_bin, today, MpinWorld, ProcessGuard, TempDir, WAIT};
 
@@ -58,7 +58,7 @@ impl Files {
     fn credential(&self, id: &str, permit: bool) -> PathBuf {
         let grant =
             self.ra
-                .grant_client(&HashedId::of(id.as_bytes()), dta_lite::clock::now(), 3600);
+                .grant_client(&HashedId::of(id.as_bytes()), dta_client::clock::now(), 3600);
         let token = self.world.token(id.as_bytes(), PIN);
         let mut file = CredentialFile::new(id.into(), token, vec![self.dta.clone()], grant);
         if permit {
