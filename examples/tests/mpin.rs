@@ -254,3 +254,18 @@ fn plain_http_without_mpin_never_reaches_the_handler() {
         server.log_text()
     );
 }
+
+#[test]
+fn client_refuses_a_credential_others_can_read_before_connecting() {
+    use std::os::unix::fs::PermissionsExt;
+    let files = Files::new("examples-http-mode");
+    let alice = files.credential("alice", true);
+    std::fs::set_permissions(&alice, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Nothing listens there: the client must stop at the file, before any connection.
+    let (status, out, err) = http_get("127.0.0.1:1", &alice, &files.pin(PIN));
+    assert!(!status.success(), "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(&alice.display().to_string()), "{err}");
+    assert!(err.contains("readable by group or others"), "{err}");
+    assert!(!err.contains("connect"), "{err}");
+}
