@@ -177,7 +177,7 @@ impl TicketStore {
     }
 }
 
-/// Server ticket issuing (in [`ServerConfig::tickets`](crate::ServerConfig::tickets)).
+/// Server ticket issuing (in [`Options::tickets`](crate::Options::tickets) of a [`ServerConfig`](crate::ServerConfig)).
 /// With settings present the server also resumes tickets from
 /// [`store`](Self::store), unless [`redeem`](Self::redeem) is off.
 #[derive(Clone)]
