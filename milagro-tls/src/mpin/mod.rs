@@ -185,6 +185,8 @@ impl MpinError {
                 | A::SourceLockedOut { .. }
                 | A::DistributedLockedOut { .. }
                 | A::Busy
+                | A::Revoked
+                | A::StateUnavailable
                 | A::Expired(_) => false,
             },
             MpinError::Io(_)
