@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::Once;
 
 use dta_client::client::DtaEndpoint;
 use dta_client::files::{CredentialFile, ServerSecretFile};
@@ -78,9 +79,43 @@ impl Files {
     }
 }
 
+/// The example program `name`, built first: `cargo test --test mpin` alone does not build
+/// the examples (only an unfiltered `cargo test` does), and a stale program would be tested.
+/// Builds them once per test process with this test's cargo, profile and target folder.
+fn program(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "examples",
+            "--examples",
+            "--target-dir",
+        ])
+        .arg(profile_dir.parent().unwrap());
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+            None => panic!("{} is not a cargo profile folder", profile_dir.display()),
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "building the examples failed: {status}");
+    });
+    example_bin(name)
+}
+
 /// Starts the server example `name` on a free loopback port; returns it and its address.
 fn start_server(name: &str, files: &Files, extra: &[&str]) -> (ProcessGuard, String) {
-    let mut cmd = Command::new(example_bin(name));
+    let mut cmd = Command::new(program(name));
     cmd.args(["--listen", "127.0.0.1:0", "--server-secret"])
         .arg(files.server_secret())
         .args(extra);
@@ -97,7 +132,7 @@ fn start_server(name: &str, files: &Files, extra: &[&str]) -> (ProcessGuard, Str
 
 /// Runs an example client to its end (at most [`WAIT`]); returns (status, stdout, stderr).
 fn run_client(name: &str, args: &[&Path]) -> (ExitStatus, String, String) {
-    let mut cmd = Command::new(example_bin(name));
+    let mut cmd = Command::new(program(name));
     cmd.args(args);
     let mut client = ProcessGuard::spawn_piped(&mut cmd, name).unwrap();
     drop(client.child.stdin.take());
