@@ -5,15 +5,17 @@
 //! programs read exactly what enrolment would have left on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::Once;
 
+use common::program;
 use dta_client::client::DtaEndpoint;
 use dta_client::files::{CredentialFile, ServerSecretFile};
 use dta_client::ra::RaKey;
 use mpin_kex::HashedId;
-use test_support::{example_bin, today, MpinWorld, ProcessGuard, TempDir, WAIT};
+use test_support::{today, MpinWorld, ProcessGuard, TempDir, WAIT};
 
 /// The PIN alice enrolled with.
 const PIN: u32 = 1234;
@@ -77,40 +79,6 @@ impl Files {
     fn pin(&self, pin: u32) -> PathBuf {
         self.dir.private(&format!("pin-{pin}"), &format!("{pin}\n"))
     }
-}
-
-/// The example program `name`, built first: `cargo test --test mpin` alone does not build
-/// the examples (only an unfiltered `cargo test` does), and a stale program would be tested.
-/// Builds them once per test process with this test's cargo, profile and target folder.
-fn program(name: &str) -> PathBuf {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "examples",
-            "--examples",
-            "--target-dir",
-        ])
-        .arg(profile_dir.parent().unwrap());
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-            None => panic!("{} is not a cargo profile folder", profile_dir.display()),
-        }
-        let status = cmd.status().unwrap();
-        assert!(status.success(), "building the examples failed: {status}");
-    });
-    example_bin(name)
 }
 
 /// Starts the server example `name` on a free loopback port; returns it and its address.
