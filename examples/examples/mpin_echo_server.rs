@@ -49,6 +49,7 @@ fn describe(peer: &Peer) -> String {
             mode, day, resumed, ..
         } => format!("{id} (M-Pin {mode:?}, permit day {day}, resumed {resumed})"),
         Peer::Psk { .. } => format!("{id} (static PSK)"),
+        Peer::P2p { day, .. } => format!("{id} (P2P device, permit day {day})"),
     }
 }
 
