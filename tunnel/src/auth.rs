@@ -19,6 +19,7 @@ use milagro_tls::{
 
 use crate::addr::BoxStream;
 use crate::config::{ClientAuth, ServerAuth};
+use crate::fleet::Fleet;
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 
@@ -84,10 +85,12 @@ pub enum AuthError {
     Mpin(String),
 }
 
-/// Builds the client side of `spec` with `options`.
+/// Builds the client side of `spec` with `options`; `concurrency` (the connection limit)
+/// sizes an M-Pin client's ticket pool.
 pub fn build_client(
     spec: &ClientAuth,
     options: &Options,
+    concurrency: usize,
 ) -> Result<Arc<dyn AuthClient>, AuthError> {
     match spec {
         ClientAuth::Psk { secrets, identity } => {
@@ -115,14 +118,16 @@ pub fn build_client(
             *one_pass,
             *resume,
             options,
+            concurrency,
         )?)),
     }
 }
 
-/// Builds the server side of `spec` with `options`.
+/// Builds the server side of `spec` with `options`; an M-Pin server decides with `fleet`.
 pub fn build_server(
     spec: &ServerAuth,
     options: &Options,
+    fleet: &Fleet,
 ) -> Result<Arc<dyn AuthServer>, AuthError> {
     match spec {
         ServerAuth::Psk { secrets } => {
@@ -146,6 +151,7 @@ pub fn build_server(
             psk_secrets.as_deref(),
             lockout,
             options,
+            fleet,
         )?)),
     }
 }

@@ -40,6 +40,25 @@ pub enum Command {
     ServerSecret(ServerSecretArgs),
     /// Fetch time permits for a credential.
     Permit(PermitArgs),
+    /// Stop an identity's new logins and resumptions on every replica sharing --state.
+    Revoke(StateAdminArgs),
+    /// Let an identity in again on every replica sharing --state: lifts a revocation and
+    /// clears its lockout.
+    Unlock(StateAdminArgs),
+}
+
+/// `revoke` / `unlock` arguments.
+#[derive(Debug, Args)]
+pub struct StateAdminArgs {
+    /// The fleet's shared state: redis://HOST:PORT/DB or rediss://HOST:PORT/DB.
+    #[arg(long, value_name = "URL")]
+    pub state: String,
+    /// File holding the Redis password (else MILAGRO_STATE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub state_password_file: Option<PathBuf>,
+    /// The identity.
+    #[arg(long, value_name = "ID")]
+    pub identity: String,
 }
 
 /// `run` arguments.
@@ -192,6 +211,17 @@ pub struct TunnelArgs {
     /// Seconds live connections get after SIGTERM.
     #[arg(long, value_name = "SECS")]
     pub drain_timeout: Option<f64>,
+    /// M-Pin server: shared state of a fleet, `memory` (this process, the default) or
+    /// redis://HOST:PORT/DB (rediss:// for TLS); logins it cannot decide are refused.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// M-Pin server: file holding the Redis password (else MILAGRO_STATE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub state_password_file: Option<PathBuf>,
+    /// M-Pin server: ticket keys shared by the replicas (mode 0600; lines `ID KEY`, current
+    /// first) [default: with a redis:// state the fleet's keys in Redis, else a random key].
+    #[arg(long, value_name = "FILE")]
+    pub ticket_key_file: Option<PathBuf>,
 }
 
 impl TunnelArgs {
@@ -225,6 +255,10 @@ impl TunnelArgs {
             max_handshakes: self.max_handshakes,
             max_handshakes_per_source: self.max_handshakes_per_source,
         };
-        Config::from_flags(raw, self.status.as_deref(), self.drain_timeout)
+        Config::from_flags(raw, self.status.as_deref(), self.drain_timeout)?.with_fleet_flags(
+            self.state.as_deref(),
+            self.state_password_file.clone(),
+            self.ticket_key_file.clone(),
+        )
     }
 }

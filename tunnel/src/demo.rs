@@ -137,7 +137,8 @@ async fn start_service(toml: &str, shared: &Arc<Shared>) -> Result<ServiceHandle
         .bind()
         .await
         .map_err(at("binding a tunnel"))?;
-    let runtime = Runtime::build(service).map_err(at("starting a tunnel"))?;
+    let fleet = crate::fleet::Fleet::open(&config.fleet).map_err(at("opening the state"))?;
+    let runtime = Runtime::build(service, &fleet).map_err(at("starting a tunnel"))?;
     Ok(ServiceHandle::start(
         listener,
         Arc::new(runtime),

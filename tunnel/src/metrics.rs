@@ -12,6 +12,8 @@
 //! | `milagro_tunnel_connect_errors_total` | service (forward target unreachable) |
 //! | `milagro_tunnel_bytes_total` | service, direction (`in`: from the accepted side, `out`: to it) |
 //! | `milagro_tunnel_reloads_total` | result (`ok`, `failed`) |
+//! | `milagro_tunnel_state_up` | — (1 while the shared state store answers, else 0) |
+//! | `milagro_tunnel_state_errors_total` | — (state calls that failed closed: no answer) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -92,6 +94,10 @@ pub struct Metrics {
     pub handshaking: Family<ServiceLabel, Gauge>,
     /// Truncated TLS streams (EOF without close_notify).
     pub truncations: Family<ServiceLabel, Counter>,
+    /// 1 while the shared state store answers.
+    pub state_up: Gauge,
+    /// State calls that failed closed.
+    pub state_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -145,7 +151,21 @@ impl Metrics {
             "TLS streams the peer ended without close_notify (the plaintext side was reset)",
             truncations.clone(),
         );
+        let state_up = Gauge::default();
+        let state_errors = Counter::default();
+        registry.register(
+            "state_up",
+            "1 while the shared state store (memory or Redis) answers; 0: M-Pin logins are refused",
+            state_up.clone(),
+        );
+        registry.register(
+            "state_errors",
+            "Calls to the shared state store that got no answer and failed closed",
+            state_errors.clone(),
+        );
         Self {
+            state_up,
+            state_errors,
             registry,
             connections,
             active,
@@ -167,6 +187,14 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// Brings the state metrics up to date with `fleet`'s store.
+    pub fn observe_state(&self, fleet: &crate::fleet::Fleet) {
+        self.state_up.set(i64::from(fleet.state.health().is_ok()));
+        let failed = fleet.state.failed_calls();
+        self.state_errors
+            .inc_by(failed.saturating_sub(self.state_errors.get()));
     }
 
     /// Counts a handshake result.

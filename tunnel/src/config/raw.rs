@@ -23,6 +23,12 @@ pub struct RawConfig {
     pub status: Option<String>,
     /// SIGTERM drain deadline, seconds.
     pub drain_timeout: Option<f64>,
+    /// `memory` or a Redis URL: the M-Pin servers' shared state.
+    pub state: Option<String>,
+    /// File holding the Redis password.
+    pub state_password_file: Option<PathBuf>,
+    /// Ticket keys shared by a fleet's replicas (mode 0600).
+    pub ticket_key_file: Option<PathBuf>,
     /// The services.
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,

@@ -12,9 +12,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod files;
+mod fleet;
 
 #[allow(unused_imports)] // not every test uses the M-Pin files
 pub use files::*;
+#[allow(unused_imports)] // not every test uses the fleet helpers
+pub use fleet::*;
 pub use test_support::{ProcessGuard, TempDir, WAIT};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_milagro-tunnel");
