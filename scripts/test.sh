@@ -22,5 +22,6 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== milagro-tls without tokio"; cargo test -p milagro-tls --no-default-features --lib
 echo "== cargo test"
 cargo test --workspace

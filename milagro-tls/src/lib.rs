@@ -66,6 +66,7 @@ pub mod psk;
 pub mod psk_file;
 pub mod record;
 pub mod server;
+#[cfg(feature = "tokio")]
 pub mod stream;
 pub mod suites;
 pub mod ticket;
@@ -80,6 +81,7 @@ pub use limits::{ConnectionLimits, ConnectionStats};
 pub use options::{system_clock, Clock, Options, DEFAULT_HANDSHAKE_TIMEOUT};
 pub use psk::{Psk, PskStore, StaticPskStore};
 pub use server::{ServerConfig, ServerConnection};
+#[cfg(feature = "tokio")]
 pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};

@@ -133,8 +133,8 @@ mod tests {
     use super::*;
     use crate::messages::ClientHello;
     use crate::{
-        Acceptor, ClientConfig, ClientConnection, Connector, HashAlgorithm, Psk, ServerConfig,
-        ServerConnection, StaticPskStore,
+        ClientConfig, ClientConnection, HashAlgorithm, Psk, ServerConfig, ServerConnection,
+        StaticPskStore,
     };
 
     fn psk() -> Psk {
@@ -229,7 +229,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tokio")] // the adapters
     fn connector_and_acceptor_read_the_timeout_from_the_options() {
+        use crate::{Acceptor, Connector};
         let options = Options {
             handshake_timeout: Duration::from_millis(50),
             ..Options::default()

@@ -110,7 +110,6 @@ pub struct TlsStream<IO> {
     conn: ConnectionCommon,
     wbuf: Vec<u8>,
     wpos: usize,
-    peer_identity: Option<Vec<u8>>,
     wakers: Wakers,
 }
 
@@ -142,6 +141,18 @@ impl<IO> std::fmt::Debug for TlsStream<IO> {
 }
 
 impl<IO> TlsStream<IO> {
+    /// A stream over `conn`, whose handshake has been (or is being) run by the caller; output
+    /// still queued in `conn` goes out with the next write, flush or read.
+    pub(crate) fn established(io: IO, conn: ConnectionCommon) -> Self {
+        Self {
+            io,
+            conn,
+            wbuf: Vec::new(),
+            wpos: 0,
+            wakers: Wakers::default(),
+        }
+    }
+
     /// The sans-IO connection.
     pub fn connection(&self) -> &ConnectionCommon {
         &self.conn
@@ -188,16 +199,6 @@ impl<IO> TlsStream<IO> {
     /// from (or use [`ClientConfig::ticket_cache`](crate::ClientConfig::ticket_cache)).
     pub fn take_tickets(&mut self) -> Vec<crate::ticket::ClientTicket> {
         self.conn.take_tickets()
-    }
-
-    /// Server side of the M-Pin channel: the peer's authenticated M-Pin
-    /// identity (also after a resumed handshake); `None` for other peers.
-    pub fn peer_mpin_identity(&self) -> Option<&[u8]> {
-        self.peer_identity.as_deref()
-    }
-
-    pub(crate) fn set_peer_mpin_identity(&mut self, identity: Vec<u8>) {
-        self.peer_identity = Some(identity);
     }
 
     /// RFC 8446 exporter.
@@ -261,14 +262,7 @@ impl<IO> TlsStream<IO> {
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     async fn handshake(io: IO, conn: ConnectionCommon, timeout: Duration) -> io::Result<Self> {
-        let mut s = Self {
-            io,
-            conn,
-            wbuf: Vec::new(),
-            wpos: 0,
-            peer_identity: None,
-            wakers: Wakers::default(),
-        };
+        let mut s = Self::established(io, conn);
         match tokio::time::timeout(timeout, poll_fn(|cx| s.poll_handshake(cx))).await {
             Ok(Ok(())) => Ok(s),
             Ok(Err(e)) => Err(e),

@@ -341,7 +341,12 @@ async fn serve_n(
             tcp.peek(&mut first).await.unwrap();
             let one = async {
                 let (mut tls, peer) = acceptor.accept(tcp).await?;
-                let peer_mpin_identity = tls.peer_mpin_identity().map(<[u8]>::to_vec);
+                // the authenticated M-Pin identity is the acceptor's `Peer` (the TLS stream is
+                // generic and knows nothing of M-Pin)
+                let peer_mpin_identity = match &peer {
+                    Peer::Mpin { identity, .. } => Some(identity.clone()),
+                    Peer::Psk { .. } => None,
+                };
                 let mut buf = vec![0u8; 4096];
                 loop {
                     let n = tls.read(&mut buf).await?;
@@ -437,7 +442,7 @@ async fn reused_ticket_is_refused() {
     let w = World::new();
     let (addr, server) = serve_n(w.server(ServerPolicy::default()), 3).await;
     let mut cfg = MpinClientConfig::new(w.credential(7, true), Pin::new(7).unwrap());
-    cfg.resume = false;
+    cfg.options.resume = false;
     let mut tls = MpinConnector::new(Arc::new(cfg))
         .connect(TcpStream::connect(addr).await.unwrap())
         .await
@@ -482,10 +487,10 @@ async fn ticket_expires_with_the_permit_day() {
     let now = Arc::new(std::sync::atomic::AtomicU64::new(day_end - 600));
     let mut scfg = w.server(ServerPolicy::default());
     let server_now = now.clone();
-    scfg.clock = Arc::new(move || server_now.load(std::sync::atomic::Ordering::SeqCst));
+    scfg.options.clock = Arc::new(move || server_now.load(std::sync::atomic::Ordering::SeqCst));
     let (addr, server) = serve_n(scfg, 2).await;
     let mut cfg = MpinClientConfig::new(w.credential_on(3, Some(day)), Pin::new(3).unwrap());
-    cfg.clock = Arc::new(move || day_end - 600);
+    cfg.options.clock = Arc::new(move || day_end - 600);
     let connector = MpinConnector::new(Arc::new(cfg));
     let mut tls = connector
         .connect(TcpStream::connect(addr).await.unwrap())
@@ -523,7 +528,7 @@ async fn without_resume_every_connection_runs_m_pin() {
     let w = World::new();
     let (addr, server) = serve_n(w.server(ServerPolicy::default()), 2).await;
     let mut cfg = MpinClientConfig::new(w.credential(11, true), Pin::new(11).unwrap());
-    cfg.resume = false;
+    cfg.options.resume = false;
     let connector = MpinConnector::new(Arc::new(cfg));
     assert!(!connect_echo(&connector, addr).await.unwrap());
     assert!(!connector.has_ticket());

@@ -107,7 +107,7 @@ async fn login(connector: &MpinConnector, addr: std::net::SocketAddr) -> std::io
 
 fn connector(cred: Arc<Credential>, pin: u32, resume: bool) -> MpinConnector {
     let mut cfg = MpinClientConfig::new(cred, Pin::new(pin).unwrap());
-    cfg.resume = resume;
+    cfg.options.resume = resume;
     MpinConnector::new(Arc::new(cfg))
 }
 

@@ -119,10 +119,9 @@ impl MpinClient {
             .map_err(|_| io::Error::other("credential task failed"))?
             .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
         let mut cfg = MpinClientConfig::new(Arc::new(cred), self.pin.clone());
-        cfg.cipher_suites = self.options.cipher_suites.clone();
-        cfg.groups = self.options.groups.clone();
-        cfg.resume = self.resume;
-        cfg.clock = Arc::new(dta_lite::clock::now);
+        cfg.options = self.options.clone();
+        cfg.options.resume = self.resume;
+        cfg.options.clock = Arc::new(dta_lite::clock::now);
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
@@ -277,9 +276,8 @@ impl MpinServer {
             failures,
         };
         let mut cfg = MpinServerConfig::new(context);
-        cfg.clock = Arc::new(dta_lite::clock::now);
-        cfg.cipher_suites = options.cipher_suites.clone();
-        cfg.groups = options.groups.clone();
+        cfg.options = options.clone();
+        cfg.options.clock = Arc::new(dta_lite::clock::now);
         if let Some(p) = psk_secrets {
             let store: StaticPskStore = load_psk_secrets(p, HashAlgorithm::Sha256)?
                 .into_iter()

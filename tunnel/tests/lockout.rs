@@ -268,7 +268,7 @@ fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) ->
             sock.bind((source, 0).into())?;
             let tcp = sock.connect(addr).await?;
             let mut cfg = MpinClientConfig::new(cred, Pin::new(1234).unwrap());
-            cfg.resume = false;
+            cfg.options.resume = false;
             let mut tls = MpinConnector::new(Arc::new(cfg)).connect(tcp).await?;
             tls.write_all(msg).await?;
             let mut back = vec![0u8; msg.len()];

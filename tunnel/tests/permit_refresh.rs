@@ -61,8 +61,8 @@ async fn login_with_permit(server: &str, cred: &Path, permit_day: u32) -> bool {
     let credential = file.to_credential(permit_day).unwrap();
     assert!(credential.permit().is_some());
     let mut cfg = MpinClientConfig::new(Arc::new(credential), "2580".parse().unwrap());
-    cfg.clock = Arc::new(dta_lite::clock::now);
-    cfg.resume = false;
+    cfg.options.clock = Arc::new(dta_lite::clock::now);
+    cfg.options.resume = false;
     let connector = MpinConnector::new(Arc::new(cfg));
     let tcp = tokio::net::TcpStream::connect(server).await.unwrap();
     let Ok(mut s) = connector.connect(tcp).await else {

@@ -57,16 +57,26 @@ pub fn static_psk() -> Option<Psk> {
     Psk::new(STATIC_ID, STATIC_KEY, HashAlgorithm::Sha256).ok()
 }
 
-/// The acceptor under test: the mpin-kex fuzz server context (no lockout, no replay cache,
-/// so inputs do not depend on each other), clock fixed at `NOW`, a static PSK for plain TLS
-/// peers and the default ticket store; a 2 s handshake timeout.
+/// The server settings under test: the mpin-kex fuzz server context (no lockout, no replay
+/// cache, so inputs do not depend on each other), clock fixed at `NOW`, a static PSK for plain
+/// TLS peers and the default ticket store.
+pub fn server_config() -> Arc<MpinServerConfig> {
+    static CONFIG: OnceLock<Arc<MpinServerConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut cfg = MpinServerConfig::new(context().clone());
+            cfg.options.clock = Arc::new(|| NOW);
+            cfg.static_psks = static_psk()
+                .map(|p| Arc::new([p].into_iter().collect::<StaticPskStore>()) as Arc<_>);
+            Arc::new(cfg)
+        })
+        .clone()
+}
+
+/// The acceptor under test: [`server_config`] with a 2 s handshake timeout.
 pub fn acceptor() -> &'static MpinAcceptor {
     static ACCEPTOR: OnceLock<MpinAcceptor> = OnceLock::new();
     ACCEPTOR.get_or_init(|| {
-        let mut cfg = MpinServerConfig::new(context().clone());
-        cfg.clock = Arc::new(|| NOW);
-        cfg.static_psks =
-            static_psk().map(|p| Arc::new([p].into_iter().collect::<StaticPskStore>()) as Arc<_>);
-        MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(Duration::from_secs(2))
+        MpinAcceptor::new(server_config()).with_handshake_timeout(Duration::from_secs(2))
     })
 }

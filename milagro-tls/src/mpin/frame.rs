@@ -5,6 +5,7 @@
 //! frame:                  type:u8 ‖ length:u24 ‖ body
 //! ```
 
+#[cfg(feature = "tokio")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::MpinError;
@@ -67,7 +68,24 @@ pub fn parse_header(h: [u8; 4]) -> Result<(FrameType, usize), MpinError> {
     Ok((t, len))
 }
 
+/// Takes one whole frame off the front of `buf` (the sans-IO connections' input), or `None`
+/// while it is incomplete. A bad header fails as soon as its 4 bytes are there, so an
+/// oversized frame is refused before its body is buffered.
+pub(crate) fn take(buf: &mut Vec<u8>) -> Result<Option<(FrameType, Vec<u8>)>, MpinError> {
+    let Some(&[a, b, c, d]) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let (t, len) = parse_header([a, b, c, d])?;
+    if buf.len() < 4 + len {
+        return Ok(None);
+    }
+    let body = buf[4..4 + len].to_vec();
+    buf.drain(..4 + len);
+    Ok(Some((t, body)))
+}
+
 /// Reads exactly one frame (never more bytes than the frame holds).
+#[cfg(feature = "tokio")]
 pub async fn read<IO: AsyncRead + Unpin>(io: &mut IO) -> Result<(FrameType, Vec<u8>), MpinError> {
     let mut h = [0u8; 4];
     io.read_exact(&mut h).await?;
@@ -78,6 +96,7 @@ pub async fn read<IO: AsyncRead + Unpin>(io: &mut IO) -> Result<(FrameType, Vec<
 }
 
 /// Reads a frame that must be of type `want` (a failure frame becomes [`MpinError::Refused`]).
+#[cfg(feature = "tokio")]
 pub async fn expect<IO: AsyncRead + Unpin>(
     io: &mut IO,
     want: FrameType,
@@ -90,6 +109,7 @@ pub async fn expect<IO: AsyncRead + Unpin>(
 }
 
 /// Writes bytes and flushes.
+#[cfg(feature = "tokio")]
 pub async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, bytes: &[u8]) -> Result<(), MpinError> {
     io.write_all(bytes).await?;
     io.flush().await?;
@@ -122,5 +142,21 @@ mod tests {
         assert_eq!(MAX_BODY, 2464, "PROTOCOL.md states this bound");
         let h = (max + 1).to_be_bytes();
         assert!(parse_header([0x04, h[1], h[2], h[3]]).is_err());
+    }
+
+    #[test]
+    fn take_waits_for_whole_frames_and_refuses_oversize_headers_early() {
+        let f = encode(FrameType::Challenge, &[9; 5]);
+        let mut buf = f[..6].to_vec();
+        assert!(take(&mut buf).unwrap().is_none(), "incomplete body");
+        buf.extend_from_slice(&f[6..]);
+        buf.push(0x16);
+        assert_eq!(
+            take(&mut buf).unwrap(),
+            Some((FrameType::Challenge, vec![9; 5]))
+        );
+        assert_eq!(buf, [0x16], "bytes after the frame stay");
+        let mut huge = vec![0x01, 0xff, 0xff, 0xff];
+        assert!(matches!(take(&mut huge), Err(MpinError::Protocol(_))));
     }
 }

@@ -1,5 +1,71 @@
 //! The M-Pin channel: M-Pin Full authentication in front of the TLS 1.3 PSK engine
-//! (DESIGN §4; byte layout in `milagro-tls/PROTOCOL.md`).
+//! (DESIGN §4; byte layout and layers in `milagro-tls/PROTOCOL.md`).
+//!
+//! The protocol is sans-IO: [`MpinClientConnection`] and [`MpinServerConnection`] take bytes
+//! in ([`Handshake::read_input`]), give bytes out ([`Handshake::take_output`]) and say what
+//! they need next ([`Status`]); the pairing work comes out as a [`Job`] to run on any thread.
+//! With the `tokio` feature (default), [`MpinConnector`] and [`MpinAcceptor`] drive them over
+//! async sockets. Both ends in memory, each job on a thread of its own:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use milagro_tls::mpin::{
+//!     Handshake, MpinClientConfig, MpinClientConnection, MpinServerConfig,
+//!     MpinServerConnection, Peer, Status,
+//! };
+//! use milagro_tls::TicketCache;
+//! use mpin_kex::*;
+//! # use rand_core::OsRng;
+//! # let dta = MasterShare::generate(&mut OsRng);
+//! # let server_secret = ServerSecret::combine(&[dta.server_secret_share()])?;
+//! # let h = HashedId::of(b"alice");
+//! # let secret = ClientSecret::combine(&[dta.client_secret_share(&h)])?;
+//! # let token = Token::extract(&secret, b"alice", &Pin::new(1234)?)?;
+//! # let credential = Arc::new(Credential::new(b"alice", token, None)?);
+//! let key = ServerKey::new(server_secret)?;
+//! // this example's credential has no time permit
+//! let policy = ServerPolicy { require_permits: false, ..ServerPolicy::default() };
+//! let server_cfg = MpinServerConfig::new(ServerContext::new(key, policy));
+//! let client_cfg = MpinClientConfig::new(credential, Pin::new(1234)?);
+//!
+//! let mut client = MpinClientConnection::new(Arc::new(client_cfg), Arc::new(TicketCache::new()))?;
+//! let mut server = MpinServerConnection::new(Arc::new(server_cfg), Some(b"192.0.2.7"));
+//!
+//! /// Runs a connection until it needs the peer's bytes; true once it is established.
+//! fn run(conn: &mut impl Handshake) -> Result<bool, milagro_tls::mpin::MpinError> {
+//!     loop {
+//!         match conn.process()? {
+//!             Status::NeedInput => return Ok(false),
+//!             Status::Established => return Ok(true),
+//!             Status::Compute(job) => {
+//!                 let output = std::thread::spawn(move || job.run()).join().expect("job");
+//!                 conn.complete(output)?;
+//!             }
+//!             Status::RetryAfter(pause) => std::thread::sleep(pause),
+//!         }
+//!     }
+//! }
+//! for _ in 0..8 {
+//!     let client_done = run(&mut client)?;
+//!     server.read_input(&client.take_output());
+//!     let server_done = run(&mut server)?;
+//!     client.read_input(&server.take_output());
+//!     if client_done && server_done {
+//!         break;
+//!     }
+//! }
+//! let (mut tls_server, peer) = server.into_parts().expect("established");
+//! let mut tls_client = client.into_connection().expect("established");
+//! assert!(matches!(&peer, Peer::Mpin { identity, .. } if identity.as_slice() == b"alice"));
+//!
+//! tls_client.write_plaintext(b"hello")?;
+//! tls_server.read_tls(&tls_client.take_tls());
+//! tls_server.process_new_packets()?;
+//! let mut buf = [0u8; 8];
+//! let n = tls_server.read_plaintext(&mut buf);
+//! assert_eq!(&buf[..n], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ```text
 //! client                                         server
@@ -10,32 +76,44 @@
 //! ```
 //!
 //! The PSK binder is the client's key confirmation and the server's Finished the server's; each
-//! imported PSK serves exactly one handshake. An [`MpinAcceptor`] also serves plain TLS-PSK
+//! imported PSK serves exactly one handshake. A server connection also serves plain TLS-PSK
 //! peers (OpenSSL, GnuTLS, stunnel) on the same port when it has a static PSK store: a first
 //! byte `0x16` is a TLS record, `M` the M-Pin preface.
 //!
 //! Resumption: after an M-Pin handshake the server issues a single-use session ticket bound to
-//! the M-Pin identity, expiring with the time permit's day; the [`MpinConnector`] keeps the
-//! latest one and its next connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin
-//! messages, no pairing), reported as `Peer::Mpin { resumed: true, .. }`.
+//! the M-Pin identity, expiring with the time permit's day; the client keeps the latest one
+//! (in the [`TicketCache`](crate::TicketCache) an [`MpinConnector`] owns) and its next
+//! connection is a plain TLS 1.3 `psk_dhe_ke` resumption (no M-Pin messages, no pairing),
+//! reported as `Peer::Mpin { resumed: true, .. }`.
 
-mod client;
+#[cfg(feature = "tokio")]
+mod acceptor;
+mod client_connection;
+mod config;
+#[cfg(feature = "tokio")]
+mod connector;
+#[cfg(feature = "tokio")]
+mod drive;
 pub mod frame;
 pub mod importer;
+mod job;
+mod peer;
 mod resume;
-mod rewind;
-mod server;
+mod server_connection;
+mod server_step;
 
 use std::io;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-pub use client::{MpinClientConfig, MpinConnector};
+#[cfg(feature = "tokio")]
+pub use acceptor::MpinAcceptor;
+pub use client_connection::MpinClientConnection;
+pub use config::{MpinClientConfig, MpinServerConfig, DEFAULT_TICKET_LIFETIME};
+#[cfg(feature = "tokio")]
+pub use connector::MpinConnector;
+pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
-pub use rewind::Rewind;
-pub use server::{MpinAcceptor, MpinServerConfig, Peer, DEFAULT_TICKET_LIFETIME};
+pub use peer::Peer;
+pub use server_connection::{MpinServerConnection, REFUSAL_FLOOR};
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -140,95 +218,3 @@ pub fn mpin_error(e: &io::Error) -> Option<&MpinError> {
 }
 
 pub use crate::options::{system_clock, Clock, DEFAULT_HANDSHAKE_TIMEOUT};
-
-/// Runs a whole handshake under `limit`; the error comes back as an `io::Error` carrying the
-/// [`MpinError`] (see [`mpin_error`]).
-async fn bounded<T>(
-    limit: Duration,
-    fut: impl std::future::Future<Output = Result<T, MpinError>>,
-) -> io::Result<T> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(r) => r.map_err(io::Error::from),
-        Err(_) => Err(MpinError::Timeout.into()),
-    }
-}
-
-/// The process-wide bound on pairing computations running at once: one per core.
-fn pairing_permits() -> &'static Arc<Semaphore> {
-    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Arc::new(Semaphore::new(cores))
-    })
-}
-
-/// Runs a CPU-heavy closure (pairings) off the async reactor, at most one per core at a time
-/// (process-wide, first come first served), so a flood of handshakes cannot grow the blocking
-/// pool or starve the reactor. Waiting for a core counts against the caller's handshake
-/// timeout; the permit is held until the computation ends, even if the caller gave up.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, MpinError> {
-    let permit = pairing_permits()
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| MpinError::Internal("pairing limiter closed"))?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(|_| MpinError::Internal("computation task failed"))
-}
-
-/// Turns an `io::Error` from the TLS layer back into a typed error where possible.
-fn tls_io(e: io::Error) -> MpinError {
-    if let Some(inner) = crate::stream::tls_error(&e) {
-        return MpinError::Tls(inner.clone());
-    }
-    if matches!(mpin_error(&e), Some(MpinError::Refused)) {
-        return MpinError::Refused;
-    }
-    MpinError::Io(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn pairing_work_runs_at_most_one_per_core() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(64)
-            .enable_all()
-            .build()
-            .unwrap();
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..4 * cores + 8)
-                .map(|_| {
-                    let (running, most) = (running.clone(), most.clone());
-                    tokio::spawn(blocking(move || {
-                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(20));
-                        running.fetch_sub(1, Ordering::SeqCst);
-                    }))
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap().unwrap();
-            }
-        });
-        let most = most.load(Ordering::SeqCst);
-        assert!(
-            most >= 1 && most <= cores,
-            "{most} ran at once on {cores} cores"
-        );
-    }
-}

@@ -1,0 +1,189 @@
+//! The tokio side of the M-Pin channel: runs a sans-IO [`Handshake`] over an async transport,
+//! its jobs on the process-wide pairing pool, its busy retries as sleeps, the whole handshake
+//! under a timeout.
+
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::job::{Handshake, Status};
+use super::MpinError;
+
+/// Bytes read from the transport at a time during the handshake.
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a refused client is drained after the failure frame, and how much of it.
+const DRAIN_TIME: Duration = Duration::from_millis(500);
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// Runs a whole handshake under `limit`; the error comes back as an `io::Error` carrying the
+/// [`MpinError`] (see [`super::mpin_error`]).
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, MpinError>>,
+) -> io::Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(io::Error::from),
+        Err(_) => Err(MpinError::Timeout.into()),
+    }
+}
+
+/// The process-wide bound on pairing computations running at once: one per core.
+fn pairing_permits() -> &'static Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Arc::new(Semaphore::new(cores))
+    })
+}
+
+/// Runs a CPU-heavy closure (pairings) off the async reactor, at most one per core at a time
+/// (process-wide, first come first served), so a flood of handshakes cannot grow the blocking
+/// pool or starve the reactor. Waiting for a core counts against the caller's handshake
+/// timeout; the permit is held until the computation ends, even if the caller gave up.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, MpinError> {
+    let permit = pairing_permits()
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| MpinError::Internal("pairing limiter closed"))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|_| MpinError::Internal("computation task failed"))
+}
+
+/// Writes what the connection queued.
+async fn flush<IO: AsyncWrite + Unpin>(conn: &mut impl Handshake, io: &mut IO) -> io::Result<()> {
+    let out = conn.take_output();
+    if !out.is_empty() {
+        io.write_all(&out).await?;
+        io.flush().await?;
+    }
+    Ok(())
+}
+
+/// Drives `conn` over `io` until it is established. `last_read` is when input last arrived
+/// (the deciding message's arrival, for the refusal floor).
+async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut impl Handshake,
+    io: &mut IO,
+    last_read: &mut Instant,
+) -> Result<(), MpinError> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let status = conn.process()?;
+        flush(conn, io).await?;
+        match status {
+            Status::NeedInput => {
+                let n = io.read(&mut buf).await?;
+                if n == 0 {
+                    return Err(conn.read_eof());
+                }
+                *last_read = Instant::now();
+                conn.read_input(&buf[..n]);
+            }
+            Status::Compute(job) => {
+                let output = blocking(move || job.run()).await?;
+                conn.complete(output)?;
+            }
+            Status::RetryAfter(pause) => tokio::time::sleep(pause).await,
+            Status::Established => return Ok(()),
+        }
+    }
+}
+
+/// What to do with the transport after a failed handshake.
+pub(crate) enum OnFailure {
+    /// Send what is queued (a TLS alert), best effort.
+    Send,
+    /// A refusal (server): wait until `floor` after the last input, send the failure frame,
+    /// close our side and drain what the client already sent (its TLS ClientHello travels with
+    /// the response), so that closing does not reset the connection before the client has
+    /// read the failure. Best effort, bounded in time and size.
+    Refuse { floor: Option<Duration> },
+}
+
+/// Drives `conn` over `io`; on failure, handles the transport as `on_failure(conn)` says and
+/// returns the error.
+pub(crate) async fn handshake<C: Handshake, IO: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut C,
+    io: &mut IO,
+    on_failure: impl FnOnce(&C) -> OnFailure,
+) -> Result<(), MpinError> {
+    let mut last_read = Instant::now();
+    let Err(e) = run(conn, io, &mut last_read).await else {
+        return Ok(());
+    };
+    match on_failure(conn) {
+        OnFailure::Send => {
+            let _ = flush(conn, io).await;
+        }
+        OnFailure::Refuse { floor } => {
+            if let Some(floor) = floor {
+                tokio::time::sleep_until(last_read + floor).await;
+            }
+            let _ = flush(conn, io).await;
+            let _ = io.shutdown().await;
+            let drain = async {
+                let mut sink = [0u8; 4096];
+                let mut total = 0usize;
+                while total < DRAIN_BYTES {
+                    match io.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => total += n,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        }
+    }
+    Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn pairing_work_runs_at_most_one_per_core() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(64)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4 * cores + 8)
+                .map(|_| {
+                    let (running, most) = (running.clone(), most.clone());
+                    tokio::spawn(blocking(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }))
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        });
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            most >= 1 && most <= cores,
+            "{most} ran at once on {cores} cores"
+        );
+    }
+}
