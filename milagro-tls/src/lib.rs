@@ -62,6 +62,7 @@ pub mod limits;
 pub mod messages;
 pub mod mpin;
 pub mod options;
+pub mod p2p;
 pub mod psk;
 pub mod psk_file;
 pub mod record;

@@ -305,6 +305,7 @@ impl AuthServer for MpinServer {
                 Peer::Mpin { resumed: true, .. } => "mpin-resumed",
                 Peer::Mpin { .. } => "mpin",
                 Peer::Psk { .. } => "psk",
+                Peer::P2p { .. } => "p2p",
             };
             let info = PeerInfo {
                 identity: Some(printable(peer.identity())),
