@@ -23,5 +23,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== milagro-tls without tokio"; cargo test -p milagro-tls --no-default-features --lib
+echo "== cargo build -p milagro-tunnel --no-default-features (no D-TA server linked)"
+cargo build -p milagro-tunnel --no-default-features
 echo "== cargo test"
 cargo test --workspace

@@ -69,6 +69,10 @@ pub mod counter {
     pub const TIME_PERMITS: &str = "time_permits_issued";
     /// Server-secret shares issued.
     pub const SERVER_SECRETS: &str = "server_secrets_issued";
+    /// Device-key issuances (one per device grant, whatever its keys).
+    pub const DEVICE_KEYS: &str = "device_keys_issued";
+    /// Device-permit issuances (one per day, whatever the keys).
+    pub const DEVICE_PERMITS: &str = "device_permits_issued";
     /// Revocations recorded.
     pub const REVOCATIONS: &str = "revocations";
 }

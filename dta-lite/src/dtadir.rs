@@ -1,11 +1,14 @@
 //! A D-TA's folder: `dta.json` (public configuration), `secrets.sealed` (master share,
-//! response-signing key and TLS key, sealed with the passphrase) and `dta.redb` (database).
+//! response-signing key and TLS key, sealed with the passphrase), `p2p.sealed` (the P2P
+//! master share for device keys, sealed the same way with the same passphrase; created by
+//! [`init`], added to an older folder by [`add_p2p_share`]) and `dta.redb` (database).
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use mpin_kex::wcc::P2pMasterShare;
 use mpin_kex::MasterShare;
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,8 @@ use crate::tls::{self, TlsError};
 pub const CONFIG_FILE: &str = "dta.json";
 /// Sealed secrets file name.
 pub const SEALED_FILE: &str = "secrets.sealed";
+/// Sealed P2P master share file name.
+pub const P2P_SEALED_FILE: &str = "p2p.sealed";
 /// Database file name.
 pub const DB_FILE: &str = "dta.redb";
 
@@ -48,6 +53,9 @@ pub enum DirError {
         #[source]
         source: SealError,
     },
+    /// The folder already holds a P2P master share.
+    #[error("{0}: already holds a P2P master share (refusing to overwrite it)")]
+    P2pExists(String),
     /// The folder already holds a D-TA.
     #[error("{0}: already initialised (refusing to overwrite a master share)")]
     Exists(String),
@@ -89,6 +97,13 @@ struct SecretBundle {
     tls_key: String,
 }
 
+/// The sealed plaintext of `p2p.sealed`.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct P2pBundle {
+    p2p_master_share: String,
+}
+
 /// What `init` reports.
 #[derive(Debug, Clone)]
 pub struct InitSummary {
@@ -123,7 +138,10 @@ pub fn init(
                 source,
             })?;
     }
-    if dir.join(CONFIG_FILE).exists() || dir.join(SEALED_FILE).exists() {
+    if [CONFIG_FILE, SEALED_FILE, P2P_SEALED_FILE]
+        .iter()
+        .any(|f| dir.join(f).exists())
+    {
         return Err(DirError::Exists(dir.display().to_string()));
     }
     let master = MasterShare::generate(&mut OsRng);
@@ -144,6 +162,7 @@ pub fn init(
     let sealed_json =
         serde_json::to_vec_pretty(&sealed).map_err(|e| invalid(&sealed_path, e.to_string()))?;
     fsutil::write_atomic(&sealed_path, &sealed_json, fsutil::SECRET_MODE)?;
+    write_p2p_share(dir, passphrase, params)?;
     let config = Config {
         version: 1,
         name: name.to_owned(),
@@ -158,6 +177,72 @@ pub fn init(
         fingerprint: config.fingerprint,
         signing_key: config.signing_key,
     })
+}
+
+/// Seals a fresh P2P master share into `p2p.sealed` (refuses to overwrite one).
+fn write_p2p_share(dir: &Path, passphrase: &[u8], params: SealParams) -> Result<(), DirError> {
+    let path = dir.join(P2P_SEALED_FILE);
+    if path.exists() {
+        return Err(DirError::P2pExists(dir.display().to_string()));
+    }
+    let bundle = P2pBundle {
+        p2p_master_share: hex::encode(&*P2pMasterShare::generate(&mut OsRng).to_bytes()),
+    };
+    let plain =
+        Zeroizing::new(serde_json::to_vec(&bundle).map_err(|e| invalid(&path, e.to_string()))?);
+    let sealed = seal::seal(&plain, passphrase, params).map_err(|source| DirError::Seal {
+        file: path.display().to_string(),
+        source,
+    })?;
+    let json = serde_json::to_vec_pretty(&sealed).map_err(|e| invalid(&path, e.to_string()))?;
+    Ok(fsutil::write_atomic(&path, &json, fsutil::SECRET_MODE)?)
+}
+
+/// Adds a P2P master share to an existing D-TA folder (one made before device keys
+/// existed), sealed with the same passphrase and Argon2id costs as `secrets.sealed`. The
+/// passphrase must open `secrets.sealed` (so `serve` can open both); that file and its M-Pin
+/// master share are not changed. Refuses a folder that already has a P2P share.
+pub fn add_p2p_share(dir: &Path, passphrase: &[u8]) -> Result<(), DirError> {
+    if dir.join(P2P_SEALED_FILE).exists() {
+        return Err(DirError::P2pExists(dir.display().to_string()));
+    }
+    load_config(dir)?;
+    let (sealed, _) = unseal(&dir.join(SEALED_FILE), passphrase)?;
+    let params = SealParams {
+        m_cost_kib: sealed.m_cost_kib,
+        t_cost: sealed.t_cost,
+        p_cost: sealed.p_cost,
+    };
+    write_p2p_share(dir, passphrase, params)
+}
+
+fn unseal(path: &Path, passphrase: &[u8]) -> Result<(Sealed, Zeroizing<Vec<u8>>), DirError> {
+    let bytes = fsutil::read_secret(path)?;
+    let sealed: Sealed =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(path, e.to_string()))?;
+    let plain = seal::open(&sealed, passphrase).map_err(|source| DirError::Seal {
+        file: path.display().to_string(),
+        source,
+    })?;
+    Ok((sealed, plain))
+}
+
+/// Opens `p2p.sealed` if the folder has one.
+fn open_p2p_share(dir: &Path, passphrase: &[u8]) -> Result<Option<P2pMasterShare>, DirError> {
+    let path = dir.join(P2P_SEALED_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (_, plain) = unseal(&path, passphrase)?;
+    let bundle: P2pBundle = serde_json::from_slice(&plain)
+        .map_err(|_| invalid(&path, "sealed contents do not parse"))?;
+    let b = Zeroizing::new(
+        hex::decode(&bundle.p2p_master_share)
+            .map_err(|_| invalid(&path, "field `p2p_master_share`: not hex"))?,
+    );
+    P2pMasterShare::from_bytes(&b)
+        .map(Some)
+        .map_err(|e| invalid(&path, format!("field `p2p_master_share`: {e}")))
 }
 
 fn save_config(dir: &Path, config: &Config) -> Result<(), DirError> {
@@ -225,13 +310,7 @@ pub fn open(dir: &Path, passphrase: &[u8]) -> Result<Opened, DirError> {
         ));
     }
     let spath = dir.join(SEALED_FILE);
-    let sealed_bytes = fsutil::read_secret(&spath)?;
-    let sealed: Sealed =
-        serde_json::from_slice(&sealed_bytes).map_err(|e| invalid(&spath, e.to_string()))?;
-    let plain = seal::open(&sealed, passphrase).map_err(|source| DirError::Seal {
-        file: spath.display().to_string(),
-        source,
-    })?;
+    let (_, plain) = unseal(&spath, passphrase)?;
     let bundle: SecretBundle = serde_json::from_slice(&plain)
         .map_err(|_| invalid(&spath, "sealed contents do not parse"))?;
     let ms = Zeroizing::new(
@@ -258,8 +337,9 @@ pub fn open(dir: &Path, passphrase: &[u8]) -> Result<Opened, DirError> {
         .iter()
         .map(|k| ra::parse_public_key(k, "trusted_ra_keys"))
         .collect::<Result<Vec<_>, _>>()?;
+    let p2p = open_p2p_share(dir, passphrase)?;
     let db = Db::open(&db_path(dir))?;
-    let dta = Dta::new(
+    let mut dta = Dta::new(
         config.name.clone(),
         master,
         signing,
@@ -267,6 +347,9 @@ pub fn open(dir: &Path, passphrase: &[u8]) -> Result<Opened, DirError> {
         trusted,
         db,
     );
+    if let Some(p2p) = p2p {
+        dta = dta.with_p2p_master(p2p);
+    }
     Ok(Opened {
         dta,
         config,
@@ -329,5 +412,37 @@ mod tests {
         assert!(e.contains("dta.json") && e.contains("version"), "{e}");
         fs::write(dir.join(CONFIG_FILE), "{").unwrap();
         assert!(matches!(load_config(&dir), Err(DirError::Invalid { .. })));
+    }
+
+    #[test]
+    fn p2p_share_is_created_by_init_and_added_with_the_right_passphrase_only() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("dta");
+        let ra = crate::ra::RaKey::generate();
+        init(&dir, "t", &[ra.public()], b"pw", FAST).unwrap();
+        assert!(dir.join(P2P_SEALED_FILE).exists());
+        assert!(matches!(
+            add_p2p_share(&dir, b"pw"),
+            Err(DirError::P2pExists(_))
+        ));
+        // An older folder: no P2P share; adding needs the passphrase of `secrets.sealed`.
+        fs::remove_file(dir.join(P2P_SEALED_FILE)).unwrap();
+        assert!(open(&dir, b"pw").is_ok());
+        let sealed = fs::read(dir.join(SEALED_FILE)).unwrap();
+        assert!(matches!(
+            add_p2p_share(&dir, b"wrong"),
+            Err(DirError::Seal { .. })
+        ));
+        assert!(!dir.join(P2P_SEALED_FILE).exists());
+        add_p2p_share(&dir, b"pw").unwrap();
+        assert_eq!(fs::read(dir.join(SEALED_FILE)).unwrap(), sealed);
+        let p2p: Sealed =
+            serde_json::from_slice(&fs::read(dir.join(P2P_SEALED_FILE)).unwrap()).unwrap();
+        assert_eq!((p2p.m_cost_kib, p2p.t_cost), (FAST.m_cost_kib, FAST.t_cost));
+        assert!(open(&dir, b"pw").is_ok());
+        // A damaged P2P share is named, not ignored.
+        fs::write(dir.join(P2P_SEALED_FILE), "{").unwrap();
+        let e = open(&dir, b"pw").unwrap_err().to_string();
+        assert!(e.contains(P2P_SEALED_FILE), "{e}");
     }
 }

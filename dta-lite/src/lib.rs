@@ -1,4 +1,5 @@
-//! `dta-lite`: a minimal Distributed Trust Authority (D-TA) for M-Pin, and its client.
+//! `dta-lite`: a minimal Distributed Trust Authority (D-TA) for M-Pin (its client is the
+//! `dta-client` crate, whose modules are re-exported here).
 //!
 //! A D-TA holds one master-secret share and issues client-secret, time-permit and
 //! server-secret shares (`mpin-kex`) over an HTTPS JSON API. It only ever sees hashed
@@ -22,29 +23,24 @@
 //! assert!(verify_request(lookup, "POST", "/v1/revocations", b"{}", now, &[ra.public()]).is_err());
 //! ```
 //!
-//! Modules: [`clock`] (the time, with a test-only hook), [`seal`] (master share at rest), [`ra`] (RA keys, grants, signed requests),
-//! [`api`] (JSON bodies, response signatures), [`db`] and [`audit`] (revocations, counters,
-//! hash-chained audit log), [`service`] (request handling), [`server`] (HTTPS), [`ratelimit`], [`tls`]
-//! (certificates, pinning), [`dtadir`] (a D-TA's folder), [`client`] (enrolment, permits,
-//! server secrets), [`files`] (credential and server-secret files), [`pin_input`].
+//! Modules: [`seal`] (master share at rest), [`db`] and [`audit`] (revocations, counters,
+//! hash-chained audit log), [`service`] (request handling), [`server`] (HTTPS),
+//! [`ratelimit`], [`tls`] (the D-TA's certificate), [`dtadir`] (a D-TA's folder). From
+//! `dta-client`: [`clock`], [`ra`], [`grant`], [`api`], [`client`], [`files`], [`pin_input`],
+//! [`fsutil`].
 //! File formats: `FORMATS.md`.
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod audit;
-pub mod client;
-pub mod clock;
 pub mod db;
 pub mod dtadir;
-pub mod files;
-pub mod fsutil;
-pub mod pin_input;
-pub mod ra;
 pub mod ratelimit;
 pub mod seal;
 pub mod server;
 pub mod service;
 pub mod tls;
 
-/// Version of the D-TA JSON API.
-pub const API_VERSION: u32 = 1;
+// What client and D-TA share, and the client itself, live in `dta-client`; re-exported so
+// `dta_lite::ra::Grant` and `dta_client::ra::Grant` are the same item.
+#[doc(no_inline)]
+pub use dta_client::{api, client, clock, files, fsutil, grant, pin_input, ra, API_VERSION};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use dta_lite::client::DtaEndpoint;
-use dta_lite::ra::{self, Grant, RaKey};
+use dta_lite::ra::{self, DeviceKeys, Grant, RaKey};
 use dta_lite::{client, dtadir, pin_input, seal, server, tls};
 use mpin_kex::HashedId;
 
@@ -37,6 +37,16 @@ enum Cmd {
         /// A trusted RA public key (hex); repeatable.
         #[arg(long = "ra-pubkey")]
         ra_pubkeys: Vec<String>,
+        /// File holding the passphrase (else DTA_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Add a P2P master share (device keys) to a D-TA made before they existed: sealed into
+    /// p2p.sealed with the D-TA's passphrase; the M-Pin master share is not changed.
+    AddP2pShare {
+        /// The D-TA's folder.
+        #[arg(long)]
+        dir: PathBuf,
         /// File holding the passphrase (else DTA_PASSPHRASE, else a prompt).
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
@@ -143,6 +153,28 @@ enum GrantCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A grant for a device (P2P links; contains only its hashed identity): --send for the
+    /// key to dial, --receive for the key to accept; neither means both.
+    Device {
+        /// The RA secret key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The device identity.
+        #[arg(long)]
+        identity: String,
+        /// Allow the sender key (G1): the device may dial.
+        #[arg(long)]
+        send: bool,
+        /// Allow the receiver key (G2): the device may accept.
+        #[arg(long)]
+        receive: bool,
+        /// Enrolment window in seconds.
+        #[arg(long, default_value_t = 3600)]
+        valid_secs: u64,
+        /// Output file (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// A grant for a relying server's server secret.
     Server {
         /// The RA secret key file.
@@ -216,6 +248,19 @@ fn run(cli: Cli) -> Res {
             println!(
                 "clients use: https://HOST:PORT,{},{}",
                 s.fingerprint, s.signing_key
+            );
+            Ok(())
+        }
+        Cmd::AddP2pShare {
+            dir,
+            passphrase_file,
+        } => {
+            let pw = pin_input::read_passphrase(passphrase_file.as_deref(), false)?;
+            dtadir::add_p2p_share(&dir, pw.as_bytes())?;
+            println!(
+                "added a P2P master share to {} ({}); restart the server to apply",
+                dir.display(),
+                dtadir::P2P_SEALED_FILE
             );
             Ok(())
         }
@@ -293,6 +338,25 @@ fn ra_cmd(cmd: RaCmd) -> Res {
             let id = HashedId::of(identity.as_bytes());
             k.grant_client(&id, now, valid_secs).save(&out)?;
             println!("hashed-id {}", hex::encode(id.as_bytes()));
+            Ok(())
+        }
+        RaCmd::Grant {
+            kind:
+                GrantCmd::Device {
+                    key,
+                    identity,
+                    send,
+                    receive,
+                    valid_secs,
+                    out,
+                },
+        } => {
+            let k = RaKey::load(&key)?;
+            let id = HashedId::of(identity.as_bytes());
+            let keys = DeviceKeys::new(send, receive).unwrap_or(DeviceKeys::Both);
+            k.grant_device(&id, keys, now, valid_secs).save(&out)?;
+            println!("hashed-id {}", hex::encode(id.as_bytes()));
+            println!("device-keys {keys}");
             Ok(())
         }
         RaCmd::Grant {

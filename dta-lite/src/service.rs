@@ -16,6 +16,8 @@ use crate::audit::AuditEvent;
 use crate::db::{counter, Db, DbError};
 use crate::ra::{self, Grant, GrantKind, RaError, VerifiedGrant};
 
+mod device;
+
 /// One request as the service sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiRequest<'a> {
@@ -77,6 +79,7 @@ const JSON: &str = "application/json";
 pub struct Dta {
     name: String,
     master: MasterShare,
+    p2p: Option<mpin_kex::wcc::P2pMasterShare>,
     signing: SigningKey,
     fingerprint: String,
     trusted: Vec<VerifyingKey>,
@@ -113,6 +116,7 @@ impl Dta {
         Self {
             name,
             master,
+            p2p: None,
             signing,
             fingerprint,
             trusted,
@@ -129,6 +133,13 @@ impl Dta {
     /// [`api::MAX_PERMIT_HORIZON_DAYS`]; the default is [`api::DEFAULT_PERMIT_HORIZON_DAYS`].
     pub fn with_permit_horizon(mut self, days: u32) -> Self {
         self.permit_horizon = days.clamp(1, api::MAX_PERMIT_HORIZON_DAYS);
+        self
+    }
+
+    /// Sets the P2P master share that device keys and permits come from (kept apart from the
+    /// M-Pin master share). Without one, the device endpoints answer 503.
+    pub fn with_p2p_master(mut self, share: mpin_kex::wcc::P2pMasterShare) -> Self {
+        self.p2p = Some(share);
         self
     }
 
@@ -212,6 +223,8 @@ impl Dta {
             ("POST", "/v1/client-secret") => json(&self.client_secret(req.body, now)?),
             ("POST", "/v1/time-permits") => json(&self.time_permits(req.body, now)?),
             ("POST", "/v1/server-secret") => json(&self.server_secret(req.body, now)?),
+            ("POST", "/v1/device-keys") => json(&self.device_keys(req.body, now)?),
+            ("POST", "/v1/device-permits") => json(&self.device_permits(req.body, now)?),
             ("POST", "/v1/revocations") => json(&self.revocation(req, now)?),
             ("GET", "/v1/info") => json(&self.info()),
             ("GET", "/healthz") => Ok((200, "text/plain", b"ok\n".to_vec())),
@@ -223,7 +236,7 @@ impl Dta {
             (
                 _,
                 "/v1/client-secret" | "/v1/time-permits" | "/v1/server-secret" | "/v1/revocations"
-                | "/v1/info" | "/healthz" | "/metrics",
+                | "/v1/device-keys" | "/v1/device-permits" | "/v1/info" | "/healthz" | "/metrics",
             ) => Err(refuse(
                 405,
                 format!("method {} not allowed on {}", req.method, req.path),
@@ -251,9 +264,19 @@ impl Dta {
         grant: &Grant,
         hashed_id: &str,
     ) -> Result<(VerifiedGrant, HashedId), Refusal> {
+        self.identity_grant(grant, hashed_id, GrantKind::Client)
+    }
+
+    /// A client or device grant for `hashed_id`, whose identity is not revoked.
+    fn identity_grant(
+        &self,
+        grant: &Grant,
+        hashed_id: &str,
+        kind: GrantKind,
+    ) -> Result<(VerifiedGrant, HashedId), Refusal> {
         let id = ra::parse_hashed_id(hashed_id)
             .map_err(|why| refuse(400, format!("field `hashed_id`: {why}")))?;
-        let v = self.check_grant(grant, GrantKind::Client)?;
+        let v = self.check_grant(grant, kind)?;
         if v.hashed_id != Some(id) {
             return Err(refuse(403, "field `hashed_id` does not match the grant"));
         }
@@ -292,6 +315,22 @@ impl Dta {
         share: &[u8],
         now: u64,
     ) -> Result<ShareResponse, Refusal> {
+        self.record_once(v, event, subject, counter_name, now)?;
+        Ok(ShareResponse {
+            share: hex::encode(share),
+        })
+    }
+
+    /// Refuses an expired grant and records an issuance against it (grant id used once,
+    /// counter, audit record) in one transaction; call it before answering.
+    fn record_once(
+        &self,
+        v: &VerifiedGrant,
+        event: &'static str,
+        subject: String,
+        counter_name: &str,
+        now: u64,
+    ) -> Result<(), Refusal> {
         if now > v.enrol_until {
             return Err(refuse(
                 403,
@@ -309,35 +348,12 @@ impl Dta {
             1,
             now,
         )?;
-        Ok(ShareResponse {
-            share: hex::encode(share),
-        })
+        Ok(())
     }
 
     fn time_permits(&self, body: &[u8], now: u64) -> Result<TimePermitsResponse, Refusal> {
         let r: TimePermitsRequest = parse(body)?;
-        if r.days == 0 || r.days > api::MAX_PERMIT_DAYS {
-            return Err(refuse(
-                400,
-                format!("field `days`: must be 1 to {}", api::MAX_PERMIT_DAYS),
-            ));
-        }
-        let window = api::issuable_days(now, self.permit_horizon, self.permit_grace_secs);
-        let last = r.from_day.saturating_add(r.days - 1);
-        if !window.contains(&r.from_day) || !window.contains(&last) {
-            return Err(refuse(
-                403,
-                format!(
-                    "permit days {}..={last} refused: this D-TA issues permits only for days \
-                     {}..={} (today is day {}; permit horizon {} day(s)); ask only for days in that range",
-                    r.from_day,
-                    window.start(),
-                    window.end(),
-                    mpin_kex::policy::day_of(now),
-                    self.permit_horizon
-                ),
-            ));
-        }
+        self.check_permit_days(r.from_day, r.days, now)?;
         let (_, id) = self.client_grant(&r.grant, &r.hashed_id)?;
         let mut permits = Vec::with_capacity(r.days as usize);
         for day in r.from_day..r.from_day.saturating_add(r.days) {
@@ -363,6 +379,34 @@ impl Dta {
         )?;
         tracing::info!(hashed_id = %id.short_hex(), from_day = r.from_day, days = r.days, "time-permit shares issued");
         Ok(TimePermitsResponse { permits })
+    }
+
+    /// Refuses permit days outside 1 ..= [`api::MAX_PERMIT_DAYS`] days or outside
+    /// [`api::issuable_days`].
+    fn check_permit_days(&self, from_day: u32, days: u32, now: u64) -> Result<(), Refusal> {
+        if days == 0 || days > api::MAX_PERMIT_DAYS {
+            return Err(refuse(
+                400,
+                format!("field `days`: must be 1 to {}", api::MAX_PERMIT_DAYS),
+            ));
+        }
+        let window = api::issuable_days(now, self.permit_horizon, self.permit_grace_secs);
+        let last = from_day.saturating_add(days - 1);
+        if !window.contains(&from_day) || !window.contains(&last) {
+            return Err(refuse(
+                403,
+                format!(
+                    "permit days {}..={last} refused: this D-TA issues permits only for days \
+                     {}..={} (today is day {}; permit horizon {} day(s)); ask only for days in that range",
+                    from_day,
+                    window.start(),
+                    window.end(),
+                    mpin_kex::policy::day_of(now),
+                    self.permit_horizon
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn server_secret(&self, body: &[u8], now: u64) -> Result<ShareResponse, Refusal> {
@@ -444,6 +488,18 @@ impl Dta {
             "counter",
             "Server-secret shares issued.",
             get(counter::SERVER_SECRETS),
+        );
+        line(
+            "dta_device_keys_issued_total",
+            "counter",
+            "Device key-share issuances (one per device grant).",
+            get(counter::DEVICE_KEYS),
+        );
+        line(
+            "dta_device_permits_issued_total",
+            "counter",
+            "Device permit-share issuances (one per day).",
+            get(counter::DEVICE_PERMITS),
         );
         line(
             "dta_revocations_total",

@@ -157,7 +157,10 @@ async fn three_dtas_enrol_login_two_of_three_fails_revocation_stops_permits_priv
         }
         checked += 1;
     }
-    assert_eq!(checked, 12, "3 × (dta.json, secrets.sealed, dta.redb, log)");
+    assert_eq!(
+        checked, 15,
+        "3 × (dta.json, secrets.sealed, p2p.sealed, dta.redb, log)"
+    );
     let log = std::fs::read_to_string(w.path("dta1.log")).unwrap();
     assert!(
         log.contains(&alice_id.short_hex()),

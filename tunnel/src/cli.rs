@@ -32,6 +32,7 @@ pub enum Command {
     /// Accept TLS on --accept, forward plaintext to --connect.
     Server(TunnelArgs),
     /// The whole system on loopback: 3 D-TAs, enrolment, tunnels, data, a wrong PIN; prints a report.
+    #[cfg(feature = "demo")]
     Demo,
     /// Enrol an identity with the D-TAs: writes a credential file (mode 0600, no PIN inside).
     Enroll(EnrollArgs),

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dta_lite::client::DtaEndpoint;
-use dta_lite::ra::RaKey;
+use dta_client::client::DtaEndpoint;
+use dta_client::ra::RaKey;
 use dta_lite::seal::SealParams;
 use mpin_kex::{policy, HashedId, Pin};
 use rand_core::{OsRng, RngCore};
@@ -202,7 +202,7 @@ struct Probe {
 
 /// One direct M-Pin connection to the server tunnel, to report what was negotiated.
 async fn probe(
-    cred: &dta_lite::files::CredentialFile,
+    cred: &dta_client::files::CredentialFile,
     today: u32,
     pin: &Pin,
     server: &str,
@@ -260,7 +260,7 @@ pub async fn run() -> Result<String, DemoError> {
         dtas.push(start_dta(&dir.join(format!("dta{i}")), &format!("dta{i}"), &ra).await?);
     }
     let endpoints: Vec<DtaEndpoint> = dtas.iter().map(|d| d.endpoint.clone()).collect();
-    let now = dta_lite::server::unix_now();
+    let now = dta_client::clock::now();
     let today = policy::day_of(now);
 
     // Enrolment: the RA grants, alice fetches her shares and extracts her PIN.
@@ -269,18 +269,18 @@ pub async fn run() -> Result<String, DemoError> {
     let pin: Pin = PIN.parse().map_err(at("PIN"))?;
     let mut cred = tokio::time::timeout(
         STEP_TIMEOUT,
-        dta_lite::client::enroll(&endpoints, &grant, IDENTITY, &pin, None),
+        dta_client::client::enroll(&endpoints, &grant, IDENTITY, &pin, None),
     )
     .await
     .map_err(at("enrolment"))?
     .map_err(at("enrolment"))?;
-    dta_lite::client::refresh_permits(&mut cred, today, 1, None)
+    dta_client::client::refresh_permits(&mut cred, today, 1, None)
         .await
         .map_err(at("time permit"))?;
     let cred_path = dir.join("alice.credential");
     cred.save(&cred_path).map_err(at("saving the credential"))?;
     let server_grant = ra.grant_server("demo-server", now, 600);
-    let ss = dta_lite::client::server_secret(&endpoints, &server_grant, None)
+    let ss = dta_client::client::server_secret(&endpoints, &server_grant, None)
         .await
         .map_err(at("server secret"))?;
     let ss_path = dir.join("server.secret");

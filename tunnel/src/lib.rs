@@ -46,6 +46,7 @@ pub mod bufpool;
 pub mod cli;
 pub mod config;
 pub mod copy;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod lockout;
 pub mod logging;

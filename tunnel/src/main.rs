@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use dta_lite::client::DtaEndpoint;
+use dta_client::client::DtaEndpoint;
 use milagro_tunnel::cli::{Cli, Command};
 use milagro_tunnel::config::{Config, Role};
+#[cfg(feature = "demo")]
+use milagro_tunnel::demo;
 use milagro_tunnel::run::{prepare, run, Loader};
-use milagro_tunnel::{demo, logging, provision};
+use milagro_tunnel::{logging, provision};
 
 /// jemalloc as the process's allocator: unlike glibc's, it gives the memory freed after a burst of
 /// connections back to the system on its own (dirty pages decay over `dirty_decay_ms`, 10 s by
@@ -50,6 +52,7 @@ fn one_shot(command: Command, log_level: &str) -> ExitCode {
     };
     let result: Result<(), String> = rt.block_on(async {
         match command {
+            #[cfg(feature = "demo")]
             Command::Demo => {
                 let report = demo::run().await.map_err(|e| e.to_string())?;
                 print!("{report}");

@@ -1,7 +1,7 @@
 //! M-Pin authentication for tunnels: [`AuthClient`]/[`AuthServer`] over
 //! `milagro_tls::mpin::{MpinConnector, MpinAcceptor}`.
 //!
-//! The client reads its credential file (dta-lite format) and builds the day's
+//! The client reads its credential file (dta-lite format, `dta-client`) and builds the day's
 //! `mpin_kex::Credential` once per UTC day, at the day's first connection. When the file
 //! lists its D-TAs and lacks today's permit, it first fetches permits for today up to the
 //! D-TAs' permit horizon (`GET /v1/info`) and saves the file; when it lacks only tomorrow's,
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use dta_lite::files::{CredentialFile, ServerSecretFile};
+use dta_client::files::{CredentialFile, ServerSecretFile};
 use globset::{Glob, GlobSetBuilder};
 use milagro_tls::mpin::{
     self, MpinAcceptor, MpinClientConfig, MpinConnector, MpinServerConfig, Peer,
@@ -76,7 +76,7 @@ impl MpinClient {
         options: &Options,
     ) -> Result<Self, AuthError> {
         CredentialFile::load(credential).map_err(other)?;
-        let pin = dta_lite::pin_input::read_pin(pin_file).map_err(other)?;
+        let pin = dta_client::pin_input::read_pin(pin_file).map_err(other)?;
         Ok(Self {
             credential: credential.to_path_buf(),
             pin,
@@ -91,7 +91,7 @@ impl MpinClient {
     /// missing, when a retry is due), fetching permits first when today's is missing; when
     /// only tomorrow's is missing it is fetched in the background, so no connection waits.
     async fn connector(&self) -> io::Result<MpinConnector> {
-        let today = policy::day_of(dta_lite::clock::now());
+        let today = policy::day_of(dta_client::clock::now());
         let mut guard = self.cached.lock().await;
         if let Some(c) = guard.as_mut() {
             if c.day == today && (c.has_today || !c.retry_due()) {
@@ -121,7 +121,7 @@ impl MpinClient {
         let mut cfg = MpinClientConfig::new(Arc::new(cred), self.pin.clone());
         cfg.options = self.options.clone();
         cfg.options.resume = self.resume;
-        cfg.options.clock = Arc::new(dta_lite::clock::now);
+        cfg.options.clock = Arc::new(dta_client::clock::now);
         if self.one_pass {
             cfg.mode = mpin::Mode::OnePass;
         }
@@ -174,11 +174,11 @@ async fn fetch_permits(path: &Path, file: &mut CredentialFile, today: u32) -> bo
     }
     let have_today = file.permit_for(today).is_some();
     let fetched = async {
-        let horizon = dta_lite::client::permit_horizon(&file.dtas, None).await?;
+        let horizon = dta_client::client::permit_horizon(&file.dtas, None).await?;
         if have_today && horizon < 2 {
             return Ok(0); // tomorrow's permit is not issued yet
         }
-        dta_lite::client::refresh_permits(file, today, horizon, None).await
+        dta_client::client::refresh_permits(file, today, horizon, None).await
     }
     .await;
     match fetched {
@@ -277,7 +277,7 @@ impl MpinServer {
         };
         let mut cfg = MpinServerConfig::new(context);
         cfg.options = options.clone();
-        cfg.options.clock = Arc::new(dta_lite::clock::now);
+        cfg.options.clock = Arc::new(dta_client::clock::now);
         if let Some(p) = psk_secrets {
             let store: StaticPskStore = load_psk_secrets(p, HashAlgorithm::Sha256)?
                 .into_iter()

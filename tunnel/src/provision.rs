@@ -1,10 +1,10 @@
 //! `milagro-tunnel enroll | server-secret | permit`: provisioning from the D-TAs
-//! (`dta_lite::client`), with progress per D-TA on stderr.
+//! (`dta_client::client`), with progress per D-TA on stderr.
 
 use std::path::Path;
 
-use dta_lite::client::{self, ClientError, DtaEndpoint};
-use dta_lite::ra::Grant;
+use dta_client::client::{self, ClientError, DtaEndpoint};
+use dta_client::ra::Grant;
 use mpin_kex::policy;
 
 /// Why provisioning failed; every message names the file or D-TA at fault.
@@ -15,7 +15,7 @@ pub enum ProvisionError {
     Dta(#[from] ClientError),
     /// A file could not be read or written.
     #[error(transparent)]
-    File(#[from] dta_lite::files::FileError),
+    File(#[from] dta_client::files::FileError),
     /// The grant file is unusable.
     #[error("{file}: {why}")]
     Grant {
@@ -26,7 +26,7 @@ pub enum ProvisionError {
     },
     /// The PIN could not be read.
     #[error(transparent)]
-    Pin(#[from] dta_lite::pin_input::InputError),
+    Pin(#[from] dta_client::pin_input::InputError),
     /// Refusing to overwrite.
     #[error("{0}: already exists; remove it first (nothing was changed)")]
     Exists(String),
@@ -56,9 +56,9 @@ fn fresh(out: &Path) -> Result<(), ProvisionError> {
     Ok(())
 }
 
-/// Today's UTC day number ([`dta_lite::clock::now`]).
+/// Today's UTC day number ([`dta_client::clock::now`]).
 pub fn today() -> u32 {
-    policy::day_of(dta_lite::clock::now())
+    policy::day_of(dta_client::clock::now())
 }
 
 /// How many days of permits to ask for: `wanted` (`None`: all of them) cut to the smallest
@@ -95,7 +95,7 @@ pub async fn enroll(
     }
     fresh(out)?;
     let grant = load_grant(grant)?;
-    let pin = dta_lite::pin_input::read_pin(pin_file)?;
+    let pin = dta_client::pin_input::read_pin(pin_file)?;
     eprintln!("enrolling {identity} at {} D-TAs", dtas.len());
     let mut cred = client::enroll(dtas, &grant, identity, &pin, Some(&progress)).await?;
     if days != Some(0) {
@@ -131,7 +131,7 @@ pub async fn server_secret(
 
 /// Fetches `days` days of permits for a credential (see [`permit_days`]) and saves it.
 pub async fn permit(credential: &Path, days: Option<u32>) -> Result<(), ProvisionError> {
-    let mut cred = dta_lite::files::CredentialFile::load(credential)?;
+    let mut cred = dta_client::files::CredentialFile::load(credential)?;
     let days = permit_days(&cred.dtas, days.map(|d| d.max(1))).await?;
     eprintln!(
         "fetching {days} day(s) of time permits for {}",

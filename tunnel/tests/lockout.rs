@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dta_lite::files::CredentialFile;
+use dta_client::files::CredentialFile;
 use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use mpin_kex::*;

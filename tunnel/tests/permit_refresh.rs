@@ -14,9 +14,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use common::*;
-use dta_lite::clock::TEST_NOW_FILE_ENV;
-use dta_lite::files::CredentialFile;
-use dta_lite::ra::RaKey;
+use dta_client::clock::TEST_NOW_FILE_ENV;
+use dta_client::files::CredentialFile;
+use dta_client::ra::RaKey;
 use milagro_tls::mpin::{MpinClientConfig, MpinConnector};
 use milagro_tunnel::demo::{start_dta, LocalDta};
 use mpin_kex::policy::{day_of, DAY_SECS};
@@ -30,7 +30,7 @@ fn midnight(day: u32) -> u64 {
 }
 
 fn set_clock(file: &Path, t: u64) {
-    dta_lite::fsutil::write_atomic(file, t.to_string().as_bytes(), 0o600).unwrap();
+    dta_client::fsutil::write_atomic(file, t.to_string().as_bytes(), 0o600).unwrap();
 }
 
 fn run_cli(args: &[String]) -> Output {
@@ -61,7 +61,7 @@ async fn login_with_permit(server: &str, cred: &Path, permit_day: u32) -> bool {
     let credential = file.to_credential(permit_day).unwrap();
     assert!(credential.permit().is_some());
     let mut cfg = MpinClientConfig::new(Arc::new(credential), "2580".parse().unwrap());
-    cfg.options.clock = Arc::new(dta_lite::clock::now);
+    cfg.options.clock = Arc::new(dta_client::clock::now);
     cfg.options.resume = false;
     let connector = MpinConnector::new(Arc::new(cfg));
     let tcp = tokio::net::TcpStream::connect(server).await.unwrap();
@@ -80,7 +80,7 @@ async fn login_with_permit(server: &str, cred: &Path, permit_day: u32) -> bool {
 fn client_tunnel_refetches_permits_as_days_pass_and_revocation_ends_logins_in_the_horizon() {
     let dir = TempDir::new("permit-refresh");
     let clock = dir.path("now");
-    let d = day_of(dta_lite::clock::system_now());
+    let d = day_of(dta_client::clock::system_now());
     set_clock(&clock, midnight(d) + DAY_SECS / 2);
     // Before any other thread exists; inherited by every process started below.
     std::env::set_var(TEST_NOW_FILE_ENV, &clock);
@@ -103,7 +103,7 @@ fn client_tunnel_refetches_permits_as_days_pass_and_revocation_ends_logins_in_th
         .iter()
         .flat_map(|e| ["--dta".to_owned(), e.to_string()])
         .collect();
-    let now = dta_lite::clock::now();
+    let now = dta_client::clock::now();
 
     // `enroll --days 7`: cut to the horizon (2: today and tomorrow) with a warning.
     let g = dir.path("alice.grant");
@@ -155,7 +155,7 @@ fn client_tunnel_refetches_permits_as_days_pass_and_revocation_ends_logins_in_th
 
     // The relying server (permits required) and a long-running client tunnel.
     let ss = dir.path("server.secret");
-    rt.block_on(dta_lite::client::server_secret(
+    rt.block_on(dta_client::client::server_secret(
         &endpoints,
         &ra.grant_server("web", now, 600),
         None,
@@ -213,11 +213,11 @@ fn client_tunnel_refetches_permits_as_days_pass_and_revocation_ends_logins_in_th
     let r = d + 2;
     let cred_file = CredentialFile::load(&cred).unwrap();
     let e = rt
-        .block_on(dta_lite::client::permits(&cred_file, r + 2, 1, None))
+        .block_on(dta_client::client::permits(&cred_file, r + 2, 1, None))
         .unwrap_err();
     assert!(e.to_string().contains("permit horizon 2"), "{e}");
-    let revoked_at = dta_lite::clock::now();
-    rt.block_on(dta_lite::client::revoke(
+    let revoked_at = dta_client::clock::now();
+    rt.block_on(dta_client::client::revoke(
         &endpoints,
         &ra,
         &HashedId::of(b"alice"),

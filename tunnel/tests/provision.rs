@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
-use dta_lite::client::DtaEndpoint;
-use dta_lite::ra::RaKey;
+use dta_client::client::DtaEndpoint;
+use dta_client::ra::RaKey;
 use milagro_tunnel::demo::{start_dta, LocalDta};
 use mpin_kex::HashedId;
 
@@ -38,13 +38,9 @@ fn dta_args(dtas: &[&LocalDta]) -> Vec<String> {
 
 fn grant(dir: &TempDir, ra: &RaKey, id: &str) -> String {
     let p = dir.path(&format!("{id}.grant"));
-    ra.grant_client(
-        &HashedId::of(id.as_bytes()),
-        dta_lite::server::unix_now(),
-        600,
-    )
-    .save(&p)
-    .unwrap();
+    ra.grant_client(&HashedId::of(id.as_bytes()), dta_client::clock::now(), 600)
+        .save(&p)
+        .unwrap();
     s(&p).to_string()
 }
 
@@ -120,7 +116,7 @@ async fn enrol_provision_tunnel_and_refusals_with_three_dtas() {
 
     // The server secret.
     let sg = dir.path("server.grant");
-    ra.grant_server("web", dta_lite::server::unix_now(), 600)
+    ra.grant_server("web", dta_client::clock::now(), 600)
         .save(&sg)
         .unwrap();
     let ss = dir.path("server.secret");
@@ -217,7 +213,7 @@ async fn enrol_provision_tunnel_and_refusals_with_three_dtas() {
     // refused (403) and the server, which requires permits, refuses the login.
     let (o, carol) = tokio::task::block_in_place(|| enroll(&dir, &ra, "carol", &all, "0"));
     assert!(o.status.success(), "enroll carol failed: {}", stderr(&o));
-    dta_lite::client::revoke(
+    dta_client::client::revoke(
         &dtas.iter().map(|d| d.endpoint.clone()).collect::<Vec<_>>(),
         &ra,
         &HashedId::of(b"carol"),

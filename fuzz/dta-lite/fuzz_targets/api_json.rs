@@ -1,4 +1,4 @@
-//! The JSON bodies of `dta_lite::api` and the response signature.
+//! The JSON bodies of `dta_client::api` and the response signature.
 //!
 //! First byte `% 11`: 0..=9 parse the rest as `ClientSecretRequest`, `ServerSecretRequest`,
 //! `ShareResponse`, `TimePermitsRequest`, `PermitShare`, `TimePermitsResponse`,
@@ -9,7 +9,7 @@
 //! signature may only verify if it is the genuine one.
 #![no_main]
 
-use dta_lite::api::{
+use dta_client::api::{
     sign_response, verify_response, ClientSecretRequest, ErrorBody, Info, PermitShare,
     RevocationRequest, RevocationResponse, ServerSecretRequest, ShareResponse, TimePermitsRequest,
     TimePermitsResponse,

@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use dta_lite::client::DtaEndpoint;
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
+use dta_client::client::DtaEndpoint;
+use dta_client::files::{CredentialFile, ServerSecretFile};
+use dta_client::ra::RaKey;
 use ed25519_dalek::SigningKey;
 use libfuzzer_sys::fuzz_target;
 use mpin_kex::{ClientSecret, HashedId, MasterShare, Pin, TimePermit, Token};

@@ -10,7 +10,7 @@
 //! a grant with one field changed after signing must never verify.
 #![no_main]
 
-use dta_lite::ra::{Grant, GrantKind, RaError, RaKey};
+use dta_client::ra::{DeviceKeys, Grant, GrantKind, RaError, RaKey};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -43,6 +43,9 @@ fn check_parsed(g: &Grant) {
             match v.kind {
                 GrantKind::Client => assert!(v.hashed_id.is_some() && v.server_name.is_none()),
                 GrantKind::Server => assert!(v.hashed_id.is_none() && v.server_name.is_some()),
+                GrantKind::Device => assert!(
+                    v.hashed_id.is_some() && v.server_name.is_none() && v.device_keys.is_some()
+                ),
             }
         }
         Err(e) => {
@@ -107,13 +110,19 @@ fn structured(u: &mut Unstructured<'_>) -> Result<()> {
             };
             let mut g = Grant {
                 version: if u.arbitrary()? { 1 } else { u.arbitrary()? },
-                kind: if u.arbitrary()? {
-                    GrantKind::Client
-                } else {
-                    GrantKind::Server
+                kind: match u.int_in_range(0u8..=2)? {
+                    0 => GrantKind::Client,
+                    1 => GrantKind::Server,
+                    _ => GrantKind::Device,
                 },
                 hashed_id,
                 server_name,
+                device_keys: match u.int_in_range(0u8..=3)? {
+                    0 => None,
+                    1 => Some(DeviceKeys::Send),
+                    2 => Some(DeviceKeys::Receive),
+                    _ => Some(DeviceKeys::Both),
+                },
                 grant_id,
                 issued_at: now,
                 enrol_until: valid,
@@ -145,7 +154,8 @@ fn tamper(u: &mut Unstructured<'_>, mut g: Grant, vk: &VerifyingKey) -> Result<(
         3 => {
             g.kind = match g.kind {
                 GrantKind::Client => GrantKind::Server,
-                GrantKind::Server => GrantKind::Client,
+                GrantKind::Server => GrantKind::Device,
+                GrantKind::Device => GrantKind::Client,
             }
         }
         _ => {

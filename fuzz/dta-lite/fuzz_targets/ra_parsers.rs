@@ -1,12 +1,12 @@
-//! The small string parsers of `dta_lite::ra` and `DtaEndpoint::from_str`.
+//! The small string parsers of `dta_client::ra` and `DtaEndpoint::from_str`.
 //!
 //! First byte `% 4` selects `parse_hashed_id`, `parse_public_key`, `parse_signing_key` or
 //! `DtaEndpoint::from_str`; the rest is the (lossily UTF-8 decoded) text. Every success must
 //! round-trip through its encoder (hex, `Display`, serde JSON).
 #![no_main]
 
-use dta_lite::client::DtaEndpoint;
-use dta_lite::ra::{parse_hashed_id, parse_public_key, parse_signing_key};
+use dta_client::client::DtaEndpoint;
+use dta_client::ra::{parse_hashed_id, parse_public_key, parse_signing_key};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

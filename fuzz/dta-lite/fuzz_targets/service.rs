@@ -16,19 +16,23 @@
 use std::sync::OnceLock;
 
 use dta_lite::api::{
-    self, ErrorBody, Info, RevocationResponse, ShareResponse, TimePermitsResponse,
+    self, DeviceKeysResponse, DevicePermitsResponse, ErrorBody, Info, RevocationResponse,
+    ShareResponse, TimePermitsResponse,
 };
 use dta_lite::db::Db;
-use dta_lite::ra::RaKey;
+use dta_lite::ra::{DeviceKeys, RaKey};
 use dta_lite::service::{ApiRequest, Dta};
 use ed25519_dalek::SigningKey;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use mpin_kex::wcc::P2pMasterShare;
 use mpin_kex::{HashedId, MasterShare};
 
 const NOW: u64 = 1_800_000_000;
-const PATHS: [&str; 7] = [
+const PATHS: [&str; 9] = [
     "/v1/client-secret",
+    "/v1/device-keys",
+    "/v1/device-permits",
     "/v1/time-permits",
     "/v1/server-secret",
     "/v1/revocations",
@@ -58,6 +62,10 @@ fn fixture() -> &'static Fixture {
             "00".repeat(32),
             vec![ra.public()],
             db,
+        )
+        .with_p2p_master(
+            P2pMasterShare::from_bytes(&[&b"P2P1"[..], &[0; 47], &[6]].concat())
+                .expect("P2P master share"),
         );
         Fixture { _dir: dir, dta, ra }
     })
@@ -93,6 +101,28 @@ fn body(u: &mut Unstructured<'_>, ra: &RaKey, path: &str, now: u64) -> Result<Ve
             serde_json::json!({"hashed_id": hid, "grant": ra.grant_client(&gid, issued, valid),
                 "from_day": from_day, "days": days})
         }
+        (_, "/v1/device-keys" | "/v1/device-permits") => {
+            let hid = hashed_id(u)?;
+            let gid = HashedId::of(&[u.arbitrary::<u8>()?]);
+            let pick = |i: u8| match i % 3 {
+                0 => DeviceKeys::Send,
+                1 => DeviceKeys::Receive,
+                _ => DeviceKeys::Both,
+            };
+            let g = if u.ratio(7u8, 8)? {
+                ra.grant_device(&gid, pick(u.arbitrary()?), issued, valid)
+            } else {
+                ra.grant_client(&gid, issued, valid)
+            };
+            if path == "/v1/device-keys" {
+                serde_json::json!({"hashed_id": hid, "grant": g, "keys": pick(u.arbitrary()?)})
+            } else {
+                let today = mpin_kex::policy::day_of(now);
+                let from_day = today.wrapping_add(i32::from(u.arbitrary::<i8>()?) as u32);
+                let days = u32::from(u.arbitrary::<u8>()?);
+                serde_json::json!({"hashed_id": hid, "grant": g, "from_day": from_day, "days": days})
+            }
+        }
         (_, "/v1/server-secret") => {
             let name: String = if u.arbitrary()? {
                 u.arbitrary()?
@@ -118,8 +148,8 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         2 => "GET".into(),
         _ => u.arbitrary()?,
     };
-    let path: String = match u.int_in_range(0u8..=7)? {
-        7 => u.arbitrary()?,
+    let path: String = match u.int_in_range(0u8..=9)? {
+        9 => u.arbitrary()?,
         i => PATHS[usize::from(i)].into(),
     };
     let now = if u.ratio(15u8, 16)? {
@@ -171,6 +201,10 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 "/v1/time-permits" => serde_json::from_slice::<TimePermitsResponse>(&r.body)
                     .is_ok_and(|p| !p.permits.is_empty()),
                 "/v1/revocations" => serde_json::from_slice::<RevocationResponse>(&r.body).is_ok(),
+                "/v1/device-keys" => serde_json::from_slice::<DeviceKeysResponse>(&r.body)
+                    .is_ok_and(|k| k.sender_key.is_some() || k.receiver_key.is_some()),
+                "/v1/device-permits" => serde_json::from_slice::<DevicePermitsResponse>(&r.body)
+                    .is_ok_and(|p| !p.permits.is_empty()),
                 "/v1/info" => serde_json::from_slice::<Info>(&r.body).is_ok(),
                 _ => false,
             };

@@ -1,4 +1,4 @@
-//! `dta_lite::ra::verify_request` with fuzzed method, path, body, clock and headers.
+//! `dta_client::ra::verify_request` with fuzzed method, path, body, clock and headers.
 //!
 //! Headers start as a genuine signature by the fixed fuzzing RA key (timestamp near the
 //! fuzzed clock); each of the four `x-ra-*` headers is then kept, dropped, or replaced by
@@ -7,7 +7,7 @@
 //! verify exactly when it is inside the window.
 #![no_main]
 
-use dta_lite::ra::{
+use dta_client::ra::{
     verify_request, RaKey, H_RA_KEY, H_RA_NONCE, H_RA_SIGNATURE, H_RA_TIMESTAMP,
     REQUEST_MAX_AGE_SECS,
 };

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use dta_lite::files::{CredentialFile, ServerSecretFile};
-use dta_lite::ra::RaKey;
+use dta_client::files::{CredentialFile, ServerSecretFile};
+use dta_client::ra::RaKey;
 use mpin_kex::HashedId;
 use test_support::{MpinWorld, TempDir};
 
@@ -64,7 +64,7 @@ impl FileWorld {
             .ra
             .grant_client(&h, milagro_tls::mpin::system_clock(), 600);
         // A D-TA that is not running: a missing permit cannot be fetched (port 9 is closed).
-        let nowhere = dta_lite::client::DtaEndpoint {
+        let nowhere = dta_client::client::DtaEndpoint {
             url: "https://127.0.0.1:9".into(),
             fingerprint: "00".repeat(32),
             signing_key: "00".repeat(32),

@@ -9,7 +9,7 @@ use mpin_kex::{Credential, ServerSecret, TimePermit, Token};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::client::DtaEndpoint;
+use crate::endpoint::DtaEndpoint;
 use crate::fsutil::{self, FsError};
 use crate::ra::{Grant, GrantKind};
 

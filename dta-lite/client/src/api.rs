@@ -6,6 +6,8 @@
 //! | `POST /v1/client-secret` | [`ClientSecretRequest`] | [`ShareResponse`] (97-byte G1 share) |
 //! | `POST /v1/time-permits` | [`TimePermitsRequest`] | [`TimePermitsResponse`] |
 //! | `POST /v1/server-secret` | [`ServerSecretRequest`] | [`ShareResponse`] (192-byte G2 share) |
+//! | `POST /v1/device-keys` | [`DeviceKeysRequest`] | [`DeviceKeysResponse`] (G1 and/or G2 key shares) |
+//! | `POST /v1/device-permits` | [`DevicePermitsRequest`] | [`DevicePermitsResponse`] |
 //! | `POST /v1/revocations` (RA-signed) | [`RevocationRequest`] | [`RevocationResponse`] |
 //! | `GET /v1/info` | — | [`Info`] |
 //! | `GET /healthz` | — | `ok` |
@@ -21,7 +23,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ra::Grant;
+use crate::ra::{DeviceKeys, Grant};
 
 /// Header carrying the D-TA's Ed25519 response signature (hex).
 pub const SIGNATURE_HEADER: &str = "x-dta-signature";
@@ -104,6 +106,67 @@ pub struct PermitShare {
 pub struct TimePermitsResponse {
     /// One share per requested day, in order.
     pub permits: Vec<PermitShare>,
+}
+
+/// `POST /v1/device-keys`: device key shares from the D-TA's P2P master share (never the
+/// M-Pin one), issued once per grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceKeysRequest {
+    /// The hashed identity (96 hex digits); must equal the grant's.
+    pub hashed_id: String,
+    /// The RA's device grant.
+    pub grant: Grant,
+    /// The keys wanted: refused (403) unless the grant allows every one of them.
+    pub keys: DeviceKeys,
+}
+
+/// Answer to `POST /v1/device-keys`: exactly the keys asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceKeysResponse {
+    /// The 97-byte G1 sender-key share `s'_i·H1(HID)`, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_key: Option<String>,
+    /// The 192-byte G2 receiver-key share `s'_i·H2(HID)`, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver_key: Option<String>,
+}
+
+/// `POST /v1/device-permits`: permit shares for the keys of the device grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePermitsRequest {
+    /// The hashed identity (96 hex digits); must equal the grant's.
+    pub hashed_id: String,
+    /// The device grant kept in the device credential (its enrolment deadline does not apply).
+    pub grant: Grant,
+    /// First day (days since 1970-01-01 UTC).
+    pub from_day: u32,
+    /// Number of days, 1 to [`MAX_PERMIT_DAYS`].
+    pub days: u32,
+}
+
+/// One day's device permit shares (those of the grant's keys).
+#[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePermitShare {
+    /// The day.
+    pub day: u32,
+    /// The 101-byte sender-permit share (`be32(day) ‖ G1 point`), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The 196-byte receiver-permit share (`be32(day) ‖ G2 point`), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+}
+
+/// Answer to `POST /v1/device-permits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePermitsResponse {
+    /// One entry per requested day, in order.
+    pub permits: Vec<DevicePermitShare>,
 }
 
 /// `POST /v1/revocations` (RA-signed).
