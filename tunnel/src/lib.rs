@@ -48,6 +48,7 @@ pub mod config;
 pub mod copy;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod device_auth;
 pub mod lockout;
 pub mod logging;
 pub mod metrics;

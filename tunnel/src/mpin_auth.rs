@@ -231,6 +231,7 @@ fn shared_stores() -> (Arc<dyn ReplayCache>, Arc<dyn FailureStore>) {
 /// PSKs on the same port.
 pub struct MpinServer {
     acceptor: MpinAcceptor,
+    config: Arc<MpinServerConfig>,
 }
 
 impl MpinServer {
@@ -284,9 +285,15 @@ impl MpinServer {
                 .collect();
             cfg.static_psks = Some(Arc::new(store));
         }
+        let config = Arc::new(cfg);
         let acceptor =
-            MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(options.handshake_timeout);
-        Ok(Self { acceptor })
+            MpinAcceptor::new(config.clone()).with_handshake_timeout(options.handshake_timeout);
+        Ok(Self { acceptor, config })
+    }
+
+    /// The M-Pin settings (for a listener serving devices too, `crate::device_auth`).
+    pub fn config(&self) -> Arc<MpinServerConfig> {
+        self.config.clone()
     }
 }
 
