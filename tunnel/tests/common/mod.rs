@@ -273,3 +273,10 @@ pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+impl From<ProcessGuard> for Tunnel {
+    /// A tunnel process started by the caller (e.g. with extra environment).
+    fn from(p: ProcessGuard) -> Self {
+        Self(p)
+    }
+}
