@@ -197,7 +197,8 @@ fn refused(addr: &str) -> bool {
 }
 
 #[test]
-fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_identities() {
+fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_identities_psk_on_the_same_listener(
+) {
     let w = Dtas::start("dev-link");
     let alice = w.enroll("device:alice", &["--send"]);
     let bob = w.enroll("device:bob", &[]);
@@ -206,7 +207,21 @@ fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_ide
         0o600
     );
     let echo = Echo::start();
-    let (srv, srv_addr) = w.server("bob", &bob, &echo.addr, &["--allow", "device:a*"]);
+    let psk = psk_file(&w.dir, "psk.txt", "app", KEY1);
+    let (mut srv, srv_addr) = w.server(
+        "bob",
+        &bob,
+        &echo.addr,
+        &[
+            "--allow",
+            "device:a*",
+            "--status",
+            "127.0.0.1:0",
+            "--psk-secrets",
+            s(&psk),
+        ],
+    );
+    let status = srv.status_addr();
     let (cli, cli_addr) = w.client("alice", &alice, "device:bob", &srv_addr);
     let data = random_bytes(1 << 20, 7);
     let back = roundtrip(&cli_addr, &data).expect("the link carries data");
@@ -216,6 +231,14 @@ fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_ide
         t.wait_log("method=p2p");
         t.wait_log("device:alice->device:bob");
     }
+    // a static-PSK peer on the same listener
+    let mut psk_client = client(&w.dir, "psk-client", &psk, &srv_addr, &[]);
+    let psk_addr = psk_client.addr("client");
+    assert_eq!(roundtrip(&psk_addr, b"psk").as_deref(), Some(&b"psk"[..]));
+    srv.wait_log("method=psk");
+    wait_metrics(&status, |m| {
+        m.contains("milagro_tunnel_authenticated_total{service=\"bob\",method=\"p2p\"} 1")
+    });
     // the same credential with nothing changed but the peer it names: refused on dialling
     let (_c2, wrong) = w.client("alice-to-carol", &alice, "device:carol", &srv_addr);
     let before = echo.accepted();

@@ -43,6 +43,8 @@ mod addrs;
 mod auth;
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod device_tests;
 mod limits;
 mod lockout;
 mod origin;
