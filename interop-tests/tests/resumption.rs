@@ -65,6 +65,9 @@ fn our_client_resumes_with_an_s_server_ticket() {
     });
 }
 
+/// Length of our sealed tickets bound to `b"interop"`.
+const SEALED_TICKET_LEN: usize = milagro_tls::ticket::TICKET_LEN + b"interop".len();
+
 /// Our server with the test PSK, issuing tickets.
 fn ticket_server() -> ServerConfig {
     let store: StaticPskStore = [psk(IDENTITY, KEY_HEX)].into_iter().collect();
@@ -106,8 +109,8 @@ fn s_client_resumes_with_our_ticket() {
     let out = s_client(port, sess, "-sess_in");
     assert!(out.contains("hello"), "{out}");
     let second = rx.recv_timeout(T).unwrap().unwrap();
-    // the handshake was authenticated by our 32-byte ticket, not the external PSK
-    assert_eq!(second.psk_identity.len(), milagro_tls::ticket::TICKET_LEN);
+    // the handshake was authenticated by our sealed ticket, not the external PSK
+    assert_eq!(second.psk_identity.len(), SEALED_TICKET_LEN);
 }
 
 #[test]
@@ -146,9 +149,7 @@ fn stunnel_client_resumes_with_our_ticket() {
         }
     }
     assert!(
-        identities
-            .iter()
-            .any(|id| id.len() == milagro_tls::ticket::TICKET_LEN),
+        identities.iter().any(|id| id.len() == SEALED_TICKET_LEN),
         "stunnel never resumed: {identities:?}"
     );
 }

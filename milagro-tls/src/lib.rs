@@ -86,7 +86,10 @@ pub use server::{ServerConfig, ServerConnection};
 pub use stream::{Acceptor, Connector, TlsStream};
 
 pub use suites::{CipherSuite, HashAlgorithm};
-pub use ticket::{ClientTicket, TicketCache, TicketSettings, TicketStore};
+pub use ticket::{
+    ClientTicket, MemoryUsedTickets, TicketCache, TicketKey, TicketKeyError, TicketKeys,
+    TicketSettings, TicketStore, UsedTickets, DEFAULT_TICKET_POOL,
+};
 
 /// The TLS 1.3 protocol version number.
 pub const TLS13: u16 = 0x0304;

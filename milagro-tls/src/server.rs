@@ -194,7 +194,7 @@ pub(crate) fn handle(
                     b"res master",
                     &transcript.current(),
                 )?;
-                if let Some(nst) = settings.issue(alg, &rms, resumed.as_ref())? {
+                for nst in settings.issue(alg, &rms, resumed.as_ref())? {
                     conn.emit_handshake(&nst)?;
                 }
             }

@@ -13,6 +13,8 @@ const T0: u64 = 1_800_000_000;
 
 struct Server {
     store: Arc<TicketStore>,
+    /// The store's record of redeemed tickets (tickets themselves are sealed, not stored).
+    used: Arc<MemoryUsedTickets>,
     now: Arc<AtomicU64>,
     config: Arc<ServerConfig>,
 }
@@ -24,7 +26,11 @@ fn server_with(
 ) -> Server {
     let psk = Psk::new(b"client1", KEY, HashAlgorithm::Sha256).unwrap();
     let statics: StaticPskStore = [psk].into_iter().collect();
-    let store = Arc::new(TicketStore::new(16));
+    let used = Arc::new(MemoryUsedTickets::new(16));
+    let store = Arc::new(TicketStore::with_keys(
+        TicketKeys::generate().unwrap(),
+        used.clone(),
+    ));
     let now = Arc::new(AtomicU64::new(T0));
     let clock_now = now.clone();
     let mut settings = TicketSettings::new(
@@ -33,12 +39,14 @@ fn server_with(
         Some(b"app:alice".to_vec()),
     );
     settings.not_after = not_after;
+    settings.pool = 1; // one ticket per handshake here; the pool has its own tests
     settings.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
     let mut config = ServerConfig::new(Arc::new(statics));
     config.options.tickets = Some(settings);
     edit(&mut config);
     Server {
         store,
+        used,
         now,
         config: Arc::new(config),
     }
@@ -143,7 +151,7 @@ fn full_handshake_then_resumption_chain() {
     let t = first_ticket(&s);
     assert_eq!(t.lifetime(), 3600);
     assert_eq!(t.hash(), HashAlgorithm::Sha256);
-    assert_eq!(s.store.len(), 1);
+    assert_eq!(s.used.len(), 0, "issued, not yet spent");
     let ticket_id = t.psk().identity().to_vec();
     let (mut c, sv, rc, rs) = connect(resume_config(t), &s);
     rc.unwrap();
@@ -155,7 +163,11 @@ fn full_handshake_then_resumption_chain() {
     // the resumed connection got a fresh ticket with the same binding
     let t2 = c.take_tickets().pop().unwrap();
     assert_ne!(t2.psk().identity(), ticket_id.as_slice());
-    assert_eq!(s.store.len(), 1);
+    assert_eq!(
+        s.used.len(),
+        1,
+        "the first ticket is spent, the fresh one is not"
+    );
     let (c3, sv3, rc, rs) = connect(resume_config(t2), &s);
     rc.unwrap();
     rs.unwrap();
@@ -260,13 +272,13 @@ fn tampered_ticket_or_wrong_binder_label_is_refused() {
     let (_, _, rc, rs) = connect(cc, &s);
     assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
     // the real ticket is untouched by the tampered attempt...
-    assert_eq!(s.store.len(), 1);
+    assert_eq!(s.used.len(), 0);
     // ...but a binder made with the external label burns it
     let mut cc = resume_config(t.clone());
     cc.psk = t.psk().clone().with_binder_label(BinderLabel::External);
     let (_, _, rc, rs) = connect(cc, &s);
     assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
-    assert!(s.store.is_empty());
+    assert_eq!(s.used.len(), 1, "burnt");
 }
 
 #[test]
@@ -296,6 +308,7 @@ fn no_ticket_settings_no_ticket_and_cache_gets_tickets() {
     let statics: StaticPskStore = [psk].into_iter().collect();
     let plain = Server {
         store: Arc::new(TicketStore::default()),
+        used: Arc::new(MemoryUsedTickets::new(1)),
         now: Arc::new(AtomicU64::new(T0)),
         config: Arc::new(ServerConfig::new(Arc::new(statics))),
     };
@@ -347,23 +360,149 @@ fn with_redeem_off_tickets_are_issued_but_never_resumed() {
     cfg.options.tickets.as_mut().unwrap().redeem = false;
     let no_redeem = Server {
         store: s.store.clone(),
+        used: s.used.clone(),
         now: s.now.clone(),
         config: Arc::new(cfg),
     };
     // a valid ticket is not a PSK this server knows (and it is not spent)
     let (_, _, rc, rs) = connect(resume_config(t.clone()), &no_redeem);
     assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
-    assert_eq!(s.store.len(), 1);
+    assert_eq!(s.used.len(), 0, "not spent");
     // a full handshake with the PSK store's key still gets a ticket
     let (mut c, sv, rc, rs) = connect(external(), &no_redeem);
     rc.unwrap();
     rs.unwrap();
     assert!(!sv.resumed());
     assert_eq!(c.take_tickets().len(), 1);
-    assert_eq!(s.store.len(), 2);
+    assert_eq!(s.used.len(), 0, "both tickets unspent");
     // where redeeming is on, the first ticket still resumes
     let (c, _, rc, rs) = connect(resume_config(t), &s);
     rc.unwrap();
     rs.unwrap();
     assert!(c.resumed());
+}
+
+/// `s` with its ticket store replaced by one sealing with `keys` and recording use in `used`
+/// (another replica of a fleet, or the same server after a restart).
+fn replica(s: &Server, keys: &TicketKeys, used: Arc<MemoryUsedTickets>) -> Server {
+    let store = Arc::new(TicketStore::with_keys(keys.clone(), used.clone()));
+    let mut config = (*s.config).clone();
+    config.options.tickets.as_mut().unwrap().store = store.clone();
+    Server {
+        store,
+        used,
+        now: s.now.clone(),
+        config: Arc::new(config),
+    }
+}
+
+#[test]
+fn a_ticket_from_replica_a_resumes_once_on_replica_b_and_after_a_restart() {
+    let keys = TicketKeys::generate().unwrap();
+    let used = Arc::new(MemoryUsedTickets::new(16));
+    let base = server();
+    let (a, b) = (
+        replica(&base, &keys, used.clone()),
+        replica(&base, &keys, used),
+    );
+    let t = first_ticket(&a);
+    let (c, sv, rc, rs) = connect(resume_config(t.clone()), &b);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(c.resumed() && sv.resumed(), "B resumes A's ticket");
+    assert_eq!(sv.resumption_app_data(), Some(&b"app:alice"[..]));
+    for s in [&a, &b] {
+        let (_, _, rc, rs) = connect(resume_config(t.clone()), s);
+        assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
+    }
+    // a restarted server (fresh memory, the same key) resumes a ticket issued before
+    let earlier = first_ticket(&a);
+    let restarted = replica(&base, &keys, Arc::new(MemoryUsedTickets::new(16)));
+    let (c, _, rc, rs) = connect(resume_config(earlier), &restarted);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(c.resumed());
+}
+
+#[test]
+fn unknown_and_retired_ticket_keys_need_a_full_handshake() {
+    let s = server();
+    let t = first_ticket(&s);
+    // another fleet's key: the ticket is an unknown PSK
+    let other = replica(
+        &s,
+        &TicketKeys::generate().unwrap(),
+        Arc::new(MemoryUsedTickets::new(4)),
+    );
+    let (_, _, rc, rs) = connect(resume_config(t.clone()), &other);
+    assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
+    // one rotation: still accepted; two: refused
+    let keys = s.store.keys().unwrap();
+    let t2 = first_ticket(&s);
+    s.store
+        .set_keys(keys.rotated(TicketKey::generate().unwrap()));
+    let (c, _, rc, rs) = connect(resume_config(t), &s);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(c.resumed(), "previous key accepted");
+    s.store.set_keys(
+        s.store
+            .keys()
+            .unwrap()
+            .rotated(TicketKey::generate().unwrap()),
+    );
+    let (_, _, rc, rs) = connect(resume_config(t2), &s);
+    assert_refused(rc, rs, Error::BadPskBinder, AlertDescription::DecryptError);
+    // and the client's full handshake still works
+    let (_, sv, rc, rs) = connect(external(), &s);
+    rc.unwrap();
+    rs.unwrap();
+    assert!(!sv.resumed());
+}
+
+#[test]
+fn a_pool_of_tickets_resumes_that_many_connections_at_once() {
+    let s = server_with(3600, None, |c| {
+        c.options.tickets.as_mut().unwrap().pool = DEFAULT_TICKET_POOL
+    });
+    let cache = Arc::new(TicketCache::new());
+    let mut cc = external();
+    cc.ticket_cache = Some(cache.clone());
+    let (_, _, rc, rs) = connect(cc, &s);
+    rc.unwrap();
+    rs.unwrap();
+    assert_eq!(
+        cache.len(),
+        DEFAULT_TICKET_POOL,
+        "one full handshake fills the pool"
+    );
+    // every connection takes its ticket before any of them finishes
+    let tickets: Vec<_> = (0..DEFAULT_TICKET_POOL)
+        .map(|_| {
+            cache
+                .take_fresh(T0 + 5)
+                .expect("a ticket for each connection")
+        })
+        .collect();
+    assert!(cache.take_fresh(T0 + 5).is_none());
+    let mut ids: Vec<_> = tickets
+        .iter()
+        .map(|t| t.psk().identity().to_vec())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), DEFAULT_TICKET_POOL, "distinct tickets");
+    for t in tickets {
+        let mut cc = resume_config(t);
+        cc.ticket_cache = Some(cache.clone());
+        let (c, _, rc, rs) = connect(cc, &s);
+        rc.unwrap();
+        rs.unwrap();
+        assert!(c.resumed());
+    }
+    assert_eq!(
+        cache.len(),
+        DEFAULT_TICKET_POOL,
+        "each resumption refilled one"
+    );
 }

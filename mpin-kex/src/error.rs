@@ -152,6 +152,14 @@ pub enum AuthError {
     /// retry the same call when one of them is decided (the state is kept).
     #[error("other attempts for this identity are being verified; retry shortly")]
     Busy,
+    /// An operator revoked the identity in the shared state (fleet-wide): every login is
+    /// refused until it is unlocked.
+    #[error("identity revoked by an operator; unlock it in the shared state to allow logins")]
+    Revoked,
+    /// The shared state (lockout counts, replay cache) cannot answer, so the attempt cannot
+    /// be counted and is refused (fail closed); it works again once the store is back.
+    #[error("shared state unavailable (lockout store not answering): login refused, fail closed; check the state store (e.g. Redis) is reachable")]
+    StateUnavailable,
     /// The multi-pass challenge expired before the response arrived.
     #[error("challenge expired (response after {0} s)")]
     Expired(u64),

@@ -132,6 +132,12 @@ pub enum Gate {
         /// Unix second the lockout ends.
         until: u64,
     },
+    /// The identity is revoked by an operator (a shared store's revocation set): refused
+    /// until it is unlocked. Nothing was taken.
+    Revoked,
+    /// The store cannot answer (e.g. Redis unreachable or too slow): refused, fail closed.
+    /// Nothing was taken.
+    Unavailable,
 }
 
 /// How an attempt that got [`Gate::Go`] ended.
@@ -162,7 +168,7 @@ pub struct Standing {
 /// Every method must be atomic per identity (one lock, or one Redis `MULTI`/Lua script): the
 /// budget check and the slot increment of [`begin`](Self::begin), and the slot decrement and
 /// the counting of [`finish`](Self::finish), each happen as one step. A store that cannot
-/// answer must fail closed ([`Gate::Wait`] or [`Gate::Locked`]), never [`Gate::Go`].
+/// answer must fail closed ([`Gate::Unavailable`]), never [`Gate::Go`].
 pub trait FailureStore: Send + Sync {
     /// Before a proof is verified, atomically: if locked → [`Gate::Locked`]; if
     /// `failures + in_flight ≥ after` with an attempt in flight → [`Gate::Wait`]; otherwise

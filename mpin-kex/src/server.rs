@@ -333,6 +333,8 @@ impl Server {
             Gate::Locked { failures, until } => {
                 return Err(AuthError::LockedOut { failures, until })
             }
+            Gate::Revoked => return Err(AuthError::Revoked),
+            Gate::Unavailable => return Err(AuthError::StateUnavailable),
         }
         let mut slot = Slot {
             store,
@@ -357,6 +359,8 @@ impl Server {
                 Gate::Locked { failures, until } => {
                     return Err(AuthError::SourceLockedOut { failures, until })
                 }
+                Gate::Revoked => return Err(AuthError::Revoked),
+                Gate::Unavailable => return Err(AuthError::StateUnavailable),
             }
             // a known source is outside the budget (its own pair lockout bounds it)
             let known = slot
@@ -370,6 +374,8 @@ impl Server {
                     Gate::Locked { failures, until } => {
                         return Err(AuthError::DistributedLockedOut { failures, until })
                     }
+                    Gate::Revoked => return Err(AuthError::Revoked),
+                    Gate::Unavailable => return Err(AuthError::StateUnavailable),
                 }
             }
         }

@@ -14,7 +14,11 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts the server and waits (bounded) until it accepts connections.
     pub fn start() -> Self {
-        let port = free_port();
+        Self::start_on(free_port())
+    }
+
+    /// Starts one on `port` (e.g. again after [`stop`](Self::stop), to test recovery).
+    pub fn start_on(port: u16) -> Self {
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", LOOPBACK, "--port", &port.to_string()])
             .args([
@@ -51,6 +55,11 @@ impl RedisServer {
     /// Its URL for the `redis` crate, `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://{LOOPBACK}:{}/", self.port)
+    }
+
+    /// Kills the server and waits for it (its port is free again).
+    pub fn stop(&mut self) {
+        self.guard.kill();
     }
 
     /// The process (for example to kill it in a failover test).

@@ -60,6 +60,7 @@ pub struct MpinClientConnection {
     input: Vec<u8>,
     output: Vec<u8>,
     session_id: [u8; SESSION_ID_LEN],
+    resuming: bool,
 }
 
 impl MpinClientConnection {
@@ -77,15 +78,22 @@ impl MpinClientConnection {
             input: Vec::new(),
             output: Vec::new(),
             session_id: [0; SESSION_ID_LEN],
+            resuming: false,
         };
         if this.config.options.resume {
             if let Some(ticket) = this.tickets.take_fresh((this.config.options.clock)()) {
                 let tls = this.tls_config(ClientConfig::resuming(ticket));
                 let conn = ClientConnection::new(Arc::new(tls))?.into_common();
                 this.state = State::Tls { conn, sniff: false };
+                this.resuming = true;
             }
         }
         Ok(this)
+    }
+
+    /// True when this connection resumes a session ticket (no M-Pin exchange).
+    pub fn is_resumption(&self) -> bool {
+        self.resuming
     }
 
     /// True while the handshake is not finished (and has not failed).

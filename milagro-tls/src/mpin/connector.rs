@@ -13,7 +13,7 @@ use crate::ticket::TicketCache;
 
 /// Connects with M-Pin authentication, then TLS 1.3 with the imported PSK; or, holding a
 /// fresh session ticket from an earlier connection (and with
-/// [`resume`](MpinClientConfig::resume) on), resumes it with a plain TLS 1.3 handshake.
+/// [`Options::resume`](crate::Options::resume) on), resumes it with a plain TLS 1.3 handshake.
 /// Clones share the ticket.
 #[derive(Debug, Clone)]
 pub struct MpinConnector {
@@ -54,7 +54,7 @@ impl MpinConnector {
 
     /// Authenticates over `io` and returns the TLS stream (errors: [`super::mpin_error`]).
     /// With a fresh ticket this is a resumption; if it fails the error is returned and the
-    /// ticket is gone, so the next call runs M-Pin. The ticket for the next connection
+    /// ticket pool is emptied, so the next call runs M-Pin. The ticket for the next connection
     /// arrives after the handshake, once the stream has been read from.
     pub async fn connect<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
     where
@@ -68,7 +68,13 @@ impl MpinConnector {
         mut io: IO,
     ) -> Result<TlsStream<IO>, MpinError> {
         let mut conn = MpinClientConnection::new(self.config.clone(), self.tickets.clone())?;
-        handshake(&mut conn, &mut io, |_| OnFailure::Send).await?;
+        if let Err(e) = handshake(&mut conn, &mut io, |_| OnFailure::Send).await {
+            if conn.is_resumption() {
+                // the pool's other tickets come from the same sessions: drop them too
+                self.tickets.clear();
+            }
+            return Err(e);
+        }
         let conn = conn
             .into_connection()
             .ok_or(MpinError::Internal("handshake ended without a connection"))?;

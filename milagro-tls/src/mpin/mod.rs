@@ -201,6 +201,8 @@ impl MpinError {
                 | A::SourceLockedOut { .. }
                 | A::DistributedLockedOut { .. }
                 | A::Busy
+                | A::Revoked
+                | A::StateUnavailable
                 | A::Expired(_) => false,
             },
             MpinError::Io(_)

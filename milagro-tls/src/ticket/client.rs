@@ -96,54 +96,87 @@ impl fmt::Debug for ClientTicket {
     }
 }
 
-/// A client-side place where a connection deposits the tickets it receives
-/// (set [`ClientConfig::ticket_cache`](crate::ClientConfig::ticket_cache)).
-/// Keeps the latest ticket only; taking it removes it (tickets are
-/// single-use).
-#[derive(Default)]
+/// Default number of tickets a [`TicketCache`] keeps.
+pub const DEFAULT_CLIENT_POOL: usize = 16;
+
+/// A client-side pool where connections deposit the tickets they receive
+/// (set [`ClientConfig::ticket_cache`](crate::ClientConfig::ticket_cache)) and take one each
+/// when they connect (tickets are single-use), so that as many connections as it holds
+/// tickets resume at once. Bounded: when full the oldest ticket is dropped.
 pub struct TicketCache {
-    latest: Mutex<Option<ClientTicket>>,
+    pool: Mutex<VecDeque<ClientTicket>>,
+    capacity: usize,
+}
+
+impl Default for TicketCache {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CLIENT_POOL)
+    }
 }
 
 impl fmt::Debug for TicketCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TicketCache")
-            .field("has_ticket", &self.lock().is_some())
+            .field("tickets", &self.len())
+            .field("capacity", &self.capacity)
             .finish()
     }
 }
 
 impl TicketCache {
-    /// An empty cache.
+    /// An empty pool of [`DEFAULT_CLIENT_POOL`] tickets.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<ClientTicket>> {
-        self.latest
+    /// An empty pool holding at most `capacity` tickets (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            pool: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<ClientTicket>> {
+        self.pool
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Replaces the cached ticket.
+    /// Adds a ticket (dropping the oldest when full).
     pub fn store(&self, ticket: ClientTicket) {
-        *self.lock() = Some(ticket);
+        let mut pool = self.lock();
+        while pool.len() >= self.capacity {
+            pool.pop_front();
+        }
+        pool.push_back(ticket);
     }
 
-    /// Takes the cached ticket if it is still fresh at `now` (a stale one is
-    /// dropped).
+    /// Takes the newest ticket that is still fresh at `now`; stale ones are dropped.
     pub fn take_fresh(&self, now: u64) -> Option<ClientTicket> {
-        self.lock().take().filter(|t| t.is_fresh_at(now))
+        let mut pool = self.lock();
+        pool.retain(|t| t.is_fresh_at(now));
+        pool.pop_back()
     }
 
     /// True if a ticket is cached (fresh or not).
     pub fn has_ticket(&self) -> bool {
-        self.lock().is_some()
+        !self.lock().is_empty()
     }
 
-    /// Drops the cached ticket.
+    /// Tickets cached (fresh or not).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no ticket is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every cached ticket.
     pub fn clear(&self) {
-        *self.lock() = None;
+        self.lock().clear();
     }
 }
 
@@ -177,6 +210,38 @@ impl ClientResumption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ticket(received_at: u64, lifetime: u32, id: u8) -> ClientTicket {
+        let nst = NewSessionTicket {
+            lifetime,
+            age_add: 0,
+            nonce: vec![id],
+            ticket: vec![id; 32],
+            extensions: vec![],
+        };
+        ClientTicket::from_nst(&nst, HashAlgorithm::Sha256, &[0x5a; 32], received_at)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_pool_is_bounded_hands_out_each_ticket_once_and_drops_stale_ones() {
+        let c = TicketCache::with_capacity(3);
+        for id in 1..=4 {
+            c.store(ticket(100, 50, id));
+        }
+        assert_eq!(c.len(), 3, "oldest dropped");
+        c.store(ticket(0, 10, 9)); // stale at 100
+        let ids: Vec<u8> = std::iter::from_fn(|| c.take_fresh(100))
+            .map(|t| t.psk().identity()[0])
+            .collect();
+        assert_eq!(
+            ids,
+            [4, 3],
+            "newest first, each once, stale and evicted ones gone"
+        );
+        assert!(!c.has_ticket());
+    }
 
     #[test]
     fn debug_hides_secrets_and_ages() {

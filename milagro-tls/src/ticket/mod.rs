@@ -1,19 +1,23 @@
-//! Session resumption (RFC 8446 §4.6.1, §4.2.11): the server's stateful
-//! ticket store and the client's tickets.
+//! Session resumption (RFC 8446 §4.6.1, §4.2.11): self-contained server tickets and the
+//! client's ticket pool.
 //!
-//! A ticket is 32 random bytes naming an entry in the server's
-//! [`TicketStore`]; the entry holds the resumption PSK
-//! (`HKDF-Expand-Label(resumption_master_secret, "resumption", nonce, Hash.length)`),
-//! the hash it is bound to, opaque application data (e.g. the M-Pin
-//! identity) and an expiry. Tickets are single-use: redeeming one removes it,
-//! and a resumed handshake issues a fresh ticket with the same binding. Only
-//! `psk_dhe_ke` resumption is supported; 0-RTT is never offered or accepted.
+//! A ticket is sealed with an AEAD under the server's [`TicketKeys`] ([`sealed`]): it carries
+//! the resumption PSK
+//! (`HKDF-Expand-Label(resumption_master_secret, "resumption", nonce, Hash.length)`), the
+//! hash it is bound to, opaque application data (e.g. the M-Pin identity), an expiry, the
+//! limit of its resumption chain and a random id. Any server with the key resumes it (a
+//! fleet's replicas, a restarted server); tickets are single-use through [`UsedTickets`]
+//! (memory by default, a shared store for a fleet), and a resumed handshake issues a fresh
+//! ticket with the same binding. A full handshake issues a pool of
+//! [`TicketSettings::pool`] tickets so a client can resume that many connections at once.
+//! Only `psk_dhe_ke` resumption is supported; 0-RTT is never offered or accepted.
 
 mod client;
+pub mod sealed;
+mod used;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -23,51 +27,47 @@ use crate::psk::Psk;
 use crate::suites::HashAlgorithm;
 
 pub(crate) use client::ClientResumption;
-pub use client::{ClientTicket, TicketCache};
+pub use client::{ClientTicket, TicketCache, DEFAULT_CLIENT_POOL};
+use sealed::{Sealed, TICKET_ID_LEN};
+pub use sealed::{TicketKey, TicketKeyError, TicketKeys};
+pub use used::{MemoryUsedTickets, UsedTickets};
 
 pub use crate::options::{system_clock, Clock};
 
-/// Length of the ticket (the identity a client offers).
-pub const TICKET_LEN: usize = 32;
+/// Length of the sealed ticket (the identity a client offers) without its application data,
+/// for a SHA-256 PSK: key id 4, nonce 12, id 16, hash 1, expiry 8, chain limit 8, PSK length
+/// 1, PSK 32, tag 16.
+pub const TICKET_LEN: usize = 98;
 
 /// Longest ticket lifetime RFC 8446 allows (7 days), in seconds. Also the
 /// longest a chain of resumptions can extend one full handshake.
 pub const MAX_TICKET_LIFETIME: u64 = 604_800;
 
-/// Default number of tickets a [`TicketStore`] keeps.
-pub const DEFAULT_TICKET_CAPACITY: usize = 10_000;
+/// Default number of used-ticket ids a [`TicketStore`] remembers in memory.
+pub const DEFAULT_TICKET_CAPACITY: usize = 1 << 18;
 
-/// A server ticket entry.
-struct Entry {
-    psk: Secret,
-    hash: HashAlgorithm,
-    app_data: Vec<u8>,
-    expires: u64,
-    chain_not_after: u64,
-    seq: u64,
-}
+/// Default number of tickets issued after a full handshake ([`TicketSettings::pool`]).
+pub const DEFAULT_TICKET_POOL: usize = 4;
 
-#[derive(Default)]
-struct Inner {
-    map: HashMap<[u8; TICKET_LEN], Entry>,
-    order: BTreeMap<u64, [u8; TICKET_LEN]>,
-    seq: u64,
-}
+/// Most tickets issued after one handshake (a client keeps at most 8 per connection).
+pub const MAX_TICKET_POOL: usize = 8;
 
-/// The server's stateful ticket store: ticket → resumption PSK, binding and
-/// expiry. Bounded: when full, expired entries go first, then the oldest.
-/// Share one store (behind an `Arc`) between all connections of a server.
+/// The server's ticket keys and single-use record. Share one store (behind an `Arc`) between
+/// all connections of a server; give replicas the same keys and a shared [`UsedTickets`].
 pub struct TicketStore {
-    inner: Mutex<Inner>,
-    capacity: usize,
+    /// `None` only when no random key could be made: nothing is issued or resumed.
+    keys: RwLock<Option<TicketKeys>>,
+    used: Arc<dyn UsedTickets>,
 }
 
 impl fmt::Debug for TicketStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TicketStore")
-            .field("len", &self.len())
-            .field("capacity", &self.capacity)
-            .finish()
+            .field(
+                "key_id",
+                &self.keys().map(|k| hex::encode(k.current().id())),
+            )
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,76 +92,54 @@ pub(crate) struct Binding {
 }
 
 impl TicketStore {
-    /// A store holding at most `capacity` tickets (at least 1).
+    /// A store with a fresh random key of this process (tickets do not survive a restart)
+    /// remembering at most `capacity` used tickets in memory.
     pub fn new(capacity: usize) -> Self {
+        // without randomness no key: every seal and open fails (never a guessable key)
         Self {
-            inner: Mutex::new(Inner::default()),
-            capacity: capacity.max(1),
+            keys: RwLock::new(TicketKeys::generate().ok()),
+            used: Arc::new(MemoryUsedTickets::new(capacity)),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // a panic while holding the lock cannot leave the maps inconsistent
-        // in a way that matters (worst case: a stale order entry)
-        self.inner
-            .lock()
+    /// A store sealing with `keys` and recording single use in `used` (a fleet: the same
+    /// keys on every replica and a shared `used`).
+    pub fn with_keys(keys: TicketKeys, used: Arc<dyn UsedTickets>) -> Self {
+        Self {
+            keys: RwLock::new(Some(keys)),
+            used,
+        }
+    }
+
+    /// The keys in use (`None` when no random key could be made).
+    pub fn keys(&self) -> Option<TicketKeys> {
+        self.keys
+            .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    /// Number of stored tickets (expired ones included until evicted).
-    pub fn len(&self) -> usize {
-        self.lock().map.len()
+    /// Replaces the keys (e.g. after [`TicketKeys::rotated`]); tickets under neither new key
+    /// are refused from now on.
+    pub fn set_keys(&self, keys: TicketKeys) {
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(keys);
     }
 
-    /// True when no ticket is stored.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Invalidates every ticket issued so far (a new random key, no previous one).
+    pub fn clear(&self) -> Result<(), Error> {
+        self.set_keys(TicketKeys::generate()?);
+        Ok(())
     }
 
-    /// Drops every ticket (e.g. after a key or policy change).
-    pub fn clear(&self) {
-        let mut g = self.lock();
-        g.map.clear();
-        g.order.clear();
-    }
-
-    fn insert(&self, id: [u8; TICKET_LEN], mut entry: Entry, now: u64) {
-        let mut g = self.lock();
-        if g.map.len() >= self.capacity {
-            let expired: Vec<_> = g
-                .map
-                .iter()
-                .filter(|(_, e)| e.expires <= now)
-                .map(|(k, e)| (*k, e.seq))
-                .collect();
-            for (k, seq) in expired {
-                g.map.remove(&k);
-                g.order.remove(&seq);
-            }
-        }
-        while g.map.len() >= self.capacity {
-            let Some((_, oldest)) = g.order.pop_first() else {
-                break;
-            };
-            g.map.remove(&oldest);
-        }
-        g.seq += 1;
-        entry.seq = g.seq;
-        g.order.insert(entry.seq, id);
-        g.map.insert(id, entry);
-    }
-
-    /// Removes the ticket and returns its PSK if it exists and has not
-    /// expired (single use: a second redemption finds nothing).
+    /// Opens the ticket and returns its PSK if it was sealed under a current or previous key,
+    /// has not expired and was not used before (single use: a second redemption, here or on
+    /// another server sharing `used`, finds it used).
     pub(crate) fn redeem(&self, ticket: &[u8], now: u64) -> Option<Redeemed> {
-        let id: [u8; TICKET_LEN] = ticket.try_into().ok()?;
-        let entry = {
-            let mut g = self.lock();
-            let e = g.map.remove(&id)?;
-            g.order.remove(&e.seq);
-            e
-        };
-        if entry.expires <= now {
+        let entry = self.keys()?.open(ticket)?;
+        if entry.expires <= now || !self.used.use_once(&entry.id, now, entry.expires) {
             return None;
         }
         let psk = Psk::new(ticket, &entry.psk, entry.hash)
@@ -175,9 +153,23 @@ impl TicketStore {
             },
         })
     }
+
+    /// True when `ticket` opens under a current or previous key and has not expired at
+    /// `now`; it is not spent (for operators and fuzzing).
+    pub fn is_valid(&self, ticket: &[u8], now: u64) -> bool {
+        self.keys()
+            .and_then(|k| k.open(ticket))
+            .is_some_and(|e| e.expires > now)
+    }
+
+    fn seal(&self, entry: &Sealed) -> Result<Vec<u8>, Error> {
+        self.keys()
+            .ok_or(Error::Internal("no ticket key"))?
+            .seal(entry)
+    }
 }
 
-/// Server ticket issuing (in [`ServerConfig::tickets`](crate::ServerConfig::tickets)).
+/// Server ticket issuing (in [`Options::tickets`](crate::Options::tickets) of a [`ServerConfig`](crate::ServerConfig)).
 /// With settings present the server also resumes tickets from
 /// [`store`](Self::store), unless [`redeem`](Self::redeem) is off.
 #[derive(Clone)]
@@ -200,6 +192,10 @@ pub struct TicketSettings {
     pub not_after: Option<u64>,
     /// Clock for expiry.
     pub clock: Clock,
+    /// Tickets issued after a full handshake (default [`DEFAULT_TICKET_POOL`], at most
+    /// [`MAX_TICKET_POOL`]), so a client can resume that many connections at once; a resumed
+    /// handshake issues one (it refills the ticket it spent).
+    pub pool: usize,
 }
 
 impl TicketSettings {
@@ -213,17 +209,19 @@ impl TicketSettings {
             app_data,
             not_after: None,
             clock: Arc::new(system_clock),
+            pool: DEFAULT_TICKET_POOL,
         }
     }
 
-    /// Issues a ticket after a handshake: stores the entry and returns the
-    /// encoded NewSessionTicket, or `None` when nothing should be issued.
+    /// Issues tickets after a handshake: [`pool`](Self::pool) after a full handshake, one
+    /// after a resumed one; returns the encoded NewSessionTickets (none when nothing should
+    /// be issued).
     pub(crate) fn issue(
         &self,
         hash: HashAlgorithm,
         rms: &[u8],
         resumed: Option<&Binding>,
-    ) -> Result<Option<Vec<u8>>, Error> {
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let now = (self.clock)();
         let binding = match (resumed, &self.app_data) {
             (Some(b), _) => b.clone(),
@@ -234,7 +232,7 @@ impl TicketSettings {
                     .unwrap_or(u64::MAX)
                     .min(now.saturating_add(MAX_TICKET_LIFETIME)),
             },
-            (None, None) => return Ok(None),
+            (None, None) => return Ok(Vec::new()),
         };
         let lifetime = self.lifetime.as_secs().min(MAX_TICKET_LIFETIME);
         let expires = now
@@ -242,35 +240,47 @@ impl TicketSettings {
             .min(binding.chain_not_after)
             .min(self.not_after.unwrap_or(u64::MAX));
         if expires <= now {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let mut id = [0u8; TICKET_LEN];
+        let count = match resumed {
+            Some(_) => 1,
+            None => self.pool.clamp(1, MAX_TICKET_POOL),
+        };
+        (0..count)
+            .map(|_| self.issue_one(hash, rms, &binding, now, expires))
+            .collect()
+    }
+
+    fn issue_one(
+        &self,
+        hash: HashAlgorithm,
+        rms: &[u8],
+        binding: &Binding,
+        now: u64,
+        expires: u64,
+    ) -> Result<Vec<u8>, Error> {
+        let mut id = [0u8; TICKET_ID_LEN];
         let mut nonce = [0u8; 8];
         let mut age_add = [0u8; 4];
         for buf in [&mut id[..], &mut nonce[..], &mut age_add[..]] {
             aws_lc_rs::rand::fill(buf).map_err(|_| Error::Internal("random"))?;
         }
-        let psk = ticket_psk(hash, rms, &nonce)?;
-        self.store.insert(
+        let ticket = self.store.seal(&Sealed {
             id,
-            Entry {
-                psk,
-                hash,
-                app_data: binding.app_data,
-                expires,
-                chain_not_after: binding.chain_not_after,
-                seq: 0,
-            },
-            now,
-        );
+            hash,
+            expires,
+            chain_not_after: binding.chain_not_after,
+            psk: ticket_psk(hash, rms, &nonce)?,
+            app_data: binding.app_data.clone(),
+        })?;
         let nst = NewSessionTicket {
             lifetime: u32::try_from(expires - now).unwrap_or(u32::MAX),
             age_add: u32::from_be_bytes(age_add),
             nonce: nonce.to_vec(),
-            ticket: id.to_vec(),
+            ticket,
             extensions: Vec::new(),
         };
-        Ok(Some(crate::messages::new_session_ticket(&nst)))
+        Ok(crate::messages::new_session_ticket(&nst))
     }
 }
 
@@ -282,6 +292,7 @@ impl fmt::Debug for TicketSettings {
             .field("lifetime", &self.lifetime)
             .field("app_data_len", &self.app_data.as_ref().map(Vec::len))
             .field("not_after", &self.not_after)
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
@@ -292,46 +303,4 @@ pub(crate) fn ticket_psk(hash: HashAlgorithm, rms: &[u8], nonce: &[u8]) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(expires: u64) -> Entry {
-        Entry {
-            psk: zeroize::Zeroizing::new(vec![7; 32]),
-            hash: HashAlgorithm::Sha256,
-            app_data: b"x".to_vec(),
-            expires,
-            chain_not_after: expires,
-            seq: 0,
-        }
-    }
-
-    #[test]
-    fn store_is_single_use_bounded_and_expires() {
-        let s = TicketStore::new(2);
-        s.insert([1; 32], entry(100), 10);
-        assert!(s.redeem(&[1; 32], 10).is_some());
-        assert!(s.redeem(&[1; 32], 10).is_none(), "single use");
-        s.insert([2; 32], entry(100), 10);
-        assert!(s.redeem(&[2; 32], 100).is_none(), "expired");
-        assert!(s.is_empty());
-        // full: expired first, then the oldest
-        s.insert([3; 32], entry(50), 10);
-        s.insert([4; 32], entry(100), 10);
-        s.insert([5; 32], entry(100), 60);
-        assert_eq!(s.len(), 2);
-        assert!(s.redeem(&[3; 32], 60).is_none());
-        s.insert([6; 32], entry(100), 60);
-        assert!(s.redeem(&[4; 32], 60).is_none(), "oldest evicted");
-        assert!(s.redeem(&[5; 32], 60).is_some());
-        assert!(s.redeem(&[6; 32], 60).is_some());
-        assert!(s.redeem(&[6; 31], 60).is_none());
-    }
-
-    #[test]
-    fn store_debug_hides_secrets() {
-        let s = TicketStore::default();
-        s.insert([1; 32], entry(100), 0);
-        assert!(!format!("{s:?}").contains("070707"));
-    }
-}
+mod tests;
