@@ -175,25 +175,29 @@ async fn the_initiator_refuses_a_reply_from_another_device() {
 }
 
 #[tokio::test]
-async fn an_impostor_fails_on_both_sides() {
+async fn an_impostor_and_an_n_minus_1_share_key_fail_on_both_sides() {
     let d = Dtas::new();
-    let (addr, task) = serve(d.server(BOB), 1).await;
-    // carol's keys, claiming to be alice
-    let mut cfg = d.client(ALICE, BOB);
-    cfg.key = d.sender_key(CAROL, 3);
-    cfg.permit = Some(d.sender_permit(CAROL, DAY));
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let err = P2pConnector::new(Arc::new(cfg))
-        .connect(tcp)
-        .await
-        .unwrap_err();
-    assert!(matches!(p2p_err(&err), MpinError::Tls(_)), "{err}");
-    let peers = task.await.unwrap();
-    let e = peers[0].as_ref().unwrap_err();
-    assert!(
-        matches!(p2p_err(e), MpinError::Tls(milagro_tls::Error::BadPskBinder)),
-        "{e}"
-    );
+    // carol's keys claiming to be alice; alice's key from 2 of the 3 D-TAs
+    let mut impostor = d.client(ALICE, BOB);
+    impostor.key = d.sender_key(CAROL, 3);
+    impostor.permit = Some(d.sender_permit(CAROL, DAY));
+    let mut partial = d.client(ALICE, BOB);
+    partial.key = d.sender_key(ALICE, 2);
+    for cfg in [impostor, partial] {
+        let (addr, task) = serve(d.server(BOB), 1).await;
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let err = P2pConnector::new(Arc::new(cfg))
+            .connect(tcp)
+            .await
+            .unwrap_err();
+        assert!(matches!(p2p_err(&err), MpinError::Tls(_)), "{err}");
+        let peers = task.await.unwrap();
+        let e = peers[0].as_ref().unwrap_err();
+        assert!(
+            matches!(p2p_err(e), MpinError::Tls(milagro_tls::Error::BadPskBinder)),
+            "{e}"
+        );
+    }
 }
 
 /// An M-Pin server configuration with one enrolled client (PIN 1234, no permits) and a

@@ -138,9 +138,8 @@ impl DeviceClient {
             file.sender_permit_for(today).cloned(),
             self.peer.as_bytes(),
         );
-        cfg.cipher_suites = self.options.cipher_suites.clone();
-        cfg.groups = self.options.groups.clone();
-        cfg.clock = Arc::new(dta_client::clock::now);
+        cfg.options = self.options.clone();
+        cfg.options.clock = Arc::new(dta_client::clock::now);
         let connector =
             P2pConnector::new(Arc::new(cfg)).with_handshake_timeout(self.options.handshake_timeout);
         *guard = Some(Daily {
@@ -219,9 +218,8 @@ impl DeviceServer {
                 std::str::from_utf8(id).is_ok_and(|s| set.is_match(s))
             }));
         }
-        base.cipher_suites = options.cipher_suites.clone();
-        base.groups = options.groups.clone();
-        base.clock = Arc::new(dta_client::clock::now);
+        base.options = options.clone();
+        base.options.clock = Arc::new(dta_client::clock::now);
         base.permit_grace_secs = DEFAULT_PERMIT_GRACE_SECS;
         Ok(Self {
             credential: credential.to_path_buf(),

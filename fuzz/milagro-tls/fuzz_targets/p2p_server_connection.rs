@@ -36,7 +36,7 @@ fn config() -> Arc<P2pServerConfig> {
         let responder = Responder::new(BOB, &key).unwrap_or_else(|e| panic!("responder: {e}"));
         let mut c = P2pServerConfig::new(Arc::new(responder));
         c.mpin = Some(server_config());
-        c.clock = Arc::new(|| NOW);
+        c.options.clock = Arc::new(|| NOW);
         Arc::new(c)
     })
     .clone()
@@ -45,7 +45,7 @@ fn config() -> Arc<P2pServerConfig> {
 fn client() -> Option<P2pClientConnection> {
     let key = SenderKey::combine(&[share().sender_key_share(&HashedId::of(ALICE))]).ok()?;
     let mut cfg = P2pClientConfig::new(ALICE, key, None, BOB);
-    cfg.clock = Arc::new(|| NOW);
+    cfg.options.clock = Arc::new(|| NOW);
     P2pClientConnection::new(Arc::new(cfg)).ok()
 }
 

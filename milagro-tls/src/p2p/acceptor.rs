@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{P2pServerConfig, P2pServerConnection};
 use crate::mpin::drive::{bounded, handshake, OnFailure};
-use crate::mpin::{MpinError, Peer, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::mpin::{MpinError, Peer};
 use crate::stream::TlsStream;
 
 /// Accepts P2P initiators (with a responder), M-Pin clients (with an M-Pin configuration)
@@ -17,21 +17,19 @@ use crate::stream::TlsStream;
 #[derive(Debug, Clone)]
 pub struct P2pAcceptor {
     config: Arc<P2pServerConfig>,
-    handshake_timeout: Duration,
 }
 
 impl P2pAcceptor {
-    /// An acceptor with the default 10 s handshake timeout.
+    /// An acceptor; the handshake timeout is the config's `options.handshake_timeout`
+    /// (default 10 s).
     pub fn new(config: Arc<P2pServerConfig>) -> Self {
-        Self {
-            config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        }
+        Self { config }
     }
 
-    /// Sets the timeout for the whole handshake.
+    /// Sets the timeout for the whole handshake (`options.handshake_timeout` of this adapter's
+    /// copy of the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
     }
 
@@ -42,7 +40,7 @@ impl P2pAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io, None)).await
+        bounded(self.config.options.handshake_timeout, self.run(io, None)).await
     }
 
     /// As [`accept`](Self::accept), naming the connection's source (an opaque prefix key) for
@@ -51,7 +49,11 @@ impl P2pAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io, Some(source))).await
+        bounded(
+            self.config.options.handshake_timeout,
+            self.run(io, Some(source)),
+        )
+        .await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

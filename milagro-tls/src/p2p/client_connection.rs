@@ -43,7 +43,7 @@ enum State {
 /// A FAILURE frame is [`MpinError::PeerRefused`]; a REPLY from another identity than the one
 /// dialled, or with an invalid point, is refused before any pairing. The initiator sends no
 /// failure frame: it just closes. Nothing here blocks, sleeps, spawns or reads a clock other
-/// than [`P2pClientConfig::clock`] (in the TLS layer).
+/// than the configured `options.clock` (in the TLS layer).
 pub struct P2pClientConnection {
     config: Arc<P2pClientConfig>,
     state: State,
@@ -164,11 +164,7 @@ impl P2pClientConnection {
             Done::Reply(r) => {
                 let session = r?;
                 let psk = import_psk(&session, &self.hello_frame, &self.reply_frame)?;
-                let cfg = &self.config;
-                let mut tls = ClientConfig::new(psk);
-                tls.options.cipher_suites = cfg.cipher_suites.clone();
-                tls.options.groups = cfg.groups.clone();
-                tls.options.clock = cfg.clock.clone();
+                let mut tls = ClientConfig::with_options(psk, self.config.options.clone());
                 tls.ticket_cache = None;
                 let mut conn = ClientConnection::new(Arc::new(tls))?.into_common();
                 conn.read_tls(&std::mem::take(&mut self.input));

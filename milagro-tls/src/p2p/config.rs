@@ -5,11 +5,10 @@ use std::sync::Arc;
 use mpin_kex::policy::IdentityFilter;
 use mpin_kex::wcc::{Responder, SenderKey, SenderPermit};
 
-use crate::kx::NamedGroup;
-use crate::mpin::{Clock, MpinServerConfig};
+use crate::mpin::MpinServerConfig;
+use crate::options::Options;
 use crate::psk::PskStore;
 use crate::server::ServerConfig;
-use crate::suites::CipherSuite;
 
 /// The dialling device: the initiator, TLS client and WCC sender (G1 key).
 #[derive(Clone)]
@@ -24,25 +23,22 @@ pub struct P2pClientConfig {
     /// The one device identity `IdR` this connection may reach; a REPLY from any other
     /// identity is refused before any pairing. Must differ from `identity` (Selfie).
     pub peer: Vec<u8>,
-    /// TLS cipher suites (SHA-256 suites only: the imported PSK is bound to SHA-256).
-    pub cipher_suites: Vec<CipherSuite>,
-    /// TLS key-exchange groups in preference order.
-    pub groups: Vec<NamedGroup>,
-    /// Clock (unix seconds) for the TLS layer.
-    pub clock: Clock,
+    /// What every layer shares, handed to the TLS connection as is: suites (SHA-256 suites
+    /// only: the imported PSK is bound to SHA-256), groups, the clock and the handshake
+    /// timeout of the whole WCC + TLS handshake ([`P2pConnector`](super::P2pConnector)).
+    /// `tickets` and `resume` are ignored: P2P links are not resumed.
+    pub options: Options,
 }
 
 impl P2pClientConfig {
-    /// Dials `peer` as `identity` with `key` (and `permit`); default suites, groups and clock.
+    /// Dials `peer` as `identity` with `key` (and `permit`); default [`Options`].
     pub fn new(identity: &[u8], key: SenderKey, permit: Option<SenderPermit>, peer: &[u8]) -> Self {
         Self {
             identity: identity.to_vec(),
             key,
             permit,
             peer: peer.to_vec(),
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            clock: Arc::new(crate::mpin::system_clock),
+            options: Options::default(),
         }
     }
 }
@@ -53,6 +49,7 @@ impl std::fmt::Debug for P2pClientConfig {
             .field("identity", &String::from_utf8_lossy(&self.identity))
             .field("peer", &String::from_utf8_lossy(&self.peer))
             .field("permit_day", &self.permit.as_ref().map(SenderPermit::day))
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -83,17 +80,17 @@ pub struct P2pServerConfig {
     /// Plain TLS-PSK peers when there is no `mpin` configuration (with one, set its
     /// `static_psks` instead: one PSK store per listener).
     pub static_psks: Option<Arc<dyn PskStore>>,
-    /// TLS cipher suites (P2P and plain PSK handshakes).
-    pub cipher_suites: Vec<CipherSuite>,
-    /// TLS groups (P2P and plain PSK handshakes).
-    pub groups: Vec<NamedGroup>,
-    /// Clock (unix seconds) for the permit-day policy.
-    pub clock: Clock,
+    /// What every layer shares, for the P2P and plain PSK handshakes (M-Pin connections use
+    /// the M-Pin configuration's): suites, groups, the clock (unix seconds, also for the
+    /// permit-day policy) and the handshake timeout of the whole handshake
+    /// ([`P2pAcceptor`](super::P2pAcceptor)). `tickets` is ignored: no P2P or plain-PSK
+    /// ticket is issued or redeemed here.
+    pub options: Options,
 }
 
 impl P2pServerConfig {
-    /// Accepts P2P initiators with `responder`: any initiator identity, default suites,
-    /// groups, clock and permit grace; no M-Pin, no static PSKs.
+    /// Accepts P2P initiators with `responder`: any initiator identity, default [`Options`]
+    /// and permit grace; no M-Pin, no static PSKs.
     pub fn new(responder: Arc<Responder>) -> Self {
         Self {
             responder: Some(responder),
@@ -109,18 +106,14 @@ impl P2pServerConfig {
             permit_grace_secs: DEFAULT_PERMIT_GRACE_SECS,
             mpin: None,
             static_psks: None,
-            cipher_suites: CipherSuite::ALL.to_vec(),
-            groups: NamedGroup::ALL.to_vec(),
-            clock: Arc::new(crate::mpin::system_clock),
+            options: Options::default(),
         }
     }
 
     /// The TLS settings of a P2P or plain PSK handshake: `store` holds the only keys it may
     /// use; no session tickets.
     pub(crate) fn tls(&self, store: Arc<dyn PskStore>) -> Arc<ServerConfig> {
-        let mut c = ServerConfig::new(store);
-        c.options.cipher_suites = self.cipher_suites.clone();
-        c.options.groups = self.groups.clone();
+        let mut c = ServerConfig::with_options(store, self.options.clone());
         c.options.tickets = None;
         Arc::new(c)
     }
@@ -134,6 +127,7 @@ impl std::fmt::Debug for P2pServerConfig {
             .field("permit_grace_secs", &self.permit_grace_secs)
             .field("mpin", &self.mpin)
             .field("static_psks", &self.static_psks.is_some())
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }

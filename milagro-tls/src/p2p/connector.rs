@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{P2pClientConfig, P2pClientConnection};
 use crate::mpin::drive::{bounded, handshake, OnFailure};
-use crate::mpin::{MpinError, Peer, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::mpin::{MpinError, Peer};
 use crate::stream::TlsStream;
 
 /// Dials one device ([`P2pClientConfig::peer`]) with the P2P channel: WCC, then TLS 1.3 with
@@ -16,21 +16,19 @@ use crate::stream::TlsStream;
 #[derive(Debug, Clone)]
 pub struct P2pConnector {
     config: Arc<P2pClientConfig>,
-    handshake_timeout: Duration,
 }
 
 impl P2pConnector {
-    /// A connector with the default 10 s handshake timeout.
+    /// A connector; the handshake timeout is the config's `options.handshake_timeout`
+    /// (default 10 s).
     pub fn new(config: Arc<P2pClientConfig>) -> Self {
-        Self {
-            config,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-        }
+        Self { config }
     }
 
-    /// Sets the timeout for the whole WCC + TLS handshake.
+    /// Sets the timeout for the whole WCC + TLS handshake (`options.handshake_timeout` of this adapter's
+    /// copy of the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        Arc::make_mut(&mut self.config).options.handshake_timeout = timeout;
         self
     }
 
@@ -41,7 +39,7 @@ impl P2pConnector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        bounded(self.handshake_timeout, self.run(io)).await
+        bounded(self.config.options.handshake_timeout, self.run(io)).await
     }
 
     async fn run<IO: AsyncRead + AsyncWrite + Unpin>(

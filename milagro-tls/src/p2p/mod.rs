@@ -17,10 +17,57 @@
 //! bytes. Every refusal on the responder is the one opaque FAILURE frame. The PSK binder is
 //! the initiator's key confirmation, the server Finished the responder's; each imported PSK
 //! serves exactly one handshake, and both sides report the other's identity as
-//! [`Peer::P2p`](crate::mpin::Peer::P2p) with both identities in role order.
+//! [`Peer::P2p`] with both identities in role order.
 //!
 //! One listener ([`P2pServerConnection`], [`P2pAcceptor`]) serves P2P initiators, M-Pin
 //! clients and plain TLS-PSK peers. No session resumption on P2P links (each link runs WCC).
+//!
+//! Both devices in memory (jobs run inline here; the tokio adapters run them on the pairing
+//! pool):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use milagro_tls::p2p::*;
+//! use mpin_kex::wcc::{P2pMasterShare, ReceiverKey, Responder, SenderKey};
+//! use mpin_kex::HashedId;
+//! # use rand_core::OsRng;
+//! let dta = P2pMasterShare::generate(&mut OsRng);
+//! let (alice, bob) = (&b"device:alice"[..], &b"device:bob"[..]);
+//! let a_key = SenderKey::combine(&[dta.sender_key_share(&HashedId::of(alice))])?;
+//! let b_key = ReceiverKey::combine(&[dta.receiver_key_share(&HashedId::of(bob))])?;
+//!
+//! // alice dials bob (no permits in this example: day 0)
+//! let client_cfg = P2pClientConfig::new(alice, a_key, None, bob);
+//! let server_cfg = P2pServerConfig::new(Arc::new(Responder::new(bob, &b_key)?));
+//! let mut client = P2pClientConnection::new(Arc::new(client_cfg))?;
+//! let mut server = P2pServerConnection::new(Arc::new(server_cfg), None);
+//!
+//! fn run(conn: &mut impl Handshake) -> Result<bool, MpinError> {
+//!     loop {
+//!         match conn.process()? {
+//!             Status::NeedInput => return Ok(false),
+//!             Status::Established => return Ok(true),
+//!             Status::Compute(job) => conn.complete(job.run())?,
+//!             Status::RetryAfter(pause) => std::thread::sleep(pause),
+//!         }
+//!     }
+//! }
+//! for _ in 0..8 {
+//!     let client_done = run(&mut client)?;
+//!     server.read_input(&client.take_output());
+//!     let server_done = run(&mut server)?;
+//!     client.read_input(&server.take_output());
+//!     if client_done && server_done {
+//!         break;
+//!     }
+//! }
+//! let (_, seen_by_bob) = server.into_parts().expect("established");
+//! let (_, seen_by_alice) = client.into_parts().expect("established");
+//! let link = Peer::P2p { initiator: alice.to_vec(), responder: bob.to_vec(), day: 0 };
+//! assert_eq!(seen_by_bob, link);
+//! assert_eq!(seen_by_alice, link);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "tokio")]
 mod acceptor;
@@ -69,5 +116,32 @@ pub(crate) fn peer_of(session: &WccSession) -> Peer {
         initiator: session.initiator.clone(),
         responder: session.responder.clone(),
         day: session.day,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpin_kex::wcc::WccError;
+
+    #[test]
+    fn p2p_errors_are_charged_to_the_source_only_when_the_peer_misbehaved() {
+        for e in [
+            MpinError::Wcc(WccError::NotForMe),
+            MpinError::Wcc(WccError::SelfPeer),
+            MpinError::Wcc(WccError::IdentityLength(0)),
+            MpinError::PeerNotAllowed("device:x".into()),
+        ] {
+            assert!(e.is_source_failure(), "{e}");
+            let io: std::io::Error = e.into();
+            assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        }
+        for e in [
+            MpinError::Wcc(WccError::PermitRequired),
+            MpinError::Wcc(WccError::PermitDay(3)),
+            MpinError::PeerRefused,
+        ] {
+            assert!(!e.is_source_failure(), "{e}");
+        }
     }
 }

@@ -53,7 +53,7 @@ enum State {
 /// queues the one opaque FAILURE frame ([`refused`](Self::refused)); the caller sends it,
 /// closes and drains. A wrong key, impostor or missing permit on the initiator's side shows as
 /// a bad PSK binder: TLS `decrypt_error`. Nothing here blocks, sleeps, spawns or reads a
-/// clock other than [`P2pServerConfig::clock`].
+/// clock other than the configured `options.clock`.
 pub struct P2pServerConnection {
     config: Arc<P2pServerConfig>,
     source: Option<Vec<u8>>,
@@ -250,7 +250,9 @@ impl P2pServerConnection {
                 return Err(MpinError::PeerNotAllowed(who));
             }
         }
-        if hello.day != 0 && !day_acceptable(hello.day, (cfg.clock)(), cfg.permit_grace_secs) {
+        if hello.day != 0
+            && !day_acceptable(hello.day, (cfg.options.clock)(), cfg.permit_grace_secs)
+        {
             return Err(WccError::PermitDay(hello.day).into());
         }
         let responder: Arc<Responder> = cfg

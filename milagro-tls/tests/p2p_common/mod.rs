@@ -6,8 +6,11 @@
 
 use std::sync::Arc;
 
+use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{Handshake, MpinError, Status};
-use milagro_tls::p2p::{P2pClientConfig, P2pServerConfig};
+use milagro_tls::p2p::{
+    P2pClientConfig, P2pClientConnection, P2pServerConfig, P2pServerConnection, PREFACE,
+};
 use mpin_kex::wcc::*;
 use mpin_kex::HashedId;
 use rand_core::OsRng;
@@ -76,14 +79,14 @@ impl Dtas {
         let key = self.sender_key(identity, self.0.len());
         let mut c =
             P2pClientConfig::new(identity, key, Some(self.sender_permit(identity, DAY)), peer);
-        c.clock = Arc::new(|| NOW);
+        c.options.clock = Arc::new(|| NOW);
         c
     }
 
     /// `id` accepting devices with the permit of [`DAY`], on the test clock.
     pub fn server(&self, id: &[u8]) -> P2pServerConfig {
         let mut s = P2pServerConfig::new(self.responder(id, Some(DAY)));
-        s.clock = Arc::new(|| NOW);
+        s.options.clock = Arc::new(|| NOW);
         s
     }
 }
@@ -139,4 +142,36 @@ pub fn pump(
         }
     }
     (c, s)
+}
+
+/// A fresh initiator and responder connection.
+pub fn conns(
+    client: P2pClientConfig,
+    server: P2pServerConfig,
+) -> (P2pClientConnection, P2pServerConnection) {
+    (
+        P2pClientConnection::new(Arc::new(client)).unwrap(),
+        P2pServerConnection::new(Arc::new(server), None),
+    )
+}
+
+/// Splits the initiator's first flight into the preface and the HELLO body.
+pub fn hello_of(bytes: &[u8]) -> P2pHello {
+    assert_eq!(&bytes[..5], &PREFACE);
+    P2pHello::decode(&bytes[9..]).unwrap()
+}
+
+pub fn with_hello(hello: &P2pHello) -> Vec<u8> {
+    let mut v = PREFACE.to_vec();
+    v.extend_from_slice(&frame::encode(FrameType::P2pHello, &hello.encode()));
+    v
+}
+
+pub fn reply_of(bytes: &[u8]) -> P2pReply {
+    assert_eq!(bytes[0], FrameType::P2pReply as u8);
+    P2pReply::decode(&bytes[4..]).unwrap()
+}
+
+pub fn with_reply(reply: &P2pReply) -> Vec<u8> {
+    frame::encode(FrameType::P2pReply, &reply.encode())
 }
