@@ -208,6 +208,10 @@ fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_ide
     );
     let echo = Echo::start();
     let psk = psk_file(&w.dir, "psk.txt", "app", KEY1);
+    let files = FileWorld::new();
+    let secret = files.server_secret(&w.dir);
+    let mpin_cred = files.credential(&w.dir, "carol@example.com", 2580, None);
+    let pin = w.dir.private("pin", "2580");
     let (mut srv, srv_addr) = w.server(
         "bob",
         &bob,
@@ -217,8 +221,12 @@ fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_ide
             "device:a*",
             "--status",
             "127.0.0.1:0",
+            "--allow",
+            "*@example.com",
             "--psk-secrets",
             s(&psk),
+            "--server-secret",
+            s(&secret),
         ],
     );
     let status = srv.status_addr();
@@ -236,6 +244,29 @@ fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_ide
     let psk_addr = psk_client.addr("client");
     assert_eq!(roundtrip(&psk_addr, b"psk").as_deref(), Some(&b"psk"[..]));
     srv.wait_log("method=psk");
+    // and an M-Pin client (no permit: the server does not require them)
+    let mut mpin_client = w.tunnel(
+        "mpin-client",
+        &[
+            "client",
+            "--name",
+            "mpin",
+            "--accept",
+            "127.0.0.1:0",
+            "--connect",
+            &srv_addr,
+            "--credential",
+            s(&mpin_cred),
+            "--pin-file",
+            s(&pin),
+        ],
+    );
+    let mpin_addr = mpin_client.addr("mpin");
+    assert_eq!(
+        roundtrip(&mpin_addr, b"mpin").as_deref(),
+        Some(&b"mpin"[..])
+    );
+    srv.wait_log("identity=carol@example.com method=mpin");
     wait_metrics(&status, |m| {
         m.contains("milagro_tunnel_authenticated_total{service=\"bob\",method=\"p2p\"} 1")
     });
