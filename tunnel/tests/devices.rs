@@ -337,6 +337,62 @@ fn wrong_peer_refused_on_each_side_n_minus_1_shares_fail_a_device_cannot_claim_a
     assert_eq!(echo.bytes.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
+/// Forwards one connection to `to`, rewriting `from` into `into` (same length) in what the
+/// initiator sends: the HELLO then asks the responder for another identity than dialled.
+fn readdressing_relay(to: String, from: &'static [u8], into: &'static [u8]) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let Ok((mut a, _)) = l.accept() else { return };
+        a.set_read_timeout(Some(WAIT)).unwrap();
+        let Ok(mut b) = TcpStream::connect(&to) else {
+            return;
+        };
+        b.set_read_timeout(Some(WAIT)).unwrap();
+        let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+        let back = thread::spawn(move || {
+            let mut buf = [0u8; 16384];
+            while let Ok(n) = b2.read(&mut buf) {
+                if n == 0 || a2.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = a2.shutdown(Shutdown::Both);
+        });
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = a.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut chunk = buf[..n].to_vec();
+            if let Some(i) = chunk.windows(from.len()).position(|w| w == from) {
+                chunk[i..i + into.len()].copy_from_slice(into);
+            }
+            if b.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = b.shutdown(Shutdown::Both);
+        let _ = back.join();
+    });
+    addr
+}
+
+#[test]
+fn the_dialling_device_refuses_a_responder_that_is_not_its_peer() {
+    let w = Dtas::start("dev-readdress");
+    let alice = w.enroll("device:alice", &["--send"]);
+    let bob = w.enroll("device:bob", &[]);
+    let echo = Echo::start();
+    let (_s, srv) = w.server("bob", &bob, &echo.addr, &[]);
+    // alice dials device:box; the relay re-addresses her HELLO to device:bob, who answers
+    let relay = readdressing_relay(srv, b"device:box", b"device:bob");
+    let (c, cli) = w.client("alice", &alice, "device:box", &relay);
+    assert!(refused(&cli), "bob is not the device dialled");
+    c.wait_log("the responder answered as another identity than the peer dialled");
+    assert_eq!(echo.accepted(), 0, "nothing forwarded");
+}
+
 /// Accepts two connections from the initiator side and opens two to the responder; forwards
 /// each initiator's bytes to its own responder connection but each responder's answer to the
 /// other initiator (two sessions spliced).
