@@ -1,203 +1,22 @@
-//! Device links with real processes: three `dta-lite serve` D-TAs on 127.0.0.1 (test-only
-//! clock, `MILAGRO_TEST_NOW_FILE`, handed to every process started here), devices enrolled
-//! with `milagro-tunnel enroll --device`, `milagro-tunnel client --device-credential --peer`
-//! and `server --device-credential` tunnels, and a counting echo behind the server tunnel:
-//! every refusal is checked to forward nothing (the echo sees no connection, the plaintext
-//! side no byte). Needs `cargo build -p dta-lite --bin dta-lite`.
+//! Device links with real processes (fixtures in `common/dtas.rs`, attacking relays in
+//! `common/relays.rs`): three `dta-lite serve` D-TAs, devices enrolled with `milagro-tunnel
+//! enroll --device`, `client --device-credential --peer` and `server --device-credential`
+//! tunnels, and a counting echo behind the server tunnel: every refusal is checked to forward
+//! nothing (the echo sees no connection, the plaintext side no byte). Needs `cargo build -p
+//! dta-lite --bin dta-lite`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread;
 
 use common::*;
-use dta_client::clock::TEST_NOW_FILE_ENV;
-use mpin_kex::policy::{day_of, DAY_SECS};
-
-fn dta_bin() -> PathBuf {
-    test_support::target_bin("dta-lite")
-}
-
-/// Three D-TAs, an RA key and the clock file: everything a device needs.
-struct Dtas {
-    dir: TempDir,
-    clock: PathBuf,
-    ra_key: PathBuf,
-    endpoints: Vec<String>,
-    today: u32,
-    _running: Vec<ProcessGuard>,
-}
-
-fn run(cmd: &mut Command, clock: &Path) -> Output {
-    cmd.env(TEST_NOW_FILE_ENV, clock)
-        .env_remove("MILAGRO_PIN")
-        .env_remove("DTA_PASSPHRASE")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn set_clock(file: &Path, t: u64) {
-    dta_client::fsutil::write_atomic(file, t.to_string().as_bytes(), 0o600).unwrap();
-}
-
-impl Dtas {
-    fn start(tag: &str) -> Self {
-        let dir = TempDir::new(tag);
-        let clock = dir.path("now");
-        let today = day_of(dta_client::clock::system_now()) + 1;
-        set_clock(&clock, u64::from(today) * DAY_SECS + DAY_SECS / 2);
-        let ra_key = dir.path("ra.key");
-        let ra_pub = ok(
-            run(
-                Command::new(dta_bin()).args(["ra", "keygen", "--out", s(&ra_key)]),
-                &clock,
-            ),
-            "ra keygen",
-        );
-        let pass = dir.private("passphrase", "test passphrase\n");
-        let mut running = Vec::new();
-        let mut endpoints = Vec::new();
-        for i in 1..=3 {
-            let d = dir.path(&format!("dta{i}"));
-            let name = format!("dta{i}");
-            ok(
-                run(
-                    Command::new(dta_bin())
-                        .args(["init", "--dir", s(&d), "--name", &name])
-                        .args(["--ra-pubkey", ra_pub.trim(), "--passphrase-file", s(&pass)]),
-                    &clock,
-                ),
-                "init",
-            );
-            let mut cmd = Command::new(dta_bin());
-            cmd.args(["serve", "--dir", s(&d), "--listen", "127.0.0.1:0"])
-                .args(["--passphrase-file", s(&pass)])
-                .env(TEST_NOW_FILE_ENV, &clock)
-                .env("RUST_LOG", "warn");
-            let mut p = ProcessGuard::start(
-                &mut cmd,
-                "dta-lite serve",
-                &dir.path(&format!("{name}.log")),
-            )
-            .unwrap();
-            let first = p.wait_line("listening on ", WAIT);
-            assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
-            let desc = p.wait_line("dta ", WAIT);
-            endpoints.push(desc.trim_start_matches("dta ").trim().to_owned());
-            running.push(p);
-        }
-        Self {
-            dir,
-            clock,
-            ra_key,
-            endpoints,
-            today,
-            _running: running,
-        }
-    }
-
-    fn set_day(&self, day: u32, secs: u64) {
-        set_clock(&self.clock, u64::from(day) * DAY_SECS + secs);
-    }
-
-    /// `dta-lite ra grant device` then `milagro-tunnel enroll --device` at the first
-    /// `n_dtas` D-TAs; the device credential's path.
-    fn enroll_at(&self, identity: &str, flags: &[&str], n_dtas: usize) -> PathBuf {
-        let tag = identity.replace(':', "_");
-        let grant = self.dir.path(&format!("{tag}.grant"));
-        ok(
-            run(
-                Command::new(dta_bin())
-                    .args(["ra", "grant", "device", "--key", s(&self.ra_key)])
-                    .args(["--identity", identity, "--out", s(&grant)])
-                    .args(flags),
-                &self.clock,
-            ),
-            "ra grant device",
-        );
-        let out = self.dir.path(&format!("{tag}-{n_dtas}.device"));
-        let mut cmd = Command::new(BIN);
-        cmd.args(["enroll", "--device", "--identity", identity])
-            .args(["--grant", s(&grant), "--out", s(&out)]);
-        for e in &self.endpoints[..n_dtas] {
-            cmd.args(["--dta", e]);
-        }
-        ok(run(&mut cmd, &self.clock), "enroll --device");
-        out
-    }
-
-    fn enroll(&self, identity: &str, flags: &[&str]) -> PathBuf {
-        self.enroll_at(identity, flags, 3)
-    }
-
-    /// A tunnel process at the test clock.
-    fn tunnel(&self, tag: &str, args: &[&str]) -> Tunnel {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env(TEST_NOW_FILE_ENV, &self.clock)
-            .env_remove("RUST_LOG");
-        let log = self.dir.path(&format!("{tag}.log"));
-        Tunnel::from(ProcessGuard::start(&mut cmd, "the tunnel", &log).unwrap())
-    }
-
-    /// A device server tunnel in front of `echo`; its address.
-    fn server(&self, tag: &str, cred: &Path, echo: &str, extra: &[&str]) -> (Tunnel, String) {
-        let mut args = vec!["server", "--name", tag, "--accept", "127.0.0.1:0"];
-        args.extend(["--connect", echo, "--device-credential", s(cred)]);
-        args.extend_from_slice(extra);
-        let mut t = self.tunnel(tag, &args);
-        let a = t.addr(tag);
-        (t, a)
-    }
-
-    /// A device client tunnel dialling `peer` at `server`; its plaintext address.
-    fn client(&self, tag: &str, cred: &Path, peer: &str, server: &str) -> (Tunnel, String) {
-        let mut t = self.tunnel(
-            tag,
-            &[
-                "client",
-                "--name",
-                tag,
-                "--accept",
-                "127.0.0.1:0",
-                "--connect",
-                server,
-                "--device-credential",
-                s(cred),
-                "--peer",
-                peer,
-            ],
-        );
-        let a = t.addr(tag);
-        (t, a)
-    }
-}
-
-/// True when a connection to the plaintext side is closed without any byte coming back.
-fn refused(addr: &str) -> bool {
-    let mut c = connect(addr);
-    let _ = c.write_all(b"hello?");
-    let mut buf = [0u8; 16];
-    c.set_read_timeout(Some(WAIT)).unwrap();
-    matches!(c.read(&mut buf), Ok(0) | Err(_))
-}
+use mpin_kex::policy::DAY_SECS;
 
 #[test]
-fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_identities_psk_on_the_same_listener(
+fn two_devices_link_through_tunnels_1_mib_both_ways_with_method_p2p_and_both_identities_psk_and_mpin_on_the_same_listener(
 ) {
     let w = Dtas::start("dev-link");
     let alice = w.enroll("device:alice", &["--send"]);
@@ -337,47 +156,6 @@ fn wrong_peer_refused_on_each_side_n_minus_1_shares_fail_a_device_cannot_claim_a
     assert_eq!(echo.bytes.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
-/// Forwards one connection to `to`, rewriting `from` into `into` (same length) in what the
-/// initiator sends: the HELLO then asks the responder for another identity than dialled.
-fn readdressing_relay(to: String, from: &'static [u8], into: &'static [u8]) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        let Ok((mut a, _)) = l.accept() else { return };
-        a.set_read_timeout(Some(WAIT)).unwrap();
-        let Ok(mut b) = TcpStream::connect(&to) else {
-            return;
-        };
-        b.set_read_timeout(Some(WAIT)).unwrap();
-        let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
-        let back = thread::spawn(move || {
-            let mut buf = [0u8; 16384];
-            while let Ok(n) = b2.read(&mut buf) {
-                if n == 0 || a2.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            let _ = a2.shutdown(Shutdown::Both);
-        });
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = a.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let mut chunk = buf[..n].to_vec();
-            if let Some(i) = chunk.windows(from.len()).position(|w| w == from) {
-                chunk[i..i + into.len()].copy_from_slice(into);
-            }
-            if b.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-        let _ = b.shutdown(Shutdown::Both);
-        let _ = back.join();
-    });
-    addr
-}
-
 #[test]
 fn the_dialling_device_refuses_a_responder_that_is_not_its_peer() {
     let w = Dtas::start("dev-readdress");
@@ -391,50 +169,6 @@ fn the_dialling_device_refuses_a_responder_that_is_not_its_peer() {
     assert!(refused(&cli), "bob is not the device dialled");
     c.wait_log("the responder answered as another identity than the peer dialled");
     assert_eq!(echo.accepted(), 0, "nothing forwarded");
-}
-
-/// Accepts two connections from the initiator side and opens two to the responder; forwards
-/// each initiator's bytes to its own responder connection but each responder's answer to the
-/// other initiator (two sessions spliced).
-fn splicing_relay(to: String) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        let mut a: Vec<TcpStream> = Vec::new();
-        for _ in 0..2 {
-            let Ok((c, _)) = l.accept() else { return };
-            c.set_read_timeout(Some(WAIT)).unwrap();
-            a.push(c);
-        }
-        let b: Vec<TcpStream> = (0..2)
-            .map(|_| {
-                let c = TcpStream::connect(&to).unwrap();
-                c.set_read_timeout(Some(WAIT)).unwrap();
-                c
-            })
-            .collect();
-        let pipe = |mut from: TcpStream, mut into: TcpStream| {
-            thread::spawn(move || {
-                let mut buf = [0u8; 16384];
-                while let Ok(n) = from.read(&mut buf) {
-                    if n == 0 || into.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = into.shutdown(Shutdown::Both);
-            })
-        };
-        let h = [
-            pipe(a[0].try_clone().unwrap(), b[0].try_clone().unwrap()),
-            pipe(a[1].try_clone().unwrap(), b[1].try_clone().unwrap()),
-            pipe(b[0].try_clone().unwrap(), a[1].try_clone().unwrap()),
-            pipe(b[1].try_clone().unwrap(), a[0].try_clone().unwrap()),
-        ];
-        for t in h {
-            let _ = t.join();
-        }
-    });
-    addr
 }
 
 #[test]

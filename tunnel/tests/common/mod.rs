@@ -11,11 +11,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod dtas;
 mod files;
+mod relays;
 
 #[allow(unused_imports)] // not every test uses the M-Pin files
 pub use files::*;
 pub use test_support::{ProcessGuard, TempDir, WAIT};
+#[allow(unused_imports)] // only the device tests use these
+pub use {dtas::*, relays::*};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_milagro-tunnel");
 
