@@ -1,6 +1,8 @@
 //! A service's authentication, and with it its role: [`AuthSpec`] can only hold the
 //! combinations that make sense (a client offers a static PSK or an M-Pin credential; a server
-//! accepts static PSKs, or M-Pin with optional static PSKs on the same port), and every
+//! accepts static PSKs, or M-Pin with optional static PSKs on the same port; a device client
+//! dials one `peer` with its `device_credential`, a device server accepts devices and, when
+//! `server_secret` / `psk_secrets` are set too, M-Pin clients / static-PSK peers), and every
 //! "only applies to…" rule about the raw fields is stated once, here.
 
 use std::path::PathBuf;
