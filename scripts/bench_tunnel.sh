@@ -17,6 +17,7 @@
 #     M-Pin (session tickets), each with the server on --state memory and on --state redis://
 #     (a redis-server the script starts), milagro-tunnel static PSK and stunnel4 PSK, both
 #     tunnels of each pair on this machine; then the redis/memory ratios.
+#     and the P2P device link (two enrolled devices: WCC with pairings on both ends every time).
 #
 #   scripts/bench_tunnel.sh --memory [CONNECTIONS] [CYCLES]   (default 10,000 (fewer if the
 #     open-files limit is lower), 4 cycles)
@@ -32,7 +33,8 @@
 #
 # The server tunnels run with --rate-limit 0 and raised connection caps: every connection comes
 # from 127.0.0.1, and the bench measures capacity, not the per-source policy.
-# needs: stunnel4, socat, python3 (and redis-server for --rate); builds milagro-tunnel --release.
+# needs: stunnel4, socat, python3 (and redis-server for --rate); builds milagro-tunnel --release
+# (MILAGRO_BENCH_PROFILE=debug uses the debug build instead: a smoke check of the script only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,8 +71,13 @@ if [ "$MODE" = memory ] || [ "$ALLOC" = system ]; then
   cargo build --release -q -p milagro-tunnel -p dta-lite --no-default-features
   cp "$TARGET/release/milagro-tunnel" "$SYS_BIN"
 fi
-cargo build --release -q -p milagro-tunnel -p dta-lite
-BIN="$TARGET/release/milagro-tunnel"
+PROFILE=${MILAGRO_BENCH_PROFILE:-release}
+if [ "$PROFILE" = debug ]; then
+  cargo build -q -p milagro-tunnel -p dta-lite
+else
+  cargo build --release -q -p milagro-tunnel -p dta-lite
+fi
+BIN="$TARGET/$PROFILE/milagro-tunnel"
 [ "$ALLOC" = jemalloc ] || BIN=$SYS_BIN
 
 # the sink/driver: one small Python program, so every setup is measured the same way
@@ -341,22 +348,41 @@ start_redis() {
   REDIS_URL="redis://127.0.0.1:$port/0"
 }
 
-provision_mpin() {
-  local dta="$TARGET/release/dta-lite" dta_args=() i
+provision_mpin() { # sets DTA_ARGS
+  local dta="$TARGET/$PROFILE/dta-lite" i
+  DTA_ARGS=()
   export DTA_PASSPHRASE=bench-passphrase-not-secret
   "$dta" ra keygen --out "$WORK/ra.key" >/dev/null
   for i in 1 2 3; do
     "$dta" init --dir "$WORK/dta$i" --name "dta$i" --ra-pubkey "$(cat "$WORK/ra.key.pub")" >/dev/null
     "$dta" serve --dir "$WORK/dta$i" --listen 127.0.0.1:0 >"$WORK/dta$i.out" 2>"$WORK/dta$i.log" & PIDS+=($!)
     for _ in $(seq 100); do grep -q '^dta ' "$WORK/dta$i.out" 2>/dev/null && break; sleep 0.1; done
-    dta_args+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
+    DTA_ARGS+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
   done
   "$dta" ra grant client --key "$WORK/ra.key" --identity bench@example.com --out "$WORK/client.grant" >/dev/null
   "$dta" ra grant server --key "$WORK/ra.key" --name bench-server --out "$WORK/server.grant" >/dev/null
   printf '1234' >"$WORK/pin"; chmod 600 "$WORK/pin"
-  "$BIN" enroll --identity bench@example.com "${dta_args[@]}" --grant "$WORK/client.grant" \
+  "$BIN" enroll --identity bench@example.com "${DTA_ARGS[@]}" --grant "$WORK/client.grant" \
     --out "$WORK/bench.credential" --pin-file "$WORK/pin" --days 2 2>"$WORK/enroll.log"
-  "$BIN" server-secret "${dta_args[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
+  "$BIN" server-secret "${DTA_ARGS[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
+}
+
+# milagro-tunnel P2P device link: two devices enrolled at start_mpin's D-TAs (`enroll --device`),
+# a device server tunnel and a device client tunnel; every connection runs WCC (no resumption).
+start_p2p() { # sink-port; sets D_SRV D_CLI D_SRV_PID D_CLI_PID (after start_mpin)
+  local dta="$TARGET/$PROFILE/dta-lite"
+  "$dta" ra grant device --key "$WORK/ra.key" --identity device:bench-a --send --out "$WORK/a.dgrant" >/dev/null
+  "$dta" ra grant device --key "$WORK/ra.key" --identity device:bench-b --receive --out "$WORK/b.dgrant" >/dev/null
+  "$BIN" enroll --device --identity device:bench-a "${DTA_ARGS[@]}" --grant "$WORK/a.dgrant" \
+    --out "$WORK/a.device" --days 2 2>>"$WORK/enroll.log"
+  "$BIN" enroll --device --identity device:bench-b "${DTA_ARGS[@]}" --grant "$WORK/b.dgrant" \
+    --out "$WORK/b.device" --days 2 2>>"$WORK/enroll.log"
+  D_SRV=$(py port); D_CLI=$(py port)
+  "$BIN" server --accept 127.0.0.1:"$D_SRV" --connect 127.0.0.1:"$1" --device-credential "$WORK/b.device" \
+    --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/d-srv.log" & D_SRV_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$D_CLI" --connect 127.0.0.1:"$D_SRV" --device-credential "$WORK/a.device" \
+    --peer device:bench-b "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/d-cli.log" & D_CLI_PID=$!; PIDS+=($!)
+  py wait "$D_SRV"; py wait "$D_CLI"
 }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
@@ -367,7 +393,7 @@ if [ "$MODE" = rate ]; then
   python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
   py wait "$ECHO"
   start_stunnel "$ECHO"; start_milagro_psk "$ECHO"
-  start_mpin "$ECHO" memory
+  start_mpin "$ECHO" memory; start_p2p "$ECHO"
   MEM=("$P_SRV_PID" "$P_CLI" "$P_CLI_PID" "$F_CLI" "$F_CLI_PID")
   start_redis
   start_mpin "$ECHO" "$REDIS_URL"
@@ -375,17 +401,19 @@ if [ "$MODE" = rate ]; then
   echo "bench_tunnel --rate: $N connections per case, $(nproc) cores; state memory and $REDIS_URL" >&2
   declare -A R1 R50 CPU
   CASES=("milagro-tunnel (M-Pin, full, memory)" "milagro-tunnel (M-Pin, full, redis)"
+         "milagro-tunnel (P2P device link)"
          "milagro-tunnel (M-Pin, resumed, memory)" "milagro-tunnel (M-Pin, resumed, redis)"
          "milagro-tunnel (PSK)" "stunnel4 (PSK)")
   for c in "stunnel4 (PSK):$S_CLI:$S_SRV_PID $S_CLI_PID" "milagro-tunnel (PSK):$M_CLI:$M_SRV_PID $M_CLI_PID" \
            "milagro-tunnel (M-Pin, full, memory):${MEM[3]}:${MEM[0]} ${MEM[4]}" \
+           "milagro-tunnel (P2P device link):$D_CLI:$D_SRV_PID $D_CLI_PID" \
            "milagro-tunnel (M-Pin, full, redis):${RED[3]}:${RED[0]} ${RED[4]}" \
            "milagro-tunnel (M-Pin, resumed, memory):${MEM[1]}:${MEM[0]} ${MEM[2]}" \
            "milagro-tunnel (M-Pin, resumed, redis):${RED[1]}:${RED[0]} ${RED[2]}"; do
     name=${c%%:*}; rest=${c#*:}; port=${rest%%:*}; pids=${rest#*:}
     out=$(py crate "$port" "$N" 1 $pids); R1[$name]=${out% *}
     out=$(py crate "$port" "$N" 50 $pids); R50[$name]=${out% *}; CPU[$name]=${out#* }
-    printf '  %-30s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
+    printf '  %-33s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
       "$name" "${R1[$name]}" "${R50[$name]}" "${CPU[$name]}" >&2
   done
   echo

@@ -20,6 +20,7 @@ use milagro_tls::{
 use crate::addr::BoxStream;
 use crate::config::{ClientAuth, ServerAuth};
 use crate::fleet::Fleet;
+use crate::device_auth::{DeviceClient, DeviceServer};
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 
@@ -35,7 +36,8 @@ pub struct PeerInfo {
     pub suite: Option<CipherSuite>,
     /// Negotiated key-exchange group.
     pub group: Option<NamedGroup>,
-    /// `"psk"` or `"mpin"`.
+    /// `"psk"`, `"mpin"`, `"mpin-resumed"` or `"p2p"` (a device link; `identity` is then
+    /// both identities, `initiator->responder`).
     pub method: &'static str,
 }
 
@@ -120,6 +122,9 @@ pub fn build_client(
             options,
             concurrency,
         )?)),
+        ClientAuth::Device { credential, peer } => {
+            Ok(Arc::new(DeviceClient::new(credential, peer, options)?))
+        }
     }
 }
 
@@ -153,6 +158,43 @@ pub fn build_server(
             options,
             fleet,
         )?)),
+        ServerAuth::Device {
+            credential,
+            allow,
+            also,
+        } => {
+            let mut base = milagro_tls::p2p::P2pServerConfig::empty();
+            match also.as_deref() {
+                Some(ServerAuth::Psk { secrets }) => {
+                    let store: StaticPskStore = load_psk_secrets(secrets, psk_hash(options))?
+                        .into_iter()
+                        .collect();
+                    base.static_psks = Some(Arc::new(store));
+                }
+                Some(ServerAuth::Mpin {
+                    server_secret,
+                    require_permits,
+                    allow,
+                    psk_secrets,
+                    lockout,
+                }) => {
+                    let server = MpinServer::new(
+                        server_secret,
+                        *require_permits,
+                        allow,
+                        psk_secrets.as_deref(),
+                        lockout,
+                        options,
+                        fleet,
+                    )?;
+                    base.mpin = Some(server.config());
+                }
+                Some(ServerAuth::Device { .. }) | None => {}
+            }
+            Ok(Arc::new(DeviceServer::new(
+                credential, allow, base, options,
+            )?))
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub mod copy;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod fleet;
+pub mod device_auth;
 pub mod lockout;
 pub mod logging;
 pub mod metrics;

@@ -60,6 +60,11 @@ fn one_shot(command: Command, log_level: &str) -> ExitCode {
                 print!("{report}");
                 Ok(())
             }
+            Command::Enroll(a) if a.device => {
+                provision::enroll_device(&a.identity, &dtas(&a.dtas)?, &a.grant, &a.out, a.days)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Command::Enroll(a) => provision::enroll(
                 &a.identity,
                 &dtas(&a.dtas)?,

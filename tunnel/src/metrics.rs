@@ -6,6 +6,7 @@
 //! | `milagro_tunnel_connections_active` | service |
 //! | `milagro_tunnel_connections_rejected_total` | service, reason (`rate_limited`, `handshake_cap`, `evicted`, `limit`) |
 //! | `milagro_tunnel_handshakes_total` | service, result (`ok`, `failed`, `timeout`, `rate_limited`, `evicted`) |
+//! | `milagro_tunnel_authenticated_total` | service, method (`psk`, `mpin`, `mpin-resumed`, `p2p`); identities are in the logs only (unbounded label values) |
 //! | `milagro_tunnel_handshakes_in_progress` | service (unauthenticated connections holding a slot) |
 //! | `milagro_tunnel_truncations_total` | service (TLS peer closed TCP without close_notify) |
 //! | `milagro_tunnel_handshake_duration_seconds` | service |
@@ -56,6 +57,15 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// `service` + `method` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    /// Service name.
+    pub service: String,
+    /// How the peer authenticated.
+    pub method: String,
+}
+
 /// `result` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -82,6 +92,8 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabel, Counter>,
     /// Handshakes by result.
     pub handshakes: Family<ResultLabel, Counter>,
+    /// Successful handshakes by authentication method.
+    pub authenticated: Family<MethodLabel, Counter>,
     /// Handshake latency.
     pub handshake_seconds: HistogramFamily,
     /// Forward target unreachable.
@@ -114,6 +126,7 @@ impl Metrics {
         let active = Family::<ServiceLabel, Gauge>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
         let handshakes = Family::<ResultLabel, Counter>::default();
+        let authenticated = Family::<MethodLabel, Counter>::default();
         let handshake_seconds: HistogramFamily =
             Family::new_with_constructor(handshake_histogram as fn() -> Histogram);
         let connect_errors = Family::<ServiceLabel, Counter>::default();
@@ -129,6 +142,11 @@ impl Metrics {
             rejected.clone(),
         );
         registry.register("handshakes", "Handshakes by result", handshakes.clone());
+        registry.register(
+            "authenticated",
+            "Successful handshakes by authentication method",
+            authenticated.clone(),
+        );
         registry.register(
             "handshake_duration_seconds",
             "Handshake latency of successful handshakes",
@@ -171,6 +189,7 @@ impl Metrics {
             active,
             rejected,
             handshakes,
+            authenticated,
             handshake_seconds,
             connect_errors,
             bytes,
@@ -203,6 +222,16 @@ impl Metrics {
             .get_or_create(&ResultLabel {
                 service: service.into(),
                 result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a successful handshake by method.
+    pub fn authenticated(&self, service: &str, method: &str) {
+        self.authenticated
+            .get_or_create(&MethodLabel {
+                service: service.into(),
+                method: method.into(),
             })
             .inc();
     }

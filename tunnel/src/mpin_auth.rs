@@ -251,6 +251,7 @@ impl AuthClient for MpinClient {
 pub struct MpinServer {
     acceptor: MpinAcceptor,
     revocations: Arc<dyn Revocations>,
+    config: Arc<MpinServerConfig>,
 }
 
 impl MpinServer {
@@ -305,12 +306,19 @@ impl MpinServer {
                 .collect();
             cfg.static_psks = Some(Arc::new(store));
         }
+        let config = Arc::new(cfg);
         let acceptor =
-            MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(options.handshake_timeout);
+            MpinAcceptor::new(config.clone()).with_handshake_timeout(options.handshake_timeout);
         Ok(Self {
             acceptor,
             revocations: fleet.state.revocations(),
+            config,
         })
+    }
+
+    /// The M-Pin settings (for a listener serving devices too, `crate::device_auth`).
+    pub fn config(&self) -> Arc<MpinServerConfig> {
+        self.config.clone()
     }
 }
 

@@ -455,6 +455,7 @@ impl Conn {
                     tracing::Span::current().record("identity", tracing::field::display(id));
                 }
                 shared.metrics.handshake(name, "ok");
+                shared.metrics.authenticated(name, info.method);
                 shared
                     .metrics
                     .handshake_seconds

@@ -47,6 +47,8 @@ mod auth;
 #[cfg(test)]
 mod auth_tests;
 mod fleet;
+#[cfg(test)]
+mod device_tests;
 mod limits;
 mod lockout;
 mod origin;

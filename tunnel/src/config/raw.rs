@@ -74,6 +74,10 @@ pub struct RawService {
     /// M-Pin server: days a source prefix stays exempt from the distributed lock after a
     /// verified login from it (default 30; 0 = off).
     pub known_source_days: Option<i64>,
+    /// Device link (P2P): the device credential (dialling with `peer`, or accepting).
+    pub device_credential: Option<PathBuf>,
+    /// Device link client: the one device identity it may reach.
+    pub peer: Option<String>,
     /// IANA cipher suite name.
     pub suite: Option<String>,
     /// IANA group name.
