@@ -13,8 +13,11 @@
 #
 #   scripts/bench_tunnel.sh --rate [CONNECTIONS]   (default 300 per case)
 #     connections/s with 1 and with 50 concurrent clients, each connection a short echo:
-#     milagro-tunnel full M-Pin (--no-resume: pairings on both ends every time), milagro-tunnel
-#     static PSK and stunnel4 PSK, both tunnels of each pair on this machine.
+#     milagro-tunnel full M-Pin (--no-resume: pairings on both ends every time) and resumed
+#     M-Pin (session tickets), each with the server on --state memory and on --state redis://
+#     (a redis-server the script starts), milagro-tunnel static PSK and stunnel4 PSK, both
+#     tunnels of each pair on this machine; then the redis/memory ratios.
+#     and the P2P device link (two enrolled devices: WCC with pairings on both ends every time).
 #
 #   scripts/bench_tunnel.sh --memory [CONNECTIONS] [CYCLES]   (default 10,000 (fewer if the
 #     open-files limit is lower), 4 cycles)
@@ -30,7 +33,8 @@
 #
 # The server tunnels run with --rate-limit 0 and raised connection caps: every connection comes
 # from 127.0.0.1, and the bench measures capacity, not the per-source policy.
-# needs: stunnel4, socat, python3; builds milagro-tunnel --release.
+# needs: stunnel4, socat, python3 (and redis-server for --rate); builds milagro-tunnel --release
+# (MILAGRO_BENCH_PROFILE=debug uses the debug build instead: a smoke check of the script only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,8 +71,13 @@ if [ "$MODE" = memory ] || [ "$ALLOC" = system ]; then
   cargo build --release -q -p milagro-tunnel -p dta-lite --no-default-features
   cp "$TARGET/release/milagro-tunnel" "$SYS_BIN"
 fi
-cargo build --release -q -p milagro-tunnel -p dta-lite
-BIN="$TARGET/release/milagro-tunnel"
+PROFILE=${MILAGRO_BENCH_PROFILE:-release}
+if [ "$PROFILE" = debug ]; then
+  cargo build -q -p milagro-tunnel -p dta-lite
+else
+  cargo build --release -q -p milagro-tunnel -p dta-lite
+fi
+BIN="$TARGET/$PROFILE/milagro-tunnel"
 [ "$ALLOC" = jemalloc ] || BIN=$SYS_BIN
 
 # the sink/driver: one small Python program, so every setup is measured the same way
@@ -317,30 +326,63 @@ start_socat() { # sink-port; sets X_CLI
 # milagro-tunnel M-Pin: provisioned for real — 3 dta-lite D-TAs, an RA, `milagro-tunnel enroll`
 # and `server-secret`. The client on P_CLI resumes with session tickets; the one on F_CLI uses
 # --no-resume: every connection is a full M-Pin run (pairings on both ends).
-start_mpin() { # sink-port; sets P_SRV P_CLI F_CLI P_SRV_PID F_CLI_PID
-  local dta="$TARGET/release/dta-lite" dta_args=() i
+start_mpin() { # sink-port [state]; sets P_SRV P_CLI F_CLI P_SRV_PID P_CLI_PID F_CLI_PID
+  [ -f "$WORK/server.secret" ] || provision_mpin
+  local state=${2:-memory}
+  P_SRV=$(py port); P_CLI=$(py port); F_CLI=$(py port)
+  "$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$1" --server-secret "$WORK/server.secret" \
+    --require-permits --state "$state" --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>>"$WORK/p-srv.log" & P_SRV_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+    --pin-file "$WORK/pin" "${CAPS[@]}" --log-level warn >/dev/null 2>>"$WORK/p-cli.log" & P_CLI_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
+    --pin-file "$WORK/pin" --no-resume "${CAPS[@]}" --log-level warn >/dev/null 2>>"$WORK/f-cli.log" & F_CLI_PID=$!; PIDS+=($!)
+  py wait "$P_SRV"; py wait "$P_CLI"; py wait "$F_CLI"
+}
+
+# A redis-server on a free loopback port without persistence; sets REDIS_URL.
+start_redis() {
+  command -v redis-server >/dev/null || { echo "bench_tunnel: redis-server is required for --rate" >&2; exit 2; }
+  local port; port=$(py port)
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$WORK/redis.log" 2>&1 & PIDS+=($!)
+  py wait "$port"
+  REDIS_URL="redis://127.0.0.1:$port/0"
+}
+
+provision_mpin() { # sets DTA_ARGS
+  local dta="$TARGET/$PROFILE/dta-lite" i
+  DTA_ARGS=()
   export DTA_PASSPHRASE=bench-passphrase-not-secret
   "$dta" ra keygen --out "$WORK/ra.key" >/dev/null
   for i in 1 2 3; do
     "$dta" init --dir "$WORK/dta$i" --name "dta$i" --ra-pubkey "$(cat "$WORK/ra.key.pub")" >/dev/null
     "$dta" serve --dir "$WORK/dta$i" --listen 127.0.0.1:0 >"$WORK/dta$i.out" 2>"$WORK/dta$i.log" & PIDS+=($!)
     for _ in $(seq 100); do grep -q '^dta ' "$WORK/dta$i.out" 2>/dev/null && break; sleep 0.1; done
-    dta_args+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
+    DTA_ARGS+=(--dta "$(sed -n 's/^dta //p' "$WORK/dta$i.out")")
   done
   "$dta" ra grant client --key "$WORK/ra.key" --identity bench@example.com --out "$WORK/client.grant" >/dev/null
   "$dta" ra grant server --key "$WORK/ra.key" --name bench-server --out "$WORK/server.grant" >/dev/null
   printf '1234' >"$WORK/pin"; chmod 600 "$WORK/pin"
-  "$BIN" enroll --identity bench@example.com "${dta_args[@]}" --grant "$WORK/client.grant" \
+  "$BIN" enroll --identity bench@example.com "${DTA_ARGS[@]}" --grant "$WORK/client.grant" \
     --out "$WORK/bench.credential" --pin-file "$WORK/pin" --days 2 2>"$WORK/enroll.log"
-  "$BIN" server-secret "${dta_args[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
-  P_SRV=$(py port); P_CLI=$(py port); F_CLI=$(py port)
-  "$BIN" server --accept 127.0.0.1:"$P_SRV" --connect 127.0.0.1:"$1" --server-secret "$WORK/server.secret" \
-    --require-permits --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-srv.log" & P_SRV_PID=$!; PIDS+=($!)
-  "$BIN" client --accept 127.0.0.1:"$P_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
-    --pin-file "$WORK/pin" "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/p-cli.log" & PIDS+=($!)
-  "$BIN" client --accept 127.0.0.1:"$F_CLI" --connect 127.0.0.1:"$P_SRV" --credential "$WORK/bench.credential" \
-    --pin-file "$WORK/pin" --no-resume "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/f-cli.log" & F_CLI_PID=$!; PIDS+=($!)
-  py wait "$P_SRV"; py wait "$P_CLI"; py wait "$F_CLI"
+  "$BIN" server-secret "${DTA_ARGS[@]}" --grant "$WORK/server.grant" --out "$WORK/server.secret" 2>>"$WORK/enroll.log"
+}
+
+# milagro-tunnel P2P device link: two devices enrolled at start_mpin's D-TAs (`enroll --device`),
+# a device server tunnel and a device client tunnel; every connection runs WCC (no resumption).
+start_p2p() { # sink-port; sets D_SRV D_CLI D_SRV_PID D_CLI_PID (after start_mpin)
+  local dta="$TARGET/$PROFILE/dta-lite"
+  "$dta" ra grant device --key "$WORK/ra.key" --identity device:bench-a --send --out "$WORK/a.dgrant" >/dev/null
+  "$dta" ra grant device --key "$WORK/ra.key" --identity device:bench-b --receive --out "$WORK/b.dgrant" >/dev/null
+  "$BIN" enroll --device --identity device:bench-a "${DTA_ARGS[@]}" --grant "$WORK/a.dgrant" \
+    --out "$WORK/a.device" --days 2 2>>"$WORK/enroll.log"
+  "$BIN" enroll --device --identity device:bench-b "${DTA_ARGS[@]}" --grant "$WORK/b.dgrant" \
+    --out "$WORK/b.device" --days 2 2>>"$WORK/enroll.log"
+  D_SRV=$(py port); D_CLI=$(py port)
+  "$BIN" server --accept 127.0.0.1:"$D_SRV" --connect 127.0.0.1:"$1" --device-credential "$WORK/b.device" \
+    --rate-limit 0 "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/d-srv.log" & D_SRV_PID=$!; PIDS+=($!)
+  "$BIN" client --accept 127.0.0.1:"$D_CLI" --connect 127.0.0.1:"$D_SRV" --device-credential "$WORK/a.device" \
+    --peer device:bench-b "${CAPS[@]}" --log-level warn >/dev/null 2>"$WORK/d-cli.log" & D_CLI_PID=$!; PIDS+=($!)
+  py wait "$D_SRV"; py wait "$D_CLI"
 }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
@@ -350,23 +392,42 @@ if [ "$MODE" = rate ]; then
   ECHO=$(py port)
   python3 "$WORK/bench.py" echo "$ECHO" & PIDS+=($!)
   py wait "$ECHO"
-  start_stunnel "$ECHO"; start_milagro_psk "$ECHO"; start_mpin "$ECHO"
-  echo "bench_tunnel --rate: $N connections per case, $(nproc) cores" >&2
+  start_stunnel "$ECHO"; start_milagro_psk "$ECHO"
+  start_mpin "$ECHO" memory; start_p2p "$ECHO"
+  MEM=("$P_SRV_PID" "$P_CLI" "$P_CLI_PID" "$F_CLI" "$F_CLI_PID")
+  start_redis
+  start_mpin "$ECHO" "$REDIS_URL"
+  RED=("$P_SRV_PID" "$P_CLI" "$P_CLI_PID" "$F_CLI" "$F_CLI_PID")
+  echo "bench_tunnel --rate: $N connections per case, $(nproc) cores; state memory and $REDIS_URL" >&2
   declare -A R1 R50 CPU
+  CASES=("milagro-tunnel (M-Pin, full, memory)" "milagro-tunnel (M-Pin, full, redis)"
+         "milagro-tunnel (P2P device link)"
+         "milagro-tunnel (M-Pin, resumed, memory)" "milagro-tunnel (M-Pin, resumed, redis)"
+         "milagro-tunnel (PSK)" "stunnel4 (PSK)")
   for c in "stunnel4 (PSK):$S_CLI:$S_SRV_PID $S_CLI_PID" "milagro-tunnel (PSK):$M_CLI:$M_SRV_PID $M_CLI_PID" \
-           "milagro-tunnel (M-Pin, full):$F_CLI:$P_SRV_PID $F_CLI_PID"; do
+           "milagro-tunnel (M-Pin, full, memory):${MEM[3]}:${MEM[0]} ${MEM[4]}" \
+           "milagro-tunnel (P2P device link):$D_CLI:$D_SRV_PID $D_CLI_PID" \
+           "milagro-tunnel (M-Pin, full, redis):${RED[3]}:${RED[0]} ${RED[4]}" \
+           "milagro-tunnel (M-Pin, resumed, memory):${MEM[1]}:${MEM[0]} ${MEM[2]}" \
+           "milagro-tunnel (M-Pin, resumed, redis):${RED[1]}:${RED[0]} ${RED[2]}"; do
     name=${c%%:*}; rest=${c#*:}; port=${rest%%:*}; pids=${rest#*:}
     out=$(py crate "$port" "$N" 1 $pids); R1[$name]=${out% *}
     out=$(py crate "$port" "$N" 50 $pids); R50[$name]=${out% *}; CPU[$name]=${out#* }
-    printf '  %-30s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
+    printf '  %-33s %8s conn/s (1 client) %8s conn/s (50 clients, %s CPU ms each in the two tunnels)\n' \
       "$name" "${R1[$name]}" "${R50[$name]}" "${CPU[$name]}" >&2
   done
   echo
   printf '| setup | connections/s, 1 client | vs stunnel | connections/s, 50 clients | vs stunnel | CPU ms per connection, both tunnels (50 clients) |\n'
   printf '|---|---:|---:|---:|---:|---:|\n'
-  for name in "milagro-tunnel (M-Pin, full)" "milagro-tunnel (PSK)" "stunnel4 (PSK)"; do
+  for name in "${CASES[@]}"; do
     printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "${R1[$name]}" "$(ratio "${R1[$name]}" "${R1[stunnel4 (PSK)]}")" \
       "${R50[$name]}" "$(ratio "${R50[$name]}" "${R50[stunnel4 (PSK)]}")" "${CPU[$name]}"
+  done
+  echo
+  printf '| M-Pin, redis vs memory | 1 client | 50 clients |\n|---|---:|---:|\n'
+  for kind in full resumed; do
+    m="milagro-tunnel (M-Pin, $kind, memory)"; r="milagro-tunnel (M-Pin, $kind, redis)"
+    printf '| %s | %s | %s |\n' "$kind" "$(ratio "${R1[$r]}" "${R1[$m]}")" "$(ratio "${R50[$r]}" "${R50[$m]}")"
   done
   exit 0
 fi

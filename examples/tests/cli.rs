@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{start_psk_server, ProcessGuard};
-use test_support::example_bin;
+use common::{program, start_psk_server, ProcessGuard};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -35,7 +34,7 @@ fn run_client(
     extra: &[&str],
     input: &[u8],
 ) -> (bool, Vec<u8>, String) {
-    let mut child = Command::new(example_bin("psk_client"))
+    let mut child = Command::new(program("psk_client"))
         .args(["--connect", addr, "--psk-secrets"])
         .arg(psk_file)
         .args(extra)

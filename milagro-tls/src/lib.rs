@@ -20,6 +20,11 @@
 //! shares (suites, groups, clock, handshake timeout, tickets) is one [`Options`]. No
 //! 0-RTT (never offered or accepted).
 //!
+//! Above the core: [`mpin`], the M-Pin channel (users with a token and PIN), and [`p2p`], the
+//! P2P channel (device links by identity, WCC); each imports its key as an RFC 9258 PSK
+//! (`milagro-tls/PROTOCOL.md`), and one [`p2p::P2pAcceptor`] listener serves both and plain
+//! TLS-PSK peers.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use milagro_tls::{
@@ -71,6 +76,7 @@ pub mod messages;
 mod messages;
 pub mod mpin;
 pub mod options;
+pub mod p2p;
 pub mod psk;
 pub mod psk_file;
 #[cfg(feature = "fuzzing")]

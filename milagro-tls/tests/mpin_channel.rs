@@ -345,7 +345,7 @@ async fn serve_n(
                 // generic and knows nothing of M-Pin)
                 let peer_mpin_identity = match &peer {
                     Peer::Mpin { identity, .. } => Some(identity.clone()),
-                    Peer::Psk { .. } => None,
+                    Peer::Psk { .. } | Peer::P2p { .. } => None,
                 };
                 let mut buf = vec![0u8; 4096];
                 loop {

@@ -19,6 +19,8 @@ use milagro_tls::{
 
 use crate::addr::BoxStream;
 use crate::config::{ClientAuth, ServerAuth};
+use crate::device_auth::{DeviceClient, DeviceServer};
+use crate::fleet::Fleet;
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 
@@ -48,15 +50,32 @@ pub enum Method {
     Mpin,
     /// A TLS resumption with a ticket from an earlier M-Pin handshake (`mpin-resumed`).
     MpinResumed,
+    /// A device link (WCC, `p2p`); the identity is then both, `initiator->responder`.
+    P2p,
 }
 
 impl Method {
-    /// The name in logs: `psk`, `mpin` or `mpin-resumed`.
+    /// The name in logs: `psk`, `mpin`, `mpin-resumed` or `p2p`.
     pub fn name(self) -> &'static str {
         match self {
             Method::Psk => "psk",
             Method::Mpin => "mpin",
             Method::MpinResumed => "mpin-resumed",
+            Method::P2p => "p2p",
+        }
+    }
+}
+
+impl Method {
+    /// How the M-Pin channel authenticated `peer` (M-Pin, its resumption, static PSK or a
+    /// device link).
+    pub fn of(peer: &milagro_tls::mpin::Peer) -> Self {
+        use milagro_tls::mpin::Peer;
+        match peer {
+            Peer::Mpin { resumed: true, .. } => Method::MpinResumed,
+            Peer::Mpin { .. } => Method::Mpin,
+            Peer::Psk { .. } => Method::Psk,
+            Peer::P2p { .. } => Method::P2p,
         }
     }
 }
@@ -77,6 +96,13 @@ impl Identity {
     /// The identity's bytes, unescaped.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+impl Identity {
+    /// Both ends of a device link, `initiator->responder`.
+    pub fn link(initiator: &[u8], responder: &[u8]) -> Self {
+        Identity([initiator, b"->", responder].concat())
     }
 }
 
@@ -138,10 +164,12 @@ pub enum AuthError {
     Mpin(String),
 }
 
-/// Builds the client side of `spec` with `options`.
+/// Builds the client side of `spec` with `options`; `concurrency` (the connection limit)
+/// sizes an M-Pin client's ticket pool.
 pub fn build_client(
     spec: &ClientAuth,
     options: &Options,
+    concurrency: usize,
 ) -> Result<Arc<dyn AuthClient>, AuthError> {
     match spec {
         ClientAuth::Psk { secrets, identity } => {
@@ -169,14 +197,19 @@ pub fn build_client(
             *one_pass,
             *resume,
             options,
+            concurrency,
         )?)),
+        ClientAuth::Device { credential, peer } => {
+            Ok(Arc::new(DeviceClient::new(credential, peer, options)?))
+        }
     }
 }
 
-/// Builds the server side of `spec` with `options`.
+/// Builds the server side of `spec` with `options`; an M-Pin server decides with `fleet`.
 pub fn build_server(
     spec: &ServerAuth,
     options: &Options,
+    fleet: &Fleet,
 ) -> Result<Arc<dyn AuthServer>, AuthError> {
     match spec {
         ServerAuth::Psk { secrets } => {
@@ -200,7 +233,45 @@ pub fn build_server(
             psk_secrets.as_deref(),
             lockout,
             options,
+            fleet,
         )?)),
+        ServerAuth::Device {
+            credential,
+            allow,
+            also,
+        } => {
+            let mut base = milagro_tls::p2p::P2pServerConfig::empty();
+            match also.as_deref() {
+                Some(ServerAuth::Psk { secrets }) => {
+                    let store: StaticPskStore = load_psk_secrets(secrets, psk_hash(options))?
+                        .into_iter()
+                        .collect();
+                    base.static_psks = Some(Arc::new(store));
+                }
+                Some(ServerAuth::Mpin {
+                    server_secret,
+                    require_permits,
+                    allow,
+                    psk_secrets,
+                    lockout,
+                }) => {
+                    let server = MpinServer::new(
+                        server_secret,
+                        *require_permits,
+                        allow,
+                        psk_secrets.as_deref(),
+                        lockout,
+                        options,
+                        fleet,
+                    )?;
+                    base.mpin = Some(server.config());
+                }
+                Some(ServerAuth::Device { .. }) | None => {}
+            }
+            Ok(Arc::new(DeviceServer::new(
+                credential, allow, base, options,
+            )?))
+        }
     }
 }
 

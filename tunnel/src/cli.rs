@@ -40,6 +40,25 @@ pub enum Command {
     ServerSecret(ServerSecretArgs),
     /// Fetch time permits for a credential.
     Permit(PermitArgs),
+    /// Stop an identity's new logins and resumptions on every replica sharing --state.
+    Revoke(StateAdminArgs),
+    /// Let an identity in again on every replica sharing --state: lifts a revocation and
+    /// clears its lockout.
+    Unlock(StateAdminArgs),
+}
+
+/// `revoke` / `unlock` arguments.
+#[derive(Debug, Args)]
+pub struct StateAdminArgs {
+    /// The fleet's shared state: redis://HOST:PORT/DB or rediss://HOST:PORT/DB.
+    #[arg(long, value_name = "URL")]
+    pub state: String,
+    /// File holding the Redis password (else MILAGRO_STATE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub state_password_file: Option<PathBuf>,
+    /// The identity.
+    #[arg(long, value_name = "ID")]
+    pub identity: String,
 }
 
 /// `run` arguments.
@@ -59,17 +78,21 @@ pub struct EnrollArgs {
     /// The identity (the RA's grant must be for it).
     #[arg(long, value_name = "ID")]
     pub identity: String,
+    /// Enrol a device (P2P links, a `device` grant): writes a device credential holding its
+    /// keys whole (no PIN) and device permits.
+    #[arg(long)]
+    pub device: bool,
     /// A D-TA as URL,FINGERPRINT,SIGNING_KEY (repeat for every D-TA).
     #[arg(long = "dta", value_name = "URL,FP,KEY", required = true)]
     pub dtas: Vec<String>,
-    /// The RA's client grant file.
+    /// The RA's client (or, with --device, device) grant file.
     #[arg(long, value_name = "FILE")]
     pub grant: PathBuf,
     /// Where to write the credential.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// PIN file (else MILAGRO_PIN, else a prompt).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "device")]
     pub pin_file: Option<PathBuf>,
     /// Days of time permits to fetch right away, from today (default and most: the D-TAs'
     /// permit horizon from /v1/info; more is cut to it with a warning; 0: none).
@@ -133,13 +156,20 @@ pub struct TunnelArgs {
     /// M-Pin client: no session-ticket resumption (every connection runs M-Pin, with pairings).
     #[arg(long)]
     pub no_resume: bool,
+    /// Device link: the device credential (client: dials `--peer` with its sender key;
+    /// server: accepts devices with its receiver key, M-Pin/PSK too when configured).
+    #[arg(long, value_name = "FILE")]
+    pub device_credential: Option<PathBuf>,
+    /// Device link client: the one device identity to reach (any other is refused).
+    #[arg(long, value_name = "ID")]
+    pub peer: Option<String>,
     /// M-Pin server: server secret file.
     #[arg(long, value_name = "FILE")]
     pub server_secret: Option<PathBuf>,
     /// M-Pin server: require time permits.
     #[arg(long)]
     pub require_permits: bool,
-    /// M-Pin server: allowed identities (glob; repeatable).
+    /// M-Pin or device server: allowed identities (glob; repeatable).
     #[arg(long, value_name = "GLOB")]
     pub allow: Vec<String>,
     /// M-Pin server: wrong PINs (with the identity's genuine token) that lock it (default 3);
@@ -192,6 +222,17 @@ pub struct TunnelArgs {
     /// Seconds live connections get after SIGTERM.
     #[arg(long, value_name = "SECS")]
     pub drain_timeout: Option<f64>,
+    /// M-Pin server: shared state of a fleet, `memory` (this process, the default) or
+    /// redis://HOST:PORT/DB (rediss:// for TLS); logins it cannot decide are refused.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// M-Pin server: file holding the Redis password (else MILAGRO_STATE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub state_password_file: Option<PathBuf>,
+    /// M-Pin server: ticket keys shared by the replicas (mode 0600; lines `ID KEY`, current
+    /// first) [default: with a redis:// state the fleet's keys in Redis, else a random key].
+    #[arg(long, value_name = "FILE")]
+    pub ticket_key_file: Option<PathBuf>,
 }
 
 impl TunnelArgs {
@@ -215,6 +256,8 @@ impl TunnelArgs {
             lockout_for: self.lockout_for.clone(),
             distributed_lockout_after: self.distributed_lockout_after,
             known_source_days: self.known_source_days,
+            device_credential: self.device_credential.clone(),
+            peer: self.peer.clone(),
             suite: self.suite.clone(),
             group: self.group.clone(),
             max_connections: self.max_connections,
@@ -225,6 +268,10 @@ impl TunnelArgs {
             max_handshakes: self.max_handshakes,
             max_handshakes_per_source: self.max_handshakes_per_source,
         };
-        Config::from_flags(raw, self.status.as_deref(), self.drain_timeout)
+        Config::from_flags(raw, self.status.as_deref(), self.drain_timeout)?.with_fleet_flags(
+            self.state.as_deref(),
+            self.state_password_file.clone(),
+            self.ticket_key_file.clone(),
+        )
     }
 }

@@ -3,8 +3,9 @@
 //! Three D-TAs (each with its own sealed master share, HTTPS and signing keys) and a
 //! Registration Authority are created in a temporary folder; `alice` is enrolled with a PIN,
 //! the server is provisioned, an echo service, an M-Pin tunnel server and an M-Pin tunnel client
-//! are started, data goes through and is checked, a client with a wrong PIN is refused, and a
-//! report is printed. Everything is stopped and the folder removed at the end.
+//! are started, data goes through and is checked, a client with a wrong PIN is refused, two
+//! devices are enrolled and linked through device tunnels (`demo/devices.rs`), and a report is
+//! printed. Everything is stopped and the folder removed at the end.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,6 +20,8 @@ use rand_core::{OsRng, RngCore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+mod devices;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -137,7 +140,8 @@ async fn start_service(toml: &str, shared: &Arc<Shared>) -> Result<ServiceHandle
         .bind()
         .await
         .map_err(at("binding a tunnel"))?;
-    let runtime = Runtime::build(service).map_err(at("starting a tunnel"))?;
+    let fleet = crate::fleet::Fleet::open(&config.fleet).map_err(at("opening the state"))?;
+    let runtime = Runtime::build(service, &fleet).map_err(at("starting a tunnel"))?;
     Ok(ServiceHandle::start(
         listener,
         Arc::new(runtime),
@@ -322,6 +326,8 @@ pub async fn run() -> Result<String, DemoError> {
             why: "a client with the wrong PIN got through".into(),
         });
     }
+    // Two devices linked through the same D-TAs and echo service.
+    let device_lines = devices::link(dir, &ra, &endpoints, &echo, &shared, today).await?;
 
     let _ = writeln!(
         report,
@@ -364,6 +370,7 @@ pub async fn run() -> Result<String, DemoError> {
         2 * PAYLOAD
     );
     let _ = writeln!(report, "  wrong PIN     refused (one generic failure on the wire; nothing reached the echo service)");
+    report.push_str(&device_lines);
 
     intruder.stop().await;
     client.stop().await;

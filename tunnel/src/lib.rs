@@ -55,6 +55,8 @@ mod copy;
 #[doc(hidden)] // the binary's
 #[cfg(feature = "demo")]
 pub mod demo;
+mod device_auth;
+pub mod fleet;
 pub mod lockout;
 #[doc(hidden)] // the binary's
 pub mod logging;

@@ -10,6 +10,7 @@ use milagro_tunnel::cli::{Cli, Command};
 use milagro_tunnel::config::{Config, Role};
 #[cfg(feature = "demo")]
 use milagro_tunnel::demo;
+use milagro_tunnel::fleet::admin::{self, Action};
 use milagro_tunnel::run::{prepare, run, Loader};
 use milagro_tunnel::{logging, provision};
 
@@ -30,7 +31,7 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Runs `demo`, `enroll`, `server-secret` or `permit` to completion.
+/// Runs `demo`, `enroll`, `server-secret`, `permit`, `revoke` or `unlock` to completion.
 fn one_shot(command: Command, log_level: &str) -> ExitCode {
     if let Err(e) = logging::init(Default::default(), log_level) {
         return fail(USAGE, e);
@@ -50,6 +51,7 @@ fn one_shot(command: Command, log_level: &str) -> ExitCode {
             })
             .collect()
     };
+    let is_revoke = matches!(command, Command::Revoke(_));
     let result: Result<(), String> = rt.block_on(async {
         match command {
             #[cfg(feature = "demo")]
@@ -57,6 +59,11 @@ fn one_shot(command: Command, log_level: &str) -> ExitCode {
                 let report = demo::run().await.map_err(|e| e.to_string())?;
                 print!("{report}");
                 Ok(())
+            }
+            Command::Enroll(a) if a.device => {
+                provision::enroll_device(&a.identity, &dtas(&a.dtas)?, &a.grant, &a.out, a.days)
+                    .await
+                    .map_err(|e| e.to_string())
             }
             Command::Enroll(a) => provision::enroll(
                 &a.identity,
@@ -74,6 +81,27 @@ fn one_shot(command: Command, log_level: &str) -> ExitCode {
             Command::Permit(a) => provision::permit(&a.credential, a.days)
                 .await
                 .map_err(|e| e.to_string()),
+            Command::Revoke(a) | Command::Unlock(a) => {
+                let action = if is_revoke {
+                    Action::Revoke
+                } else {
+                    Action::Unlock
+                };
+                // the store's calls block (bounded): off the async threads
+                let line = tokio::task::spawn_blocking(move || {
+                    admin::apply(
+                        action,
+                        &a.state,
+                        a.state_password_file.as_deref(),
+                        &a.identity,
+                    )
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+                println!("{line}");
+                Ok(())
+            }
             Command::Run(_) | Command::Client(_) | Command::Server(_) => Ok(()),
         }
     });

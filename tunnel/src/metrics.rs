@@ -6,12 +6,15 @@
 //! | `milagro_tunnel_connections_active` | service |
 //! | `milagro_tunnel_connections_rejected_total` | service, reason (`rate_limited`, `handshake_cap`, `evicted`, `limit`) |
 //! | `milagro_tunnel_handshakes_total` | service, result (`ok`, `failed`, `timeout`, `rate_limited`, `evicted`) |
+//! | `milagro_tunnel_authenticated_total` | service, method (`psk`, `mpin`, `mpin-resumed`, `p2p`); identities are in the logs only (unbounded label values) |
 //! | `milagro_tunnel_handshakes_in_progress` | service (unauthenticated connections holding a slot) |
 //! | `milagro_tunnel_truncations_total` | service (TLS peer closed TCP without close_notify) |
 //! | `milagro_tunnel_handshake_duration_seconds` | service |
 //! | `milagro_tunnel_connect_errors_total` | service (forward target unreachable) |
 //! | `milagro_tunnel_bytes_total` | service, direction (`in`: from the accepted side, `out`: to it) |
 //! | `milagro_tunnel_reloads_total` | result (`ok`, `failed`) |
+//! | `milagro_tunnel_state_up` | — (1 while the shared state store answers, else 0) |
+//! | `milagro_tunnel_state_errors_total` | — (state calls that failed closed: no answer) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -54,6 +57,15 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// `service` + `method` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    /// Service name.
+    pub service: String,
+    /// How the peer authenticated.
+    pub method: String,
+}
+
 /// `result` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -80,6 +92,8 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabel, Counter>,
     /// Handshakes by result.
     pub handshakes: Family<ResultLabel, Counter>,
+    /// Successful handshakes by authentication method.
+    pub authenticated: Family<MethodLabel, Counter>,
     /// Handshake latency.
     pub handshake_seconds: HistogramFamily,
     /// Forward target unreachable.
@@ -92,6 +106,10 @@ pub struct Metrics {
     pub handshaking: Family<ServiceLabel, Gauge>,
     /// Truncated TLS streams (EOF without close_notify).
     pub truncations: Family<ServiceLabel, Counter>,
+    /// 1 while the shared state store answers.
+    pub state_up: Gauge,
+    /// State calls that failed closed.
+    pub state_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -108,6 +126,7 @@ impl Metrics {
         let active = Family::<ServiceLabel, Gauge>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
         let handshakes = Family::<ResultLabel, Counter>::default();
+        let authenticated = Family::<MethodLabel, Counter>::default();
         let handshake_seconds: HistogramFamily =
             Family::new_with_constructor(handshake_histogram as fn() -> Histogram);
         let connect_errors = Family::<ServiceLabel, Counter>::default();
@@ -123,6 +142,11 @@ impl Metrics {
             rejected.clone(),
         );
         registry.register("handshakes", "Handshakes by result", handshakes.clone());
+        registry.register(
+            "authenticated",
+            "Successful handshakes by authentication method",
+            authenticated.clone(),
+        );
         registry.register(
             "handshake_duration_seconds",
             "Handshake latency of successful handshakes",
@@ -145,12 +169,27 @@ impl Metrics {
             "TLS streams the peer ended without close_notify (the plaintext side was reset)",
             truncations.clone(),
         );
+        let state_up = Gauge::default();
+        let state_errors = Counter::default();
+        registry.register(
+            "state_up",
+            "1 while the shared state store (memory or Redis) answers; 0: M-Pin logins are refused",
+            state_up.clone(),
+        );
+        registry.register(
+            "state_errors",
+            "Calls to the shared state store that got no answer and failed closed",
+            state_errors.clone(),
+        );
         Self {
+            state_up,
+            state_errors,
             registry,
             connections,
             active,
             rejected,
             handshakes,
+            authenticated,
             handshake_seconds,
             connect_errors,
             bytes,
@@ -169,12 +208,30 @@ impl Metrics {
         out
     }
 
+    /// Brings the state metrics up to date with `fleet`'s store.
+    pub fn observe_state(&self, fleet: &crate::fleet::Fleet) {
+        self.state_up.set(i64::from(fleet.state.health().is_ok()));
+        let failed = fleet.state.failed_calls();
+        self.state_errors
+            .inc_by(failed.saturating_sub(self.state_errors.get()));
+    }
+
     /// Counts a handshake result.
     pub fn handshake(&self, service: &str, result: &str) {
         self.handshakes
             .get_or_create(&ResultLabel {
                 service: service.into(),
                 result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a successful handshake by method.
+    pub fn authenticated(&self, service: &str, method: &str) {
+        self.authenticated
+            .get_or_create(&MethodLabel {
+                service: service.into(),
+                method: method.into(),
             })
             .inc();
     }

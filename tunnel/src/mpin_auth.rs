@@ -14,28 +14,38 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dta_client::files::{CredentialFile, ServerSecretFile};
 use globset::{Glob, GlobSetBuilder};
+use milagro_state::Revocations;
 use milagro_tls::mpin::{
     self, MpinAcceptor, MpinClientConfig, MpinConnector, MpinServerConfig, Peer,
 };
 use milagro_tls::psk_file::load_psk_secrets;
 use milagro_tls::{HashAlgorithm, Options, StaticPskStore};
-use mpin_kex::{
-    policy, FailureStore, MemoryFailureStore, MemoryReplayCache, Pin, ReplayCache, ServerContext,
-    ServerKey, ServerPolicy,
-};
+use mpin_kex::{policy, Pin, ServerContext, ServerKey, ServerPolicy};
 
 use crate::addr::BoxStream;
 use crate::auth::{AuthClient, AuthError, AuthServer, BoxFuture, Identity, Method, PeerInfo};
+use crate::fleet::Fleet;
 use crate::lockout::{LockoutSpec, MAX_LOCKOUT};
 use crate::ratelimit::SourceKey;
 
 /// Shortest time between two permit fetches after one failed.
 pub const PERMIT_RETRY: Duration = Duration::from_secs(30);
+
+/// A resumption attempt failed: the connection should be retried once, on a new transport
+/// (the ticket pool is empty now, so the retry runs M-Pin).
+#[derive(Debug, thiserror::Error)]
+#[error("session ticket refused: {0}")]
+pub struct TicketRefused(String);
+
+/// True when `e` is a [`TicketRefused`] failure.
+pub fn is_ticket_refused(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<TicketRefused>())
+}
 
 fn other(e: impl std::fmt::Display) -> AuthError {
     AuthError::Mpin(e.to_string())
@@ -48,8 +58,13 @@ pub struct MpinClient {
     options: Options,
     one_pass: bool,
     resume: bool,
+    pool: usize,
     cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
 }
+
+/// Most session tickets a client tunnel keeps (its pool is sized to its `max_connections`,
+/// at least [`milagro_tls::ticket::DEFAULT_CLIENT_POOL`]).
+pub const MAX_CLIENT_POOL: usize = 4096;
 
 /// The day's connector; `retry_at`: permits are missing, fetch again after this.
 struct Cached {
@@ -67,13 +82,16 @@ impl Cached {
 }
 
 impl MpinClient {
-    /// Reads the PIN (from `pin_file`, `MILAGRO_PIN` or a prompt) and checks the credential file.
+    /// Reads the PIN (from `pin_file`, `MILAGRO_PIN` or a prompt) and checks the credential
+    /// file. `concurrency` (the service's connection limit) sizes the ticket pool, so that
+    /// that many connections opened at once can each resume.
     pub fn new(
         credential: &Path,
         pin_file: Option<&Path>,
         one_pass: bool,
         resume: bool,
         options: &Options,
+        concurrency: usize,
     ) -> Result<Self, AuthError> {
         CredentialFile::load(credential).map_err(other)?;
         let pin = dta_client::pin_input::read_pin(pin_file).map_err(other)?;
@@ -83,6 +101,7 @@ impl MpinClient {
             options: options.clone(),
             one_pass,
             resume,
+            pool: concurrency.clamp(milagro_tls::ticket::DEFAULT_CLIENT_POOL, MAX_CLIENT_POOL),
             cached: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -126,6 +145,7 @@ impl MpinClient {
             cfg.mode = mpin::Mode::OnePass;
         }
         let connector = MpinConnector::new(Arc::new(cfg))
+            .with_ticket_pool(self.pool)
             .with_handshake_timeout(self.options.handshake_timeout);
         let c = guard.insert(Cached {
             day: today,
@@ -204,7 +224,16 @@ impl AuthClient for MpinClient {
     fn connect(&self, io: BoxStream) -> BoxFuture<'_, io::Result<(BoxStream, PeerInfo)>> {
         Box::pin(async move {
             let connector = self.connector().await?;
-            let s = connector.connect(io).await?;
+            // holding a ticket, this attempt resumes; if the server refuses it (spent, another
+            // fleet's key, a restart without shared keys) the caller retries once with M-Pin
+            let resuming = self.resume && connector.has_ticket();
+            let s = connector.connect(io).await.map_err(|e| {
+                if resuming {
+                    io::Error::new(e.kind(), TicketRefused(e.to_string()))
+                } else {
+                    e
+                }
+            })?;
             let info = PeerInfo {
                 identity: None,
                 suite: s.cipher_suite(),
@@ -216,21 +245,13 @@ impl AuthClient for MpinClient {
     }
 }
 
-fn shared_stores() -> (Arc<dyn ReplayCache>, Arc<dyn FailureStore>) {
-    static STORES: OnceLock<(Arc<MemoryReplayCache>, Arc<MemoryFailureStore>)> = OnceLock::new();
-    let (r, f) = STORES.get_or_init(|| {
-        (
-            Arc::new(MemoryReplayCache::default()),
-            Arc::new(MemoryFailureStore::default()),
-        )
-    });
-    (r.clone(), f.clone())
-}
-
 /// The server side: server secret, policy (allow-list, permits, lockout), optional static
-/// PSKs on the same port.
+/// PSKs on the same port; lockouts, replay cache, tickets and revocations from the process's
+/// [`Fleet`].
 pub struct MpinServer {
     acceptor: MpinAcceptor,
+    revocations: Arc<dyn Revocations>,
+    config: Arc<MpinServerConfig>,
 }
 
 impl MpinServer {
@@ -242,6 +263,7 @@ impl MpinServer {
         psk_secrets: Option<&Path>,
         lockout: &LockoutSpec,
         options: &Options,
+        fleet: &Fleet,
     ) -> Result<Self, AuthError> {
         let file = ServerSecretFile::load(server_secret).map_err(other)?;
         let key = ServerKey::new(file.secret().clone())
@@ -268,25 +290,35 @@ impl MpinServer {
             lockout_max: MAX_LOCKOUT,
             ..ServerPolicy::default()
         };
-        let (replay, failures) = shared_stores();
         let context = ServerContext {
             key: Arc::new(key),
             policy,
-            replay,
-            failures,
+            replay: fleet.state.replay_cache(),
+            failures: fleet.state.failure_store(),
         };
         let mut cfg = MpinServerConfig::new(context);
         cfg.options = options.clone();
         cfg.options.clock = Arc::new(dta_client::clock::now);
+        cfg.tickets = Some(fleet.tickets.clone());
         if let Some(p) = psk_secrets {
             let store: StaticPskStore = load_psk_secrets(p, HashAlgorithm::Sha256)?
                 .into_iter()
                 .collect();
             cfg.static_psks = Some(Arc::new(store));
         }
+        let config = Arc::new(cfg);
         let acceptor =
-            MpinAcceptor::new(Arc::new(cfg)).with_handshake_timeout(options.handshake_timeout);
-        Ok(Self { acceptor })
+            MpinAcceptor::new(config.clone()).with_handshake_timeout(options.handshake_timeout);
+        Ok(Self {
+            acceptor,
+            revocations: fleet.state.revocations(),
+            config,
+        })
+    }
+
+    /// The M-Pin settings (for a listener serving devices too, `crate::device_auth`).
+    pub fn config(&self) -> Arc<MpinServerConfig> {
+        self.config.clone()
     }
 }
 
@@ -301,11 +333,22 @@ impl AuthServer for MpinServer {
                 .acceptor
                 .accept_from(io, &source.lockout_bytes())
                 .await?;
-            let method = match peer {
-                Peer::Mpin { resumed: true, .. } => Method::MpinResumed,
-                Peer::Mpin { .. } => Method::Mpin,
-                Peer::Psk { .. } => Method::Psk,
-            };
+            if let Peer::Mpin {
+                resumed: true,
+                hashed_id,
+                ..
+            } = &peer
+            {
+                // a full login's lockout gate refuses a revoked identity; a resumption is
+                // checked here, before any byte is forwarded (fail closed: no answer, no entry)
+                if self.revocations.is_revoked(hashed_id) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "identity revoked (or the shared state does not answer): resumption refused",
+                    ));
+                }
+            }
+            let method = Method::of(&peer);
             let info = PeerInfo {
                 identity: Some(Identity::from(peer.identity())),
                 suite: s.cipher_suite(),

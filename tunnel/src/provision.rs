@@ -111,6 +111,39 @@ pub async fn enroll(
     Ok(())
 }
 
+/// Enrols the device `identity` at every D-TA with a device grant, writes the device
+/// credential (mode 0600, keys whole, no PIN) with `days` days of device permits (see
+/// [`permit_days`]; `Some(0)`: none).
+pub async fn enroll_device(
+    identity: &str,
+    dtas: &[DtaEndpoint],
+    grant: &Path,
+    out: &Path,
+    days: Option<u32>,
+) -> Result<(), ProvisionError> {
+    if dtas.is_empty() {
+        return Err(ProvisionError::NoDta);
+    }
+    fresh(out)?;
+    let grant = load_grant(grant)?;
+    eprintln!("enrolling the device {identity} at {} D-TAs", dtas.len());
+    let mut cred =
+        dta_client::device::enroll_device(dtas, &grant, identity, Some(&progress)).await?;
+    if days != Some(0) {
+        let days = permit_days(dtas, days).await?;
+        eprintln!("fetching {days} day(s) of device permits");
+        dta_client::device::refresh_device_permits(&mut cred, today(), days, Some(&progress))
+            .await?;
+    }
+    cred.save(out)?;
+    let keys = cred.keys().map_or("no".to_owned(), |k| format!("`{k}`"));
+    eprintln!(
+        "wrote {} (device identity {identity}, {keys} keys held whole, permits)",
+        out.display()
+    );
+    Ok(())
+}
+
 /// Fetches the server secret from every D-TA and writes it (mode 0600).
 pub async fn server_secret(
     dtas: &[DtaEndpoint],

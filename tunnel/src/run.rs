@@ -14,6 +14,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::addr::Addr;
 use crate::config::{Config, ConfigError};
+use crate::fleet::Fleet;
 use crate::metrics::Metrics;
 use crate::service::{Runtime, ServiceHandle, Shared};
 
@@ -45,17 +46,24 @@ pub struct Prepared {
     pub config: Config,
     /// One runtime per service, in order.
     pub runtimes: Vec<Arc<Runtime>>,
+    /// The state the M-Pin servers decide with.
+    pub fleet: Arc<Fleet>,
 }
 
 /// Loads and builds everything; any error is a configuration error.
 pub fn prepare(loader: &Loader) -> Result<Prepared, ConfigError> {
     let config = loader()?;
+    let fleet = Fleet::open(&config.fleet).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let runtimes = config
         .services
         .iter()
-        .map(|s| Runtime::build(s.clone()).map(Arc::new))
+        .map(|s| Runtime::build(s.clone(), &fleet).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Prepared { config, runtimes })
+    Ok(Prepared {
+        config,
+        runtimes,
+        fleet,
+    })
 }
 
 fn announce(line: &str) {
@@ -183,8 +191,13 @@ pub async fn run(prepared: Prepared, loader: Loader) -> Result<(), RunError> {
         }
         tracing::info!(addr = %local, "status listener: /healthz /metrics");
         announce(&format!("status addr={local}"));
-        tokio::spawn(crate::status::serve(listener, metrics));
+        tokio::spawn(crate::status::serve(
+            listener,
+            metrics.clone(),
+            prepared.fleet.clone(),
+        ));
     }
+    tokio::spawn(crate::fleet::watch(prepared.fleet.clone()));
     let mut sup = Supervisor {
         shared,
         services: HashMap::new(),

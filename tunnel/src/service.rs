@@ -20,6 +20,7 @@ use crate::addr::{BoxStream, Listener, PlainStream};
 use crate::auth::{build_client, build_server, AuthClient, AuthServer, PeerInfo};
 use crate::config::{AuthSpec, ConfigError, ServiceConfig};
 use crate::copy::relay;
+use crate::fleet::Fleet;
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiter, SourceKey};
 use crate::refusals::{Refusal, RefusalLog, SUMMARY_EVERY};
@@ -52,17 +53,18 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Reads the files the config names and builds the authenticator.
-    pub fn build(config: ServiceConfig) -> Result<Self, ConfigError> {
+    /// Reads the files the config names and builds the authenticator (an M-Pin server
+    /// decides with `fleet`).
+    pub fn build(config: ServiceConfig, fleet: &Fleet) -> Result<Self, ConfigError> {
         let at = |e: crate::auth::AuthError| {
             ConfigError::Invalid(format!("{}: {e}", config.auth_origin))
         };
         let authenticator = match &config.auth {
-            AuthSpec::Client(a) => {
-                Authenticator::Client(build_client(a, &config.options).map_err(at)?)
-            }
+            AuthSpec::Client(a) => Authenticator::Client(
+                build_client(a, &config.options, config.max_connections).map_err(at)?,
+            ),
             AuthSpec::Server(a) => {
-                Authenticator::Server(build_server(a, &config.options).map_err(at)?)
+                Authenticator::Server(build_server(a, &config.options, fleet).map_err(at)?)
             }
         };
         Ok(Self {
@@ -456,6 +458,7 @@ impl Conn {
                     tracing::Span::current().record("identity", tracing::field::display(id));
                 }
                 shared.metrics.handshake(name, "ok");
+                shared.metrics.authenticated(name, info.method.name());
                 shared
                     .metrics
                     .handshake_seconds
@@ -512,9 +515,22 @@ impl Conn {
             Authenticator::Client(auth) => {
                 let up = self.connect_target().await?;
                 let remote = Some(&self.rt.config.connect);
-                let (tls, _) = self
-                    .authenticate(remote, auth.connect(Box::pin(up)))
-                    .await?;
+                let attempt = async {
+                    match auth.connect(Box::pin(up)).await {
+                        Err(e) if crate::mpin_auth::is_ticket_refused(&e) => {
+                            // the user never sees a refused ticket: one full M-Pin run instead
+                            tracing::debug!(error = %e, "session ticket refused; running M-Pin on a new connection");
+                            let up = self.connect_target().await.ok_or_else(|| {
+                                io::Error::other(
+                                    "cannot reconnect to the server for a full M-Pin run",
+                                )
+                            })?;
+                            auth.connect(Box::pin(up)).await
+                        }
+                        r => r,
+                    }
+                };
+                let (tls, _) = self.authenticate(remote, attempt).await?;
                 Some((tls, Some(io)))
             }
         }

@@ -282,6 +282,8 @@ fn demo_runs_and_reports() {
         "TLS_AES_128_GCM_SHA256",
         "bytes checked 2097152",
         "wrong PIN     refused",
+        "device:sensor->device:gateway method=p2p; 1048576 bytes echoed identical",
+        "wrong peer    device:sensor dialling device:other refused",
     ] {
         assert!(out.contains(needle), "report lacks {needle:?}:\n{out}");
     }

@@ -40,6 +40,14 @@ impl MpinConnector {
         self.tickets.clear();
     }
 
+    /// Keeps at most `capacity` session tickets (default
+    /// [`DEFAULT_CLIENT_POOL`](crate::ticket::DEFAULT_CLIENT_POOL)): size it to the number of
+    /// connections opened at once, so that each of them can resume. Drops the tickets held.
+    pub fn with_ticket_pool(mut self, capacity: usize) -> Self {
+        self.tickets = Arc::new(TicketCache::with_capacity(capacity));
+        self
+    }
+
     /// Sets the timeout for the whole M-Pin + TLS handshake (`options.handshake_timeout` of
     /// this adapter's copy of the config).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {

@@ -1,4 +1,5 @@
-//! The M-Pin frames that precede the TLS handshake (byte layout: `milagro-tls/PROTOCOL.md`).
+//! The frames that precede the TLS handshake in the M-Pin and P2P channels (byte layout:
+//! `milagro-tls/PROTOCOL.md`).
 //!
 //! ```text
 //! preface (client, once): "MPIN" ‖ version (0x01)
@@ -14,7 +15,8 @@ use super::MpinError;
 /// The client's first bytes: `MPIN` and the protocol version.
 pub const PREFACE: [u8; 5] = *b"MPIN\x01";
 
-/// Largest frame body accepted (the longest M-Pin message, a one-pass hello).
+/// Largest frame body accepted (the longest M-Pin message, a one-pass hello; the P2P
+/// messages are shorter).
 pub const MAX_BODY: usize = mpin_kex::messages::MAX_ENCODED_LEN + super::importer::SESSION_ID_LEN;
 
 /// Frame types.
@@ -31,6 +33,10 @@ pub enum FrameType {
     OnePassHello = 0x04,
     /// S→C session id and one-pass reply.
     OnePassReply = 0x05,
+    /// P2P channel, initiator→responder: the WCC hello (`crate::p2p`).
+    P2pHello = 0x11,
+    /// P2P channel, responder→initiator: the WCC reply (`crate::p2p`).
+    P2pReply = 0x12,
     /// S→C authentication failed (empty body); the server closes.
     Failure = 0x7f,
 }
@@ -43,6 +49,8 @@ impl FrameType {
             0x03 => Self::Response,
             0x04 => Self::OnePassHello,
             0x05 => Self::OnePassReply,
+            0x11 => Self::P2pHello,
+            0x12 => Self::P2pReply,
             0x7f => Self::Failure,
             _ => return None,
         })

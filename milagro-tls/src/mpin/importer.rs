@@ -27,22 +27,31 @@ pub const SESSION_ID_LEN: usize = 16;
 /// Version tag at the start of the importer context.
 const CONTEXT_TAG: &[u8] = b"MPIN1";
 
-/// The `ImportedIdentity` structure for a session.
+/// The `ImportedIdentity` structure for an M-Pin session.
 pub fn imported_identity(
     session_id: &[u8; SESSION_ID_LEN],
     transcript_hash: &[u8],
     client_identity: &[u8],
     server_label: &[u8],
 ) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(64 + transcript_hash.len() + client_identity.len() + server_label.len());
+    let mut context =
+        Vec::with_capacity(9 + transcript_hash.len() + client_identity.len() + server_label.len());
+    context.extend_from_slice(CONTEXT_TAG);
+    context.extend_from_slice(transcript_hash);
+    put_vec(&mut context, 2, |o| o.extend_from_slice(client_identity));
+    put_vec(&mut context, 2, |o| o.extend_from_slice(server_label));
+    imported_identity_with_context(session_id, &context)
+}
+
+/// The `ImportedIdentity` structure for any channel: the session id as external identity and
+/// the channel's `context` (which starts with the channel's own tag: "MPIN1", "P2PWCC1").
+pub fn imported_identity_with_context(
+    session_id: &[u8; SESSION_ID_LEN],
+    context: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + SESSION_ID_LEN + context.len());
     put_vec(&mut out, 2, |o| o.extend_from_slice(session_id));
-    put_vec(&mut out, 2, |o| {
-        o.extend_from_slice(CONTEXT_TAG);
-        o.extend_from_slice(transcript_hash);
-        put_vec(o, 2, |o| o.extend_from_slice(client_identity));
-        put_vec(o, 2, |o| o.extend_from_slice(server_label));
-    });
+    put_vec(&mut out, 2, |o| o.extend_from_slice(context));
     out.extend_from_slice(&TLS13.to_be_bytes());
     out.extend_from_slice(&KDF_HKDF_SHA256.to_be_bytes());
     out

@@ -93,17 +93,17 @@ mod config;
 #[cfg(feature = "tokio")]
 mod connector;
 #[cfg(feature = "tokio")]
-mod drive;
+pub(crate) mod drive;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod frame;
 #[cfg(not(feature = "fuzzing"))]
-mod frame;
+pub(crate) mod frame;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod importer;
 #[cfg(not(feature = "fuzzing"))]
-mod importer;
+pub(crate) mod importer;
 mod job;
 mod peer;
 mod resume;
@@ -122,6 +122,7 @@ pub use job::{Handshake, Job, JobOutput, Status};
 pub use mpin_kex::Mode;
 pub use peer::Peer;
 pub use server_connection::{MpinServerConnection, REFUSAL_FLOOR};
+pub(crate) use server_step::check_bound;
 
 /// Why an M-Pin connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,16 @@ pub enum MpinError {
     /// from that exchange (e.g. a spliced-in ticket or static PSK); refused, no peer reported.
     #[error("the TLS session is not bound to the M-Pin exchange (it did not use the imported PSK); connection refused")]
     Unbound,
+    /// P2P channel: the WCC exchange was refused or failed on this side (the peer only sees
+    /// the one opaque FAILURE frame, or the connection close on the dialling side).
+    #[error("P2P device link: {0}")]
+    Wcc(#[from] mpin_kex::wcc::WccError),
+    /// P2P channel, dialling side: the accepting device refused the link (FAILURE frame).
+    #[error("the peer device refused the P2P link (it is not the identity dialled, this device is not allowed or is revoked, no device permit for the day, or a malformed message)")]
+    PeerRefused,
+    /// P2P channel, accepting side: the dialling device's identity is not in the allow-list.
+    #[error("device {0:?} is not in this device's allow-list")]
+    PeerNotAllowed(String),
     /// The whole handshake did not finish in time.
     #[error("M-Pin/TLS handshake timed out")]
     Timeout,
@@ -182,7 +193,12 @@ impl MpinError {
             | MpinError::Version(_)
             | MpinError::UnknownProtocol(_)
             | MpinError::Decode(_)
-            | MpinError::Unbound => true,
+            | MpinError::Unbound
+            | MpinError::PeerNotAllowed(_) => true,
+            MpinError::Wcc(e) => {
+                use mpin_kex::wcc::WccError as W;
+                !matches!(e, W::PermitRequired | W::PermitDay(_) | W::Secret(_))
+            }
             MpinError::Auth(e) => match e {
                 A::BadProof { genuine_token, .. } => !genuine_token,
                 A::Decode(_) | A::Degenerate(_) | A::State(_) | A::Replay | A::NotAllowed => true,
@@ -199,6 +215,7 @@ impl MpinError {
             },
             MpinError::Io(_)
             | MpinError::Refused
+            | MpinError::PeerRefused
             | MpinError::Client(_)
             | MpinError::Tls(_)
             | MpinError::Timeout
@@ -212,9 +229,12 @@ impl From<MpinError> for io::Error {
         let kind = match &e {
             MpinError::Io(inner) => inner.kind(),
             MpinError::Timeout => io::ErrorKind::TimedOut,
-            MpinError::Refused | MpinError::Auth(_) | MpinError::Unbound => {
-                io::ErrorKind::PermissionDenied
-            }
+            MpinError::Refused
+            | MpinError::Auth(_)
+            | MpinError::Unbound
+            | MpinError::Wcc(_)
+            | MpinError::PeerRefused
+            | MpinError::PeerNotAllowed(_) => io::ErrorKind::PermissionDenied,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

@@ -20,6 +20,16 @@ pub enum Peer {
         /// that handshake.
         resumed: bool,
     },
+    /// A device authenticated with the P2P channel (WCC identity keys, [`crate::p2p`]); both
+    /// identities in role order, whichever side reports it.
+    P2p {
+        /// The initiator's (dialling device's, TLS client's) identity.
+        initiator: Vec<u8>,
+        /// The responder's (accepting device's, TLS server's) identity.
+        responder: Vec<u8>,
+        /// The device permit day (0 = none).
+        day: u32,
+    },
     /// A plain TLS-PSK peer with a static PSK.
     Psk {
         /// The PSK identity.
@@ -28,10 +38,13 @@ pub enum Peer {
 }
 
 impl Peer {
-    /// The authenticated identity (M-Pin identity or PSK identity).
+    /// The authenticated identity (M-Pin identity or PSK identity; for a P2P link the
+    /// initiator's, i.e. the peer's as the accepting side sees it: a dialling side reads
+    /// `responder`).
     pub fn identity(&self) -> &[u8] {
         match self {
             Peer::Mpin { identity, .. } | Peer::Psk { identity } => identity,
+            Peer::P2p { initiator, .. } => initiator,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! A service's authentication, and with it its role: [`AuthSpec`] can only hold the
 //! combinations that make sense (a client offers a static PSK or an M-Pin credential; a server
-//! accepts static PSKs, or M-Pin with optional static PSKs on the same port), and every
+//! accepts static PSKs, or M-Pin with optional static PSKs on the same port; a device client
+//! dials one `peer` with its `device_credential`, a device server accepts devices and, when
+//! `server_secret` / `psk_secrets` are set too, M-Pin clients / static-PSK peers), and every
 //! "only applies to…" rule about the raw fields is stated once, here.
 
 use std::path::PathBuf;
@@ -62,6 +64,13 @@ pub enum ClientAuth {
         /// Resume with session tickets.
         resume: bool,
     },
+    /// A device link (P2P, WCC identity keys): dial the device `peer` and no other.
+    Device {
+        /// Device credential file (its sender key, G1).
+        credential: PathBuf,
+        /// The one device identity this service reaches.
+        peer: String,
+    },
 }
 
 /// How a server service authenticates its clients.
@@ -85,6 +94,16 @@ pub enum ServerAuth {
         /// Lockout after wrong PINs.
         lockout: LockoutSpec,
     },
+    /// Device links (P2P initiators) on one listener, with M-Pin clients and/or static-PSK
+    /// peers there too when `also` says so.
+    Device {
+        /// Device credential file (its receiver key, G2).
+        credential: PathBuf,
+        /// Device identity globs allowed to link (empty: every device with a valid key).
+        allow: Vec<String>,
+        /// The M-Pin or static-PSK settings served on the same listener.
+        also: Option<Box<ServerAuth>>,
+    },
 }
 
 impl AuthSpec {
@@ -105,6 +124,9 @@ impl AuthSpec {
             }
             Self::Client(ClientAuth::Mpin { .. }) => "credential",
             Self::Server(ServerAuth::Mpin { .. }) => "server_secret",
+            Self::Client(ClientAuth::Device { .. }) | Self::Server(ServerAuth::Device { .. }) => {
+                "device_credential"
+            }
         }
     }
 }
@@ -146,6 +168,13 @@ fn client(ctx: &Ctx<'_>, raw: &RawService) -> Result<ClientAuth, ConfigError> {
         SERVER_ONLY,
     )?;
     ctx.refuse(&mpin_server_fields(raw), SERVER_ONLY)?;
+    if let Some(device) = &raw.device_credential {
+        return device_client(ctx, raw, device);
+    }
+    ctx.refuse(
+        &[("peer", raw.peer.is_some())],
+        "only applies with device_credential (device link)",
+    )?;
     match (&raw.psk_secrets, &raw.credential) {
         (Some(_), Some(_)) => Err(ctx.err(
             "credential",
@@ -180,7 +209,76 @@ fn client(ctx: &Ctx<'_>, raw: &RawService) -> Result<ClientAuth, ConfigError> {
     }
 }
 
+/// A device-link client: `device_credential` and `peer`, nothing of PSK or M-Pin.
+fn device_client(
+    ctx: &Ctx<'_>,
+    raw: &RawService,
+    credential: &std::path::Path,
+) -> Result<ClientAuth, ConfigError> {
+    const NOT_WITH: &str = "does not apply with device_credential (a device link)";
+    ctx.refuse(
+        &[
+            ("psk_secrets", raw.psk_secrets.is_some()),
+            ("psk_identity", raw.psk_identity.is_some()),
+            ("credential", raw.credential.is_some()),
+        ],
+        NOT_WITH,
+    )?;
+    ctx.refuse(&mpin_client_fields(raw), NOT_WITH)?;
+    let peer = raw.peer.clone().ok_or_else(|| {
+        ctx.err(
+            "peer",
+            "missing: a device link client names the one device identity it dials",
+        )
+    })?;
+    Ok(ClientAuth::Device {
+        credential: credential.to_path_buf(),
+        peer,
+    })
+}
+
 fn server(ctx: &Ctx<'_>, raw: &RawService) -> Result<ServerAuth, ConfigError> {
+    ctx.refuse(
+        &[("peer", raw.peer.is_some())],
+        "only applies to client mode (a device server accepts the devices --allow lets in)",
+    )?;
+    let Some(credential) = &raw.device_credential else {
+        return mpin_or_psk_server(ctx, raw);
+    };
+    let allow = globs(ctx, raw)?;
+    // M-Pin or static PSKs on the same listener, when configured too.
+    let also = if raw.server_secret.is_some() || raw.psk_secrets.is_some() {
+        Some(Box::new(mpin_or_psk_server(ctx, raw)?))
+    } else {
+        ctx.refuse(
+            &mpin_server_fields(raw)[2..],
+            "only applies with server_secret (M-Pin)",
+        )?;
+        ctx.refuse(
+            &[("require_permits", raw.require_permits.is_some())],
+            "only applies with server_secret (M-Pin; device permits are always required)",
+        )?;
+        None
+    };
+    Ok(ServerAuth::Device {
+        credential: credential.clone(),
+        allow,
+        also,
+    })
+}
+
+/// `allow`, each pattern checked.
+fn globs(ctx: &Ctx<'_>, raw: &RawService) -> Result<Vec<String>, ConfigError> {
+    let allow = raw.allow.clone().unwrap_or_default();
+    for g in &allow {
+        if let Err(e) = globset::Glob::new(g) {
+            return Err(ctx.err("allow", format!("bad pattern {g:?}: {e}")));
+        }
+    }
+    Ok(allow)
+}
+
+fn mpin_or_psk_server(ctx: &Ctx<'_>, raw: &RawService) -> Result<ServerAuth, ConfigError> {
     const CLIENT_ONLY: &str = "only applies to client mode";
     ctx.refuse(&[("credential", raw.credential.is_some())], CLIENT_ONLY)?;
     ctx.refuse(&mpin_client_fields(raw), CLIENT_ONLY)?;
@@ -189,10 +287,14 @@ fn server(ctx: &Ctx<'_>, raw: &RawService) -> Result<ServerAuth, ConfigError> {
         "only applies to client mode (a server accepts every identity of its psk_secrets file)",
     )?;
     let Some(server_secret) = &raw.server_secret else {
-        ctx.refuse(
-            &mpin_server_fields(raw),
-            "only applies with server_secret (M-Pin)",
-        )?;
+        let fields = mpin_server_fields(raw);
+        // with device_credential, `allow` is the devices' allow-list
+        let fields = if raw.device_credential.is_some() {
+            &fields[2..]
+        } else {
+            &fields[..]
+        };
+        ctx.refuse(fields, "only applies with server_secret (M-Pin)")?;
         let secrets = raw.psk_secrets.clone().ok_or_else(|| {
             ctx.err(
                 "psk_secrets",
@@ -201,12 +303,7 @@ fn server(ctx: &Ctx<'_>, raw: &RawService) -> Result<ServerAuth, ConfigError> {
         })?;
         return Ok(ServerAuth::Psk { secrets });
     };
-    let allow = raw.allow.clone().unwrap_or_default();
-    for g in &allow {
-        if let Err(e) = globset::Glob::new(g) {
-            return Err(ctx.err("allow", format!("bad pattern {g:?}: {e}")));
-        }
-    }
+    let allow = globs(ctx, raw)?;
     Ok(ServerAuth::Mpin {
         server_secret: server_secret.clone(),
         require_permits: raw.require_permits.unwrap_or(false),

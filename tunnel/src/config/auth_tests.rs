@@ -166,8 +166,9 @@ fn a_suite_and_group_set_once_reach_the_handshake() {
     let (AuthSpec::Client(ca), AuthSpec::Server(sa)) = (&c.auth, &s.auth) else {
         panic!("a client and a server service");
     };
-    let client = crate::auth::build_client(ca, &c.options).unwrap();
-    let server = crate::auth::build_server(sa, &s.options).unwrap();
+    let client = crate::auth::build_client(ca, &c.options, 16).unwrap();
+    let fleet = crate::fleet::Fleet::open(&Default::default()).unwrap();
+    let server = crate::auth::build_server(sa, &s.options, &fleet).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

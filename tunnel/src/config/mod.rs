@@ -4,6 +4,9 @@
 //! log_format = "text"          # or "json"
 //! status = "127.0.0.1:9100"    # /healthz and /metrics (optional)
 //! drain_timeout = 30           # seconds allowed for live connections on SIGTERM
+//! state = "memory"             # or "redis://HOST:PORT/DB" shared by a fleet's replicas
+//! # state_password_file = "/etc/milagro/redis.pass"   # else MILAGRO_STATE_PASSWORD
+//! # ticket_key_file = "/etc/milagro/ticket.keys"     # shared by the replicas, mode 0600
 //!
 //! [[service]]
 //! name = "db"
@@ -43,6 +46,9 @@ mod addrs;
 mod auth;
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod device_tests;
+mod fleet;
 mod limits;
 mod lockout;
 mod origin;
@@ -52,6 +58,7 @@ mod tests;
 mod tls;
 
 pub use auth::{AuthSpec, ClientAuth, Role, ServerAuth};
+pub use fleet::{url_has_password, FleetSpec, DEFAULT_STATE, PASSWORD_IN_URL};
 pub use limits::{
     DEFAULT_BURST_SECONDS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES,
     DEFAULT_MAX_HANDSHAKES_PER_SOURCE, DEFAULT_RATE_LIMIT,
@@ -107,6 +114,8 @@ pub struct Config {
     pub status: Option<Addr>,
     /// SIGTERM drain deadline.
     pub drain_timeout: Duration,
+    /// Where the M-Pin servers' shared state lives, and the ticket keys.
+    pub fleet: FleetSpec,
     /// Services.
     pub services: Vec<ServiceConfig>,
 }
@@ -149,6 +158,12 @@ impl Config {
             service: None,
         };
         let (status, drain_timeout) = globals(&global, raw.status.as_deref(), raw.drain_timeout)?;
+        let fleet = fleet::spec(
+            &global,
+            raw.state.as_deref(),
+            raw.state_password_file,
+            raw.ticket_key_file,
+        )?;
         if raw.service.is_empty() {
             return Err(ConfigError::Invalid(format!(
                 "{path}: no [[service]] table: nothing to do"
@@ -175,6 +190,7 @@ impl Config {
             log_format: raw.log_format,
             status,
             drain_timeout,
+            fleet,
             services,
         })
     }
@@ -192,8 +208,36 @@ impl Config {
             log_format: None,
             status,
             drain_timeout,
+            fleet: FleetSpec::default(),
             services: vec![service],
         })
+    }
+
+    /// Sets the fleet settings given by the flags `--state`, `--state-password-file` and
+    /// `--ticket-key-file` (`None`: not given); they only apply to an M-Pin server.
+    pub fn with_fleet_flags(
+        mut self,
+        state: Option<&str>,
+        password_file: Option<std::path::PathBuf>,
+        ticket_key_file: Option<std::path::PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let ctx = Ctx::flags();
+        let mpin_server = self
+            .services
+            .iter()
+            .any(|s| matches!(s.auth, AuthSpec::Server(ServerAuth::Mpin { .. })));
+        if !mpin_server {
+            ctx.refuse(
+                &[
+                    ("state", state.is_some()),
+                    ("state_password_file", password_file.is_some()),
+                    ("ticket_key_file", ticket_key_file.is_some()),
+                ],
+                "only applies to an M-Pin server (server mode with --server-secret)",
+            )?;
+        }
+        self.fleet = fleet::spec(&ctx, state, password_file, ticket_key_file)?;
+        Ok(self)
     }
 }
 

@@ -23,6 +23,12 @@ pub struct RawConfig {
     pub status: Option<String>,
     /// SIGTERM drain deadline, seconds.
     pub drain_timeout: Option<f64>,
+    /// `memory` or a Redis URL: the M-Pin servers' shared state.
+    pub state: Option<String>,
+    /// File holding the Redis password.
+    pub state_password_file: Option<PathBuf>,
+    /// Ticket keys shared by a fleet's replicas (mode 0600).
+    pub ticket_key_file: Option<PathBuf>,
     /// The services.
     #[serde(default)]
     pub service: Vec<Spanned<RawService>>,
@@ -68,6 +74,10 @@ pub struct RawService {
     /// M-Pin server: days a source prefix stays exempt from the distributed lock after a
     /// verified login from it (default 30; 0 = off).
     pub known_source_days: Option<i64>,
+    /// Device link (P2P): the device credential (dialling with `peer`, or accepting).
+    pub device_credential: Option<PathBuf>,
+    /// Device link client: the one device identity it may reach.
+    pub peer: Option<String>,
     /// IANA cipher suite name.
     pub suite: Option<String>,
     /// IANA group name.

@@ -69,7 +69,7 @@ fn example_config_is_valid() {
     let src = include_str!("../../tunnel.example.toml");
     let c = Config::from_toml_str(src, "tunnel.example.toml").unwrap();
     assert_eq!(c.services.len(), 2);
-    // uncomment the M-Pin services at the end
+    // uncomment the M-Pin and device services at the end
     let (head, tail) = src.split_once("# M-Pin (").unwrap();
     let tail: String = tail
         .lines()
@@ -78,7 +78,7 @@ fn example_config_is_valid() {
         .collect();
     let mpin = format!("{head}{tail}");
     let c = Config::from_toml_str(&mpin, "uncommented").unwrap();
-    assert_eq!(c.services.len(), 4);
+    assert_eq!(c.services.len(), 6);
 }
 
 fn err(src: &str) -> String {

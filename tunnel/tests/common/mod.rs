@@ -11,11 +11,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod dtas;
 mod files;
+mod fleet;
+mod relays;
 
 #[allow(unused_imports)] // not every test uses the M-Pin files
 pub use files::*;
+#[allow(unused_imports)] // not every test uses the fleet helpers
+pub use fleet::*;
 pub use test_support::{ProcessGuard, TempDir, WAIT};
+#[allow(unused_imports)] // only the device tests use these
+pub use {dtas::*, relays::*};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_milagro-tunnel");
 
@@ -272,4 +279,11 @@ pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+impl From<ProcessGuard> for Tunnel {
+    /// A tunnel process started by the caller (e.g. with extra environment).
+    fn from(p: ProcessGuard) -> Self {
+        Self(p)
+    }
 }
