@@ -19,8 +19,8 @@ use milagro_tls::{
 
 use crate::addr::BoxStream;
 use crate::config::{ClientAuth, ServerAuth};
-use crate::fleet::Fleet;
 use crate::device_auth::{DeviceClient, DeviceServer};
+use crate::fleet::Fleet;
 use crate::mpin_auth::{MpinClient, MpinServer};
 use crate::ratelimit::SourceKey;
 

@@ -48,8 +48,8 @@ pub mod config;
 pub mod copy;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod fleet;
 pub mod device_auth;
+pub mod fleet;
 pub mod lockout;
 pub mod logging;
 pub mod metrics;

@@ -46,9 +46,9 @@ mod addrs;
 mod auth;
 #[cfg(test)]
 mod auth_tests;
-mod fleet;
 #[cfg(test)]
 mod device_tests;
+mod fleet;
 mod limits;
 mod lockout;
 mod origin;
