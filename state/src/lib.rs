@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use mpin_kex::{FailureStore, HashedId, ReplayCache};
 
-pub use health::{Health, HealthStatus};
+pub use health::{Health, HealthStatus, PROBE_INTERVAL};
 pub use memory::MemoryState;
 pub use redis_store::{RedisOptions, RedisState};
 

@@ -114,6 +114,40 @@ fn an_unanswering_redis_times_out_within_the_call_timeout() {
     drop(listener);
 }
 
+#[test]
+fn while_degraded_calls_fail_at_once_instead_of_each_waiting_for_the_timeout() {
+    // a blackholed Redis: without the probe interval each of these 40 calls would wait the
+    // 300 ms call timeout (12 s in all, every runtime thread held); with it, one probe waits
+    // and the rest are refused at once, still fail closed
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let s = RedisState::open(&format!("redis://127.0.0.1:{port}/0"), options()).expect("open");
+    let id = HashedId::of(b"x");
+    assert_eq!(
+        s.begin(&id, NOW, &LockoutRules::default()),
+        Gate::Unavailable
+    );
+    let failed = s.failed_calls();
+    let started = Instant::now();
+    for _ in 0..40 {
+        assert_eq!(
+            s.begin(&id, NOW, &LockoutRules::default()),
+            Gate::Unavailable
+        );
+        assert!(
+            !s.insert_new([7; 32], NOW, NOW + 60),
+            "replay check fails closed"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "calls while degraded waited {:?}: each one went to the unanswering store",
+        started.elapsed()
+    );
+    assert!(s.failed_calls() >= failed + 80, "refused calls are counted");
+    drop(listener);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_from_an_async_task_do_not_panic() {
     let server = RedisServer::start();

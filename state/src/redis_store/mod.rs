@@ -13,7 +13,7 @@ use mpin_kex::{
 use redis::{IntoConnectionInfo, Value};
 use zeroize::Zeroizing;
 
-use crate::health::{Health, HealthTracker};
+use crate::health::{Admit, Health, HealthTracker};
 use crate::{Revocations, SingleUse, StateError};
 use bridge::{Bridge, CallError};
 use scripts::{Keys, Scripts};
@@ -147,6 +147,9 @@ impl RedisState {
         F: FnOnce(redis::aio::ConnectionManager) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
     {
+        if self.health.admit() == Admit::Refuse {
+            return None;
+        }
         match self.bridge.call(f) {
             Ok(v) => {
                 self.health.success();
