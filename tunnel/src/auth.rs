@@ -241,6 +241,7 @@ pub fn build_server(
             also,
         } => {
             let mut base = milagro_tls::p2p::P2pServerConfig::empty();
+            let mut revocations = None;
             match also.as_deref() {
                 Some(ServerAuth::Psk { secrets }) => {
                     let store: StaticPskStore = load_psk_secrets(secrets, psk_hash(options))?
@@ -265,12 +266,15 @@ pub fn build_server(
                         fleet,
                     )?;
                     base.mpin = Some(server.config());
+                    revocations = Some(server.revocations());
                 }
                 Some(ServerAuth::Device { .. }) | None => {}
             }
-            Ok(Arc::new(DeviceServer::new(
-                credential, allow, base, options,
-            )?))
+            let server = DeviceServer::new(credential, allow, base, options)?;
+            Ok(Arc::new(match revocations {
+                Some(r) => server.with_revocations(r),
+                None => server,
+            }))
         }
     }
 }

@@ -26,7 +26,7 @@ use mpin_kex::wcc::Responder;
 
 use crate::addr::BoxStream;
 use crate::auth::{AuthClient, AuthError, AuthServer, BoxFuture, Identity, Method, PeerInfo};
-use crate::mpin_auth::PERMIT_RETRY;
+use crate::mpin_auth::{refuse_revoked_resumption, PERMIT_RETRY};
 use crate::ratelimit::SourceKey;
 
 fn other(e: impl std::fmt::Display) -> AuthError {
@@ -186,6 +186,9 @@ pub struct DeviceServer {
     base: P2pServerConfig,
     handshake_timeout: std::time::Duration,
     cached: tokio::sync::Mutex<Option<Daily<P2pAcceptor>>>,
+    /// With M-Pin on the same listener: the revocation marks its resumptions are checked
+    /// against, as on an M-Pin-only listener.
+    revocations: Option<Arc<dyn milagro_state::Revocations>>,
 }
 
 impl DeviceServer {
@@ -222,7 +225,15 @@ impl DeviceServer {
             base,
             handshake_timeout: options.handshake_timeout,
             cached: tokio::sync::Mutex::new(None),
+            revocations: None,
         })
+    }
+
+    /// Checks the M-Pin resumptions this listener serves against `revocations` (see
+    /// [`crate::mpin_auth`]); without it only devices and static-PSK peers may be served.
+    pub fn with_revocations(mut self, revocations: Arc<dyn milagro_state::Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     async fn acceptor(&self) -> io::Result<P2pAcceptor> {
@@ -274,6 +285,9 @@ impl AuthServer for DeviceServer {
         Box::pin(async move {
             let acceptor = self.acceptor().await?;
             let (s, peer) = acceptor.accept_from(io, &source.lockout_bytes()).await?;
+            if let Some(revocations) = &self.revocations {
+                refuse_revoked_resumption(revocations.as_ref(), &peer)?;
+            }
             let method = Method::of(&peer);
             let info = PeerInfo {
                 identity: link_info(&peer).or_else(|| Some(Identity::from(peer.identity()))),

@@ -320,6 +320,35 @@ impl MpinServer {
     pub fn config(&self) -> Arc<MpinServerConfig> {
         self.config.clone()
     }
+
+    /// The revocation marks its resumptions are checked against (the same for a listener
+    /// serving devices too).
+    pub fn revocations(&self) -> Arc<dyn Revocations> {
+        self.revocations.clone()
+    }
+}
+
+/// A full login's lockout gate refuses a revoked identity; a resumption runs no gate, so it is
+/// checked here, before any byte is forwarded (fail closed: no answer, no entry). Every
+/// listener that serves M-Pin (with or without devices) calls it.
+pub(crate) fn refuse_revoked_resumption(
+    revocations: &dyn Revocations,
+    peer: &Peer,
+) -> io::Result<()> {
+    if let Peer::Mpin {
+        resumed: true,
+        hashed_id,
+        ..
+    } = peer
+    {
+        if revocations.is_revoked(hashed_id) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "identity revoked (or the shared state does not answer): resumption refused",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl AuthServer for MpinServer {
@@ -333,21 +362,7 @@ impl AuthServer for MpinServer {
                 .acceptor
                 .accept_from(io, &source.lockout_bytes())
                 .await?;
-            if let Peer::Mpin {
-                resumed: true,
-                hashed_id,
-                ..
-            } = &peer
-            {
-                // a full login's lockout gate refuses a revoked identity; a resumption is
-                // checked here, before any byte is forwarded (fail closed: no answer, no entry)
-                if self.revocations.is_revoked(hashed_id) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "identity revoked (or the shared state does not answer): resumption refused",
-                    ));
-                }
-            }
+            refuse_revoked_resumption(self.revocations.as_ref(), &peer)?;
             let method = Method::of(&peer);
             let info = PeerInfo {
                 identity: Some(Identity::from(peer.identity())),

@@ -222,3 +222,59 @@ fn permits_are_refetched_as_days_pass_and_a_revoked_device_is_refused_after_its_
     s_t.wait_log("device permits are required but the initiator offered none");
     assert_eq!(echo.accepted(), before, "nothing forwarded");
 }
+
+/// A listener serving devices and M-Pin on `--state redis://`: a revoked identity's M-Pin
+/// resumption is refused there too (a resumption runs no lockout gate; before the fix only the
+/// M-Pin-only listener checked the revocation mark), and nothing is forwarded.
+#[test]
+fn a_revoked_identity_cannot_resume_on_a_listener_that_also_serves_devices() {
+    let w = Dtas::start("dev-revoke");
+    let bob = w.enroll("device:bob", &["--receive"]);
+    let redis = test_support::RedisServer::start();
+    let echo = Echo::start();
+    let files = FileWorld::new();
+    let secret = files.server_secret(&w.dir);
+    let cred = files.credential(&w.dir, "carol@example.com", 2580, None);
+    let (srv, srv_addr) = w.server(
+        "bob",
+        &bob,
+        &echo.addr,
+        &[
+            "--server-secret",
+            s(&secret),
+            "--state",
+            &redis.url(),
+            "--rate-limit",
+            "10000",
+        ],
+    );
+    let mut client = mpin_client_on(&w.dir, "carol", &cred, "2580", &srv_addr, &[]);
+    let addr = client.addr("client");
+    assert!(login(&addr, b"full"), "the M-Pin login works");
+    srv.wait_log("method=mpin ");
+    assert!(login(&addr, b"resumed"), "the resumption works");
+    srv.wait_log("method=mpin-resumed");
+    assert_eq!(echo.accepted(), 2);
+    let out = Command::new(BIN)
+        .args([
+            "revoke",
+            "--state",
+            &redis.url(),
+            "--identity",
+            "carol@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!login(&addr, b"after revoke"), "a revoked identity resumed");
+    srv.wait_log("resumption refused");
+    assert_eq!(
+        echo.accepted(),
+        2,
+        "nothing forwarded for the revoked identity"
+    );
+}

@@ -106,6 +106,18 @@ pub enum ServerAuth {
     },
 }
 
+impl ServerAuth {
+    /// True when M-Pin clients are served (alone or beside devices): what the fleet
+    /// settings (`state`, `ticket_key_file`) apply to.
+    pub fn serves_mpin(&self) -> bool {
+        match self {
+            Self::Mpin { .. } => true,
+            Self::Device { also, .. } => also.as_deref().is_some_and(Self::serves_mpin),
+            Self::Psk { .. } => false,
+        }
+    }
+}
+
 impl AuthSpec {
     /// The service's role.
     pub fn role(&self) -> Role {

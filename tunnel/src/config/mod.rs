@@ -225,7 +225,7 @@ impl Config {
         let mpin_server = self
             .services
             .iter()
-            .any(|s| matches!(s.auth, AuthSpec::Server(ServerAuth::Mpin { .. })));
+            .any(|s| matches!(&s.auth, AuthSpec::Server(a) if a.serves_mpin()));
         if !mpin_server {
             ctx.refuse(
                 &[
