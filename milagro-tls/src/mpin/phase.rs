@@ -2,6 +2,7 @@
 //! P2P, client and server) share: where peer bytes go, how queued output is drained, the
 //! step loop, the job-id check and the end-of-file error.
 
+use super::frame::{self, FrameType};
 use super::job::{JobOutput, Status};
 use super::MpinError;
 use crate::conn::ConnectionCommon;
@@ -49,6 +50,14 @@ pub(crate) fn take_job<T: 'static>(
     computing: Option<u64>,
 ) -> Result<T, MpinError> {
     output.take(computing).map_err(|(_, e)| e)
+}
+
+/// A server's refusal: queues the one generic failure frame, once (`refused` latches).
+pub(crate) fn refuse(refused: &mut bool, output: &mut Vec<u8>) {
+    if !*refused {
+        *refused = true;
+        output.extend_from_slice(&frame::encode(FrameType::Failure, &[]));
+    }
 }
 
 /// The error for a peer that closed before the handshake finished: a TLS error once the TLS

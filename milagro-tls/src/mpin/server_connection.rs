@@ -272,11 +272,7 @@ impl MpinServerConnection {
     }
 
     fn refuse(&mut self) {
-        if !self.refused {
-            self.refused = true;
-            self.output
-                .extend_from_slice(&frame::encode(FrameType::Failure, &[]));
-        }
+        phase::refuse(&mut self.refused, &mut self.output);
     }
 
     /// Takes the hello frame; `false` while it is incomplete.

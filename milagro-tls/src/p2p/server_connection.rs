@@ -226,11 +226,7 @@ impl P2pServerConnection {
     }
 
     fn refuse(&mut self) {
-        if !self.refused {
-            self.refused = true;
-            self.output
-                .extend_from_slice(&frame::encode(FrameType::Failure, &[]));
-        }
+        phase::refuse(&mut self.refused, &mut self.output);
     }
 
     /// The HELLO: decoded and checked (allow-list, permit day); the responder job checks the
