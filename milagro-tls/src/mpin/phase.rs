@@ -1,6 +1,6 @@
 //! The [`Handshake`](super::job::Handshake) plumbing the four sans-IO connections (M-Pin and
 //! P2P, client and server) share: where peer bytes go, how queued output is drained, the
-//! step loop, the job-id check and the end-of-file error.
+//! step loop, the job-id check, the servers' refusal latch and the end-of-file error.
 
 use super::frame::{self, FrameType};
 use super::job::{JobOutput, Status};
