@@ -10,16 +10,14 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use milagro_tls::mpin::{Handshake, MpinError, Status};
-use milagro_tls::p2p::{P2pClientConfig, P2pClientConnection, P2pServerConfig, P2pServerConnection};
-use milagro_tls_fuzz::server_config;
+use milagro_tls::p2p::{
+    P2pClientConfig, P2pClientConnection, P2pServerConfig, P2pServerConnection,
+};
+use milagro_tls_fuzz::{feed_chunks, pump, server_config};
 use mpin_kex::wcc::{P2pMasterShare, ReceiverKey, Responder, SenderKey};
 use mpin_kex::HashedId;
 use mpin_kex_fuzz::wcc::{ALICE, BOB};
 use mpin_kex_fuzz::NOW;
-
-/// Most steps per chunk (each job is one).
-const MAX_STEPS: usize = 16;
 
 fn share() -> P2pMasterShare {
     let mut b = P2pMasterShare::PREFIX.to_vec();
@@ -49,80 +47,21 @@ fn client() -> Option<P2pClientConnection> {
     P2pClientConnection::new(Arc::new(cfg)).ok()
 }
 
-/// Runs `conn` until it needs input; `false` once it failed or is established.
-fn drive(conn: &mut impl Handshake) -> bool {
-    for _ in 0..MAX_STEPS {
-        match conn.process() {
-            Ok(Status::NeedInput) => return true,
-            Ok(Status::Established) => return false,
-            Ok(Status::RetryAfter(_)) => {}
-            Ok(Status::Compute(job)) => {
-                if let Err(e) = conn.complete(job.run()) {
-                    check(&e);
-                    return false;
-                }
-            }
-            Err(e) => {
-                check(&e);
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn check(e: &MpinError) {
-    if let MpinError::Internal(what) = e {
-        panic!("internal error from a well-driven connection: {what}");
-    }
-}
-
-/// Splits `be16(n) ‖ bytes[n] ‖ rest` (short inputs give what there is).
-fn take16(data: &[u8]) -> (&[u8], &[u8]) {
-    let [a, b, rest @ ..] = data else {
-        return (data, &[]);
-    };
-    let n = usize::from(u16::from_be_bytes([*a, *b])).min(rest.len());
-    rest.split_at(n)
-}
-
 /// Pumps a genuine initiator against `server` for `rounds` rounds.
 fn genuine(server: &mut P2pServerConnection, rounds: u8) -> bool {
     let Some(mut client) = client() else {
         return false;
     };
-    for _ in 0..rounds.min(8) {
-        let client_alive = drive(&mut client);
-        server.read_input(&client.take_output());
-        if !drive(server) {
-            return false;
-        }
-        client.read_input(&server.take_output());
-        if !client_alive {
-            break;
-        }
-    }
-    true
+    pump(&mut client, server, rounds)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, mut rest)) = data.split_first() else {
+    let Some((&sel, rest)) = data.split_first() else {
         return;
     };
     let mut server = P2pServerConnection::new(config(), Some(b"fuzz"));
     if sel & 1 != 0 && !genuine(&mut server, sel >> 1) {
         return;
     }
-    while !rest.is_empty() {
-        let (chunk, tail) = take16(rest);
-        rest = tail;
-        server.read_input(chunk);
-        let alive = drive(&mut server);
-        let _ = server.take_output();
-        if !alive {
-            break;
-        }
-    }
-    let _ = server.read_eof();
-    let _ = server.take_output();
+    feed_chunks(&mut server, rest);
 });

@@ -1,10 +1,11 @@
 //! Shared setup for the `mpin_server` fuzz target and its seed generator: one fixed world
-//! (the mpin-kex fuzz D-TAs, server context and clock), built once.
+//! (the mpin-kex fuzz D-TAs, server context and clock), built once; and the inline driver of
+//! the sans-IO connection targets (`mpin_server_connection`, `p2p_server_connection`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use milagro_tls::mpin::{MpinAcceptor, MpinServerConfig};
+use milagro_tls::mpin::{Handshake, MpinAcceptor, MpinError, MpinServerConfig, Status};
 use milagro_tls::{HashAlgorithm, Psk, StaticPskStore};
 use mpin_kex::{ClientSecret, Credential, HashedId, MasterShare, Pin, Token};
 use mpin_kex_fuzz::{context, master_shares, IDENTITY, NOW};
@@ -79,4 +80,80 @@ pub fn acceptor() -> &'static MpinAcceptor {
     ACCEPTOR.get_or_init(|| {
         MpinAcceptor::new(server_config()).with_handshake_timeout(Duration::from_secs(2))
     })
+}
+
+/// Most steps per chunk (each job or retry is one).
+const MAX_STEPS: usize = 16;
+
+/// Runs `conn` until it needs input, its jobs inline; `false` once it failed or is
+/// established. Panics on an `MpinError::Internal` (each job output is fed back once, in
+/// order, so a well-driven connection never reports one).
+pub fn drive(conn: &mut impl Handshake) -> bool {
+    for _ in 0..MAX_STEPS {
+        match conn.process() {
+            Ok(Status::NeedInput) => return true,
+            Ok(Status::Established) => return false,
+            Ok(Status::RetryAfter(_)) => {}
+            Ok(Status::Compute(job)) => {
+                if let Err(e) = conn.complete(job.run()) {
+                    check(&e);
+                    return false;
+                }
+            }
+            Err(e) => {
+                check(&e);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn check(e: &MpinError) {
+    if let MpinError::Internal(what) = e {
+        panic!("internal error from a well-driven connection: {what}");
+    }
+}
+
+/// Splits `be16(n) ‖ bytes[n] ‖ rest` (short inputs give what there is).
+fn take16(data: &[u8]) -> (&[u8], &[u8]) {
+    let [a, b, rest @ ..] = data else {
+        return (data, &[]);
+    };
+    let n = usize::from(u16::from_be_bytes([*a, *b])).min(rest.len());
+    rest.split_at(n)
+}
+
+/// Pumps a genuine `client` against `server` for `rounds` rounds (at most 8); `false` once
+/// the server failed or is established.
+pub fn pump(client: &mut impl Handshake, server: &mut impl Handshake, rounds: u8) -> bool {
+    for _ in 0..rounds.min(8) {
+        let client_alive = drive(client);
+        server.read_input(&client.take_output());
+        if !drive(server) {
+            return false;
+        }
+        client.read_input(&server.take_output());
+        if !client_alive {
+            break;
+        }
+    }
+    true
+}
+
+/// Feeds `data` (`be16(n) ‖ chunk[n]` repeated) to `server` chunk by chunk, driving it after
+/// each, then ends the input.
+pub fn feed_chunks(server: &mut impl Handshake, mut data: &[u8]) {
+    while !data.is_empty() {
+        let (chunk, tail) = take16(data);
+        data = tail;
+        server.read_input(chunk);
+        let alive = drive(server);
+        let _ = server.take_output();
+        if !alive {
+            break;
+        }
+    }
+    let _ = server.read_eof();
+    let _ = server.take_output();
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::drive::{bounded, handshake, OnFailure};
+use super::drive::{bounded, established, handshake, server_failure};
 use super::{MpinError, MpinServerConfig, MpinServerConnection, Peer};
 use crate::stream::TlsStream;
 
@@ -65,18 +65,9 @@ impl MpinAcceptor {
     ) -> Result<(TlsStream<IO>, Peer), MpinError> {
         let mut conn = MpinServerConnection::new(self.config.clone(), source);
         handshake(&mut conn, &mut io, |c| {
-            if c.refused() {
-                OnFailure::Refuse {
-                    floor: c.refusal_floor(),
-                }
-            } else {
-                OnFailure::Send
-            }
+            server_failure(c.refused(), c.refusal_floor())
         })
         .await?;
-        let (conn, peer) = conn
-            .into_parts()
-            .ok_or(MpinError::Internal("handshake ended without a connection"))?;
-        Ok((TlsStream::established(io, conn), peer))
+        established(io, conn.into_parts())
     }
 }

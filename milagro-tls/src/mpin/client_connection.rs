@@ -11,6 +11,7 @@ use rand_core::OsRng;
 use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
 use super::job::{Handshake, Job, JobOutput, Status};
+use super::phase;
 use super::{MpinClientConfig, MpinError};
 use crate::client::{ClientConfig, ClientConnection};
 use crate::conn::ConnectionCommon;
@@ -258,38 +259,31 @@ impl MpinClientConnection {
 
 impl Handshake for MpinClientConnection {
     fn read_input(&mut self, bytes: &[u8]) {
-        match &mut self.state {
-            State::Tls { conn, sniff: false } | State::Established(conn) => conn.read_tls(bytes),
-            _ => self.input.extend_from_slice(bytes),
-        }
+        let tls = match &mut self.state {
+            State::Tls { conn, sniff: false } | State::Established(conn) => Some(conn),
+            _ => None,
+        };
+        phase::feed(tls, &mut self.input, bytes);
     }
 
     fn take_output(&mut self) -> Vec<u8> {
-        if let State::Tls { conn, .. } | State::Established(conn) = &mut self.state {
-            self.output.extend_from_slice(&conn.take_tls());
-        }
-        std::mem::take(&mut self.output)
+        let tls = match &mut self.state {
+            State::Tls { conn, .. } | State::Established(conn) => Some(conn),
+            _ => None,
+        };
+        phase::drain(tls, &mut self.output)
     }
 
     fn process(&mut self) -> Result<Status, MpinError> {
-        loop {
-            match self.step() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) => {}
-                Err(e) => {
-                    self.state = State::Done;
-                    return Err(e);
-                }
-            }
-        }
+        phase::run(self, Self::step, |this| this.state = State::Done)
     }
 
     fn complete(&mut self, output: JobOutput) -> Result<(), MpinError> {
-        let expected = match self.state {
+        let computing = match self.state {
             State::Computing(id) => Some(id),
             _ => None,
         };
-        let done: Done = output.take(expected).map_err(|(_, e)| e)?;
+        let done: Done = phase::take_job(output, computing)?;
         self.state = State::Done;
         self.done(done)
     }
@@ -297,11 +291,7 @@ impl Handshake for MpinClientConnection {
     fn read_eof(&mut self) -> MpinError {
         let in_tls = matches!(self.state, State::Tls { .. } | State::Established(_));
         self.state = State::Done;
-        if in_tls {
-            MpinError::Tls(crate::Error::UnexpectedEof)
-        } else {
-            MpinError::Io(std::io::ErrorKind::UnexpectedEof.into())
-        }
+        phase::eof_error(in_tls)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::drive::{bounded, handshake, OnFailure};
+use super::drive::{bounded, established, handshake, OnFailure};
 use super::{MpinClientConfig, MpinClientConnection, MpinError};
 use crate::stream::TlsStream;
 use crate::ticket::TicketCache;
@@ -83,9 +83,7 @@ impl MpinConnector {
             }
             return Err(e);
         }
-        let conn = conn
-            .into_connection()
-            .ok_or(MpinError::Internal("handshake ended without a connection"))?;
-        Ok(TlsStream::established(io, conn))
+        let (stream, ()) = established(io, conn.into_connection().map(|c| (c, ())))?;
+        Ok(stream)
     }
 }

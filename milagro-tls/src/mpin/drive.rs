@@ -12,6 +12,8 @@ use tokio::time::Instant;
 
 use super::job::{Handshake, Status};
 use super::MpinError;
+use crate::conn::ConnectionCommon;
+use crate::stream::TlsStream;
 
 /// Bytes read from the transport at a time during the handshake.
 const READ_CHUNK: usize = 16 * 1024;
@@ -109,6 +111,26 @@ pub(crate) enum OnFailure {
     /// the response), so that closing does not reset the connection before the client has
     /// read the failure. Best effort, bounded in time and size.
     Refuse { floor: Option<Duration> },
+}
+
+/// A server connection's failure: a refusal (`refused`, its failure frame queued) is sent
+/// after the refusal floor, if any; anything else (a TLS alert) is just sent.
+pub(crate) fn server_failure(refused: bool, floor: Option<Duration>) -> OnFailure {
+    if refused {
+        OnFailure::Refuse { floor }
+    } else {
+        OnFailure::Send
+    }
+}
+
+/// The stream over `io` from what an established connection hands over (`None`: the
+/// handshake ended without one, an internal error), with what comes with it (the peer).
+pub(crate) fn established<IO, T>(
+    io: IO,
+    parts: Option<(ConnectionCommon, T)>,
+) -> Result<(TlsStream<IO>, T), MpinError> {
+    let (conn, extra) = parts.ok_or(MpinError::Internal("handshake ended without a connection"))?;
+    Ok((TlsStream::established(io, conn), extra))
 }
 
 /// Drives `conn` over `io`; on failure, handles the transport as `on_failure(conn)` says and

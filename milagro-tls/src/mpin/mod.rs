@@ -106,6 +106,7 @@ pub mod importer;
 pub(crate) mod importer;
 mod job;
 mod peer;
+pub(crate) mod phase;
 mod resume;
 mod server_connection;
 mod server_step;

@@ -12,6 +12,7 @@ use super::frame::{self, FrameType, PREFACE};
 use super::importer::{self, SESSION_ID_LEN};
 use super::job::{Handshake, Job, JobOutput, Status};
 use super::peer::Peer;
+use super::phase;
 use super::resume::MpinBinding;
 use super::server_step::{check_bound, Outcome, Step, StepDone};
 use super::{Clock, MpinError, MpinServerConfig};
@@ -86,6 +87,16 @@ pub struct MpinServerConnection {
     retry: Option<Duration>,
     refused: bool,
     floor: bool,
+}
+
+impl State {
+    /// The TLS connection of the TLS phases, where peer bytes go.
+    fn tls(&mut self) -> Option<&mut ConnectionCommon> {
+        match self {
+            State::Tls(conn, _) | State::Established(conn, _) => Some(conn),
+            _ => None,
+        }
+    }
 }
 
 impl MpinServerConnection {
@@ -261,11 +272,7 @@ impl MpinServerConnection {
     }
 
     fn refuse(&mut self) {
-        if !self.refused {
-            self.refused = true;
-            self.output
-                .extend_from_slice(&frame::encode(FrameType::Failure, &[]));
-        }
+        phase::refuse(&mut self.refused, &mut self.output);
     }
 
     /// Takes the hello frame; `false` while it is incomplete.
@@ -401,38 +408,23 @@ impl MpinServerConnection {
 
 impl Handshake for MpinServerConnection {
     fn read_input(&mut self, bytes: &[u8]) {
-        match &mut self.state {
-            State::Tls(conn, _) | State::Established(conn, _) => conn.read_tls(bytes),
-            _ => self.input.extend_from_slice(bytes),
-        }
+        phase::feed(self.state.tls(), &mut self.input, bytes);
     }
 
     fn take_output(&mut self) -> Vec<u8> {
-        if let State::Tls(conn, _) | State::Established(conn, _) = &mut self.state {
-            self.output.extend_from_slice(&conn.take_tls());
-        }
-        std::mem::take(&mut self.output)
+        phase::drain(self.state.tls(), &mut self.output)
     }
 
     fn process(&mut self) -> Result<Status, MpinError> {
-        loop {
-            match self.step() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) => {}
-                Err(e) => {
-                    self.state = State::Done;
-                    return Err(e);
-                }
-            }
-        }
+        phase::run(self, Self::step, |this| this.state = State::Done)
     }
 
     fn complete(&mut self, output: JobOutput) -> Result<(), MpinError> {
-        let expected = match self.state {
+        let computing = match self.state {
             State::Computing(id) => Some(id),
             _ => None,
         };
-        let done: StepDone = output.take(expected).map_err(|(_, e)| e)?;
+        let done: StepDone = phase::take_job(output, computing)?;
         self.state = State::Done;
         let r = match self.auth(|this| this.stepped(done)) {
             Ok(Some(session)) => self.start_bound_tls(session),
@@ -451,10 +443,6 @@ impl Handshake for MpinServerConnection {
             self.refuse();
         }
         self.state = State::Done;
-        if in_tls {
-            MpinError::Tls(crate::Error::UnexpectedEof)
-        } else {
-            MpinError::Io(std::io::ErrorKind::UnexpectedEof.into())
-        }
+        phase::eof_error(in_tls)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{P2pServerConfig, P2pServerConnection};
-use crate::mpin::drive::{bounded, handshake, OnFailure};
+use crate::mpin::drive::{bounded, established, handshake, server_failure};
 use crate::mpin::{MpinError, Peer};
 use crate::stream::TlsStream;
 
@@ -63,18 +63,9 @@ impl P2pAcceptor {
     ) -> Result<(TlsStream<IO>, Peer), MpinError> {
         let mut conn = P2pServerConnection::new(self.config.clone(), source);
         handshake(&mut conn, &mut io, |c| {
-            if c.refused() {
-                OnFailure::Refuse {
-                    floor: c.refusal_floor(),
-                }
-            } else {
-                OnFailure::Send
-            }
+            server_failure(c.refused(), c.refusal_floor())
         })
         .await?;
-        let (conn, peer) = conn
-            .into_parts()
-            .ok_or(MpinError::Internal("handshake ended without a connection"))?;
-        Ok((TlsStream::established(io, conn), peer))
+        established(io, conn.into_parts())
     }
 }

@@ -10,6 +10,7 @@ use super::{import_psk, peer_of, P2pClientConfig, PREFACE};
 use crate::client::{ClientConfig, ClientConnection};
 use crate::conn::ConnectionCommon;
 use crate::mpin::frame::{self, FrameType};
+use crate::mpin::phase;
 use crate::mpin::{Handshake, Job, JobOutput, MpinError, Peer, Status};
 
 /// What an initiator job hands back.
@@ -51,6 +52,16 @@ pub struct P2pClientConnection {
     output: Vec<u8>,
     hello_frame: Vec<u8>,
     reply_frame: Vec<u8>,
+}
+
+impl State {
+    /// The TLS connection of the TLS phases, where peer bytes go.
+    fn tls(&mut self) -> Option<&mut ConnectionCommon> {
+        match self {
+            State::Tls(conn, _) | State::Established(conn, _) => Some(conn),
+            _ => None,
+        }
+    }
 }
 
 impl P2pClientConnection {
@@ -178,38 +189,23 @@ impl P2pClientConnection {
 
 impl Handshake for P2pClientConnection {
     fn read_input(&mut self, bytes: &[u8]) {
-        match &mut self.state {
-            State::Tls(conn, _) | State::Established(conn, _) => conn.read_tls(bytes),
-            _ => self.input.extend_from_slice(bytes),
-        }
+        phase::feed(self.state.tls(), &mut self.input, bytes);
     }
 
     fn take_output(&mut self) -> Vec<u8> {
-        if let State::Tls(conn, _) | State::Established(conn, _) = &mut self.state {
-            self.output.extend_from_slice(&conn.take_tls());
-        }
-        std::mem::take(&mut self.output)
+        phase::drain(self.state.tls(), &mut self.output)
     }
 
     fn process(&mut self) -> Result<Status, MpinError> {
-        loop {
-            match self.step() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) => {}
-                Err(e) => {
-                    self.state = State::Done;
-                    return Err(e);
-                }
-            }
-        }
+        phase::run(self, Self::step, |this| this.state = State::Done)
     }
 
     fn complete(&mut self, output: JobOutput) -> Result<(), MpinError> {
-        let expected = match self.state {
+        let computing = match self.state {
             State::Computing(id) => Some(id),
             _ => None,
         };
-        let done: Done = output.take(expected).map_err(|(_, e)| e)?;
+        let done: Done = phase::take_job(output, computing)?;
         self.state = State::Done;
         let r = self.done(done);
         if r.is_err() {
@@ -221,10 +217,6 @@ impl Handshake for P2pClientConnection {
     fn read_eof(&mut self) -> MpinError {
         let in_tls = matches!(self.state, State::Tls(..) | State::Established(..));
         self.state = State::Done;
-        if in_tls {
-            MpinError::Tls(crate::Error::UnexpectedEof)
-        } else {
-            MpinError::Io(std::io::ErrorKind::UnexpectedEof.into())
-        }
+        phase::eof_error(in_tls)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{P2pClientConfig, P2pClientConnection};
-use crate::mpin::drive::{bounded, handshake, OnFailure};
+use crate::mpin::drive::{bounded, established, handshake, OnFailure};
 use crate::mpin::{MpinError, Peer};
 use crate::stream::TlsStream;
 
@@ -48,9 +48,6 @@ impl P2pConnector {
     ) -> Result<(TlsStream<IO>, Peer), MpinError> {
         let mut conn = P2pClientConnection::new(self.config.clone())?;
         handshake(&mut conn, &mut io, |_| OnFailure::Send).await?;
-        let (conn, peer) = conn
-            .into_parts()
-            .ok_or(MpinError::Internal("handshake ended without a connection"))?;
-        Ok((TlsStream::established(io, conn), peer))
+        established(io, conn.into_parts())
     }
 }

@@ -13,6 +13,7 @@ use rand_core::OsRng;
 use super::{import_psk, peer_of, P2pServerConfig, PREFACE};
 use crate::conn::ConnectionCommon;
 use crate::mpin::frame::{self, FrameType};
+use crate::mpin::phase;
 use crate::mpin::{
     check_bound, Handshake, Job, JobOutput, MpinError, MpinServerConnection, Peer, Status,
 };
@@ -225,11 +226,7 @@ impl P2pServerConnection {
     }
 
     fn refuse(&mut self) {
-        if !self.refused {
-            self.refused = true;
-            self.output
-                .extend_from_slice(&frame::encode(FrameType::Failure, &[]));
-        }
+        phase::refuse(&mut self.refused, &mut self.output);
     }
 
     /// The HELLO: decoded and checked (allow-list, permit day); the responder job checks the
@@ -306,18 +303,11 @@ impl Handshake for P2pServerConnection {
     }
 
     fn process(&mut self) -> Result<Status, MpinError> {
-        loop {
-            match self.step() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) => {}
-                Err(e) => {
-                    if !matches!(self.state, State::Mpin(_)) {
-                        self.state = State::Done;
-                    }
-                    return Err(e);
-                }
+        phase::run(self, Self::step, |this| {
+            if !matches!(this.state, State::Mpin(_)) {
+                this.state = State::Done;
             }
-        }
+        })
     }
 
     fn complete(&mut self, output: JobOutput) -> Result<(), MpinError> {
@@ -328,7 +318,7 @@ impl Handshake for P2pServerConnection {
             State::Computing(id) => Some(id),
             _ => None,
         };
-        let r: Responded = output.take(expected).map_err(|(_, e)| e)?;
+        let r: Responded = phase::take_job(output, expected)?;
         self.state = State::Done;
         let r = self.p2p(|this| this.responded(r));
         if r.is_err() {
@@ -346,11 +336,7 @@ impl Handshake for P2pServerConnection {
             self.refuse();
         }
         self.state = State::Done;
-        if in_tls {
-            MpinError::Tls(crate::Error::UnexpectedEof)
-        } else {
-            MpinError::Io(std::io::ErrorKind::UnexpectedEof.into())
-        }
+        phase::eof_error(in_tls)
     }
 }
 
