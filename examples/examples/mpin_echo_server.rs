@@ -40,18 +40,9 @@ fn describe(peer: &Peer) -> String {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let acceptor =
-        examples::mpin_acceptor(&args.server.server_secret, args.server.require_permits)?;
-    examples::cli::serve(&args.server.listen, move |sock, source| {
-        let acceptor = acceptor.clone();
-        async move {
-            let (tls, peer) = match acceptor.accept(sock).await {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("{source}: refused: {e}");
-                    return;
-                }
-            };
+    // M-Pin first: nothing in the handler runs for a client that does not authenticate.
+    args.server
+        .serve(|tls, peer, source| async move {
             let who = describe(&peer);
             eprintln!("{source}: connected {who}");
             let (r, mut w) = tokio::io::split(tls);
@@ -77,7 +68,6 @@ async fn run(args: Args) -> Result<(), String> {
                 }
             }
             let _ = w.shutdown().await;
-        }
-    })
-    .await
+        })
+        .await
 }

@@ -37,19 +37,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let acceptor =
-        examples::mpin_acceptor(&args.server.server_secret, args.server.require_permits)?;
-    examples::cli::serve(&args.server.listen, move |sock, source| {
-        let acceptor = acceptor.clone();
-        async move {
-            // M-Pin first: nothing below runs for a client that does not authenticate.
-            let (tls, peer) = match acceptor.accept(sock).await {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("{source}: refused: {e}");
-                    return;
-                }
-            };
+    // M-Pin first: nothing in the handler runs for a client that does not authenticate.
+    args.server
+        .serve(|tls, peer, source| async move {
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(Authenticated(peer.clone()));
                 handle(source, req)
@@ -62,9 +52,8 @@ async fn run(args: Args) -> Result<(), String> {
             if let Err(e) = served {
                 eprintln!("{source}: HTTP error: {e}");
             }
-        }
-    })
-    .await
+        })
+        .await
 }
 
 /// The application: greets the authenticated identity.

@@ -91,3 +91,31 @@ where
         }
     }
 }
+
+impl MpinServerArgs {
+    /// Serves M-Pin on `--listen` (see [`serve`]): each connection must pass the M-Pin
+    /// handshake first (a refusal is one line on stderr); `handle` then gets the channel,
+    /// the authenticated peer and the source address.
+    pub async fn serve<F, Fut>(&self, handle: F) -> Result<(), String>
+    where
+        F: Fn(milagro_tls::TlsStream<TcpStream>, milagro_tls::mpin::Peer, SocketAddr) -> Fut
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let acceptor = crate::mpin_acceptor(&self.server_secret, self.require_permits)?;
+        let handle = std::sync::Arc::new(handle);
+        serve(&self.listen, move |sock, source| {
+            let acceptor = acceptor.clone();
+            let handle = handle.clone();
+            async move {
+                match acceptor.accept(sock).await {
+                    Ok((tls, peer)) => handle(tls, peer, source).await,
+                    Err(e) => eprintln!("{source}: refused: {e}"),
+                }
+            }
+        })
+        .await
+    }
+}
