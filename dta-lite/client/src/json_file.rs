@@ -49,7 +49,7 @@ impl Drop for PermitJson {
     }
 }
 
-/// Parses `text` as a `what` file, checking `version` is 1 and `identity` 1 to 1024 bytes.
+/// Parses `text` as JSON of a `what` file; a bad shape is [`FileError::Json`] naming `file`.
 pub(crate) fn parse<T: DeserializeOwned>(
     text: &[u8],
     file: &Path,
