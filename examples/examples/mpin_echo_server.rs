@@ -6,7 +6,6 @@
 //! Prints `listening on ADDR` on stdout, one line per connection on stderr.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,15 +15,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 /// Line server over M-Pin.
 #[derive(Parser)]
 struct Args {
-    /// Address to listen on, e.g. 127.0.0.1:8443.
-    #[arg(long)]
-    listen: String,
-    /// The server-secret file (mode 0600).
-    #[arg(long)]
-    server_secret: PathBuf,
-    /// Refuse clients without a time permit for today.
-    #[arg(long)]
-    require_permits: bool,
+    #[command(flatten)]
+    server: examples::cli::MpinServerArgs,
 }
 
 /// Longest line answered; a longer one ends the connection.
@@ -32,13 +24,7 @@ const MAX_LINE: u64 = 4096;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mpin_echo_server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::exit_code("mpin_echo_server", run(Args::parse()).await)
 }
 
 /// How this server sees the peer.
@@ -54,29 +40,9 @@ fn describe(peer: &Peer) -> String {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let acceptor = examples::mpin_acceptor(&args.server_secret, args.require_permits)?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("listening on {addr}");
-    loop {
-        let (sock, source) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let (tls, peer) = match acceptor.accept(sock).await {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("{source}: refused: {e}");
-                    return;
-                }
-            };
+    // M-Pin first: nothing in the handler runs for a client that does not authenticate.
+    args.server
+        .serve(|tls, peer, source| async move {
             let who = describe(&peer);
             eprintln!("{source}: connected {who}");
             let (r, mut w) = tokio::io::split(tls);
@@ -102,6 +68,6 @@ async fn run(args: Args) -> Result<(), String> {
                 }
             }
             let _ = w.shutdown().await;
-        });
-    }
+        })
+        .await
 }

@@ -34,13 +34,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mpin_http_client: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::exit_code("mpin_http_client", run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), String> {

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -24,15 +23,8 @@ use milagro_tls::mpin::Peer;
 /// HTTP service over M-Pin.
 #[derive(Parser)]
 struct Args {
-    /// Address to listen on, e.g. 127.0.0.1:8443.
-    #[arg(long)]
-    listen: String,
-    /// The server-secret file written by `milagro-tunnel server-secret` (mode 0600).
-    #[arg(long)]
-    server_secret: PathBuf,
-    /// Refuse clients without a time permit for today.
-    #[arg(long)]
-    require_permits: bool,
+    #[command(flatten)]
+    server: examples::cli::MpinServerArgs,
 }
 
 /// What the handler knows of the client: the peer the M-Pin handshake authenticated.
@@ -41,40 +33,13 @@ struct Authenticated(Peer);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mpin_http_server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::exit_code("mpin_http_server", run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let acceptor = examples::mpin_acceptor(&args.server_secret, args.require_permits)?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("listening on {addr}");
-    loop {
-        let (sock, source) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            // M-Pin first: nothing below runs for a client that does not authenticate.
-            let (tls, peer) = match acceptor.accept(sock).await {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("{source}: refused: {e}");
-                    return;
-                }
-            };
+    // M-Pin first: nothing in the handler runs for a client that does not authenticate.
+    args.server
+        .serve(|tls, peer, source| async move {
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(Authenticated(peer.clone()));
                 handle(source, req)
@@ -87,8 +52,8 @@ async fn run(args: Args) -> Result<(), String> {
             if let Err(e) = served {
                 eprintln!("{source}: HTTP error: {e}");
             }
-        });
-    }
+        })
+        .await
 }
 
 /// The application: greets the authenticated identity.

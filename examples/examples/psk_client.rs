@@ -6,7 +6,6 @@
 //! on stderr and exits 1.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,40 +19,23 @@ struct Args {
     /// Server address, e.g. 127.0.0.1:4433.
     #[arg(long)]
     connect: String,
-    /// stunnel-format PSKsecrets file (IDENTITY:KEY lines).
-    #[arg(long)]
-    psk_secrets: PathBuf,
     /// Identity to use (default: the first in the file).
     #[arg(long)]
     psk_identity: Option<String>,
-    /// Cipher suite(s) by IANA name; repeat or comma-separate.
-    #[arg(long)]
-    suite: Vec<String>,
-    /// Group(s) by IANA name; repeat or comma-separate. A key share is sent
-    /// for the first (plus X25519 after X25519MLKEM768).
-    #[arg(long)]
-    group: Vec<String>,
-    /// Handshake timeout in seconds.
-    #[arg(long, default_value_t = 10)]
-    handshake_timeout: u64,
+    #[command(flatten)]
+    psk: examples::cli::PskArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("psk_client: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::exit_code("psk_client", run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let suites = examples::parse_suites(&args.suite).map_err(|e| e.to_string())?;
-    let groups = examples::parse_groups(&args.group).map_err(|e| e.to_string())?;
+    let suites = args.psk.suites()?;
+    let groups = args.psk.groups()?;
     let psks =
-        milagro_tls::psk_file::load_psk_secrets(&args.psk_secrets, examples::psk_hash(&suites))
+        milagro_tls::psk_file::load_psk_secrets(&args.psk.psk_secrets, examples::psk_hash(&suites))
             .map_err(|e| e.to_string())?;
     let psk = match &args.psk_identity {
         Some(id) => psks
@@ -62,7 +44,7 @@ async fn run(args: Args) -> Result<(), String> {
             .ok_or_else(|| {
                 format!(
                     "identity {id:?} not found in {}",
-                    args.psk_secrets.display()
+                    args.psk.psk_secrets.display()
                 )
             })?,
         None => psks
@@ -73,8 +55,8 @@ async fn run(args: Args) -> Result<(), String> {
     let mut config = ClientConfig::new(psk);
     config.options.cipher_suites = suites;
     config.options.groups = groups;
-    let connector = Connector::new(Arc::new(config))
-        .with_handshake_timeout(std::time::Duration::from_secs(args.handshake_timeout));
+    let connector =
+        Connector::new(Arc::new(config)).with_handshake_timeout(args.psk.handshake_timeout());
     let sock = tokio::net::TcpStream::connect(&args.connect)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", args.connect))?;

@@ -6,7 +6,6 @@
 //! stderr, and echoes every byte back until the peer closes.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,56 +19,29 @@ struct Args {
     /// Address to listen on, e.g. 127.0.0.1:4433.
     #[arg(long)]
     listen: String,
-    /// stunnel-format PSKsecrets file (IDENTITY:KEY lines).
-    #[arg(long)]
-    psk_secrets: PathBuf,
-    /// Cipher suite(s) by IANA name; repeat or comma-separate.
-    #[arg(long)]
-    suite: Vec<String>,
-    /// Group(s) by IANA name; repeat or comma-separate.
-    #[arg(long)]
-    group: Vec<String>,
-    /// Handshake timeout in seconds.
-    #[arg(long, default_value_t = 10)]
-    handshake_timeout: u64,
+    #[command(flatten)]
+    psk: examples::cli::PskArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("psk_server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    examples::cli::exit_code("psk_server", run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let suites = examples::parse_suites(&args.suite).map_err(|e| e.to_string())?;
-    let groups = examples::parse_groups(&args.group).map_err(|e| e.to_string())?;
-    let store = milagro_tls::psk_file::load_store(&args.psk_secrets, examples::psk_hash(&suites))
-        .map_err(|e| e.to_string())?;
+    let suites = args.psk.suites()?;
+    let groups = args.psk.groups()?;
+    let store =
+        milagro_tls::psk_file::load_store(&args.psk.psk_secrets, examples::psk_hash(&suites))
+            .map_err(|e| e.to_string())?;
     let mut config = ServerConfig::new(Arc::new(store));
     config.options.cipher_suites = suites;
     config.options.groups = groups;
-    let acceptor = Acceptor::new(Arc::new(config))
-        .with_handshake_timeout(std::time::Duration::from_secs(args.handshake_timeout));
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("listening on {addr}");
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
+    let acceptor =
+        Acceptor::new(Arc::new(config)).with_handshake_timeout(args.psk.handshake_timeout());
+    examples::cli::serve(&args.listen, move |sock, peer| {
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        async move {
             let tls = match acceptor.accept(sock).await {
                 Ok(t) => t,
                 Err(e) => {
@@ -95,6 +67,7 @@ async fn run(args: Args) -> Result<(), String> {
                 }
                 Err(e) => eprintln!("{peer}: connection error: {e}"),
             }
-        });
-    }
+        }
+    })
+    .await
 }

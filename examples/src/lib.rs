@@ -2,7 +2,8 @@
 //! This library holds the small helpers the example programs share: suite and group
 //! parsing for the PSK examples, and [`mpin_acceptor`] / [`mpin_connector`], which turn
 //! the D-TA files (a server secret; a credential and a PIN file) into the M-Pin channel's
-//! tokio adapters.
+//! tokio adapters. [`cli`] holds the options, exit handling and accept loop the
+//! programs share.
 //!
 //! ```
 //! assert!(!examples::ABOUT.is_empty());
@@ -13,6 +14,8 @@
 //! assert!(e.contains("/nonexistent/ss.json"), "{e}");
 //! ```
 #![forbid(unsafe_code)]
+
+pub mod cli;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -76,19 +76,24 @@ pub struct ShareResponse {
     pub share: String,
 }
 
-/// `POST /v1/time-permits`.
+/// A permit request, `POST /v1/time-permits` ([`TimePermitsRequest`]) or
+/// `POST /v1/device-permits` ([`DevicePermitsRequest`]): the same fields for both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TimePermitsRequest {
+pub struct PermitsRequest {
     /// The hashed identity (96 hex digits); must equal the grant's.
     pub hashed_id: String,
-    /// The client grant kept in the credential (its enrolment deadline does not apply).
+    /// The grant kept in the credential: a client grant for time permits, a device grant
+    /// for device permits (its enrolment deadline does not apply).
     pub grant: Grant,
     /// First day (days since 1970-01-01 UTC).
     pub from_day: u32,
     /// Number of days, 1 to [`MAX_PERMIT_DAYS`].
     pub days: u32,
 }
+
+/// `POST /v1/time-permits`: a [`PermitsRequest`] with the client grant.
+pub type TimePermitsRequest = PermitsRequest;
 
 /// One day's permit share.
 #[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
@@ -133,19 +138,9 @@ pub struct DeviceKeysResponse {
     pub receiver_key: Option<String>,
 }
 
-/// `POST /v1/device-permits`: permit shares for the keys of the device grant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DevicePermitsRequest {
-    /// The hashed identity (96 hex digits); must equal the grant's.
-    pub hashed_id: String,
-    /// The device grant kept in the device credential (its enrolment deadline does not apply).
-    pub grant: Grant,
-    /// First day (days since 1970-01-01 UTC).
-    pub from_day: u32,
-    /// Number of days, 1 to [`MAX_PERMIT_DAYS`].
-    pub days: u32,
-}
+/// `POST /v1/device-permits`: a [`PermitsRequest`] with the device grant, for permit shares
+/// of the keys that grant allows.
+pub type DevicePermitsRequest = PermitsRequest;
 
 /// One day's device permit shares (those of the grant's keys).
 #[derive(Debug, Clone, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]

@@ -22,7 +22,7 @@ use crate::api::{
 };
 use crate::files::{CredentialFile, ServerSecretFile};
 use crate::ra::{Grant, GrantKind, RaKey};
-use crate::transport::{body_of, call, decode, fan_out, share_bytes};
+use crate::transport::{body_of, call, decode, fan_out, share_bytes, shares_by_day};
 
 pub use crate::endpoint::DtaEndpoint;
 pub use crate::error::ClientError;
@@ -84,6 +84,16 @@ fn parse_permits(url: &str, body: &[u8]) -> Result<Vec<TimePermitShare>, ClientE
         .collect()
 }
 
+/// Checks that `hashed` (a grant's hashed id) is the hash of `identity`.
+pub(crate) fn check_grant_identity(hashed: &str, identity: &str) -> Result<(), ClientError> {
+    if hex::encode(HashedId::of(identity.as_bytes()).as_bytes()) != hashed {
+        return Err(ClientError::Grant(
+            "the grant is for another identity".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Enrols `identity`: fetches a client-secret share from every D-TA (the grant must be a
 /// client grant for this identity), validates and combines them, extracts the PIN and
 /// returns the credential (no permits yet: see [`permits`]).
@@ -95,11 +105,7 @@ pub async fn enroll(
     progress: Progress<'_>,
 ) -> Result<CredentialFile, ClientError> {
     let hashed = client_hashed_id(grant)?;
-    if hex::encode(HashedId::of(identity.as_bytes()).as_bytes()) != hashed {
-        return Err(ClientError::Grant(
-            "the grant is for another identity".to_owned(),
-        ));
-    }
+    check_grant_identity(&hashed, identity)?;
     let body = body_of(&ClientSecretRequest {
         hashed_id: hashed,
         grant: grant.clone(),
@@ -149,20 +155,10 @@ pub async fn permits(
         progress,
     )
     .await?;
-    let mut out = Vec::with_capacity(days as usize);
-    for (i, day) in (from_day..from_day.saturating_add(days)).enumerate() {
-        let mut shares = Vec::with_capacity(per_dta.len());
-        for (list, ep) in per_dta.iter().zip(&credential.dtas) {
-            let s =
-                list.get(i)
-                    .filter(|s| s.day() == day)
-                    .ok_or_else(|| ClientError::BadAnswer {
-                        url: ep.url.clone(),
-                        field: "permits",
-                        why: format!("no share for day {day}"),
-                    })?;
-            shares.push(s.clone());
-        }
+    let by_day = shares_by_day(&per_dta, &credential.dtas, from_day, days, |s| s.day())?;
+    let mut out = Vec::with_capacity(by_day.len());
+    for (_, shares) in by_day {
+        let shares: Vec<_> = shares.into_iter().map(|(s, _)| s.clone()).collect();
         out.push(TimePermit::combine(&shares)?);
     }
     Ok(out)

@@ -10,15 +10,15 @@ use mpin_kex::wcc::{
     ReceiverKey, ReceiverKeyShare, ReceiverPermit, ReceiverPermitShare, SenderKey, SenderKeyShare,
     SenderPermit, SenderPermitShare,
 };
-use mpin_kex::HashedId;
 
 use crate::api::{
     DeviceKeysRequest, DeviceKeysResponse, DevicePermitsRequest, DevicePermitsResponse,
 };
+use crate::client::check_grant_identity;
 use crate::client::{ClientError, DtaEndpoint, Progress};
 use crate::device_file::DeviceCredentialFile;
 use crate::ra::{DeviceKeys, Grant, GrantKind};
-use crate::transport::{body_of, decode, fan_out, share_bytes};
+use crate::transport::{body_of, decode, fan_out, share_bytes, shares_by_day};
 
 /// The hashed identity and keys of a device grant.
 fn device_grant(grant: &Grant) -> Result<(String, DeviceKeys), ClientError> {
@@ -112,11 +112,7 @@ pub async fn enroll_device(
     progress: Progress<'_>,
 ) -> Result<DeviceCredentialFile, ClientError> {
     let (hashed, keys) = device_grant(grant)?;
-    if hex::encode(HashedId::of(identity.as_bytes()).as_bytes()) != hashed {
-        return Err(ClientError::Grant(
-            "the grant is for another identity".to_owned(),
-        ));
-    }
+    check_grant_identity(&hashed, identity)?;
     let body = body_of(&DeviceKeysRequest {
         hashed_id: hashed,
         grant: grant.clone(),
@@ -189,15 +185,11 @@ pub async fn device_permits(
     .await?;
     let mut sender = Vec::new();
     let mut receiver = Vec::new();
-    for (i, day) in (from_day..from_day.saturating_add(days)).enumerate() {
-        let mut ss = Vec::with_capacity(per_dta.len());
-        let mut rs = Vec::with_capacity(per_dta.len());
-        for (list, ep) in per_dta.iter().zip(&credential.dtas) {
-            let (d, s, r) = list
-                .get(i)
-                .filter(|(d, _, _)| *d == day)
-                .ok_or_else(|| bad(&ep.url, "permits", format!("no share for day {day}")))?;
-            debug_assert_eq!(*d, day);
+    let by_day = shares_by_day(&per_dta, &credential.dtas, from_day, days, |p| p.0)?;
+    for (day, shares) in by_day {
+        let mut ss = Vec::with_capacity(shares.len());
+        let mut rs = Vec::with_capacity(shares.len());
+        for ((_, s, r), ep) in shares {
             if s.is_some() != keys.send() || r.is_some() != keys.receive() {
                 return Err(bad(
                     &ep.url,

@@ -11,29 +11,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::endpoint::DtaEndpoint;
 use crate::files::FileError;
-use crate::fsutil;
+use crate::json_file::{self, field_err, PermitJson};
 use crate::ra::{DeviceKeys, Grant, GrantKind};
-
-fn field_err(file: &Path, field: impl Into<String>, why: impl Into<String>) -> FileError {
-    FileError::Field {
-        file: file.to_path_buf(),
-        field: field.into(),
-        why: why.into(),
-    }
-}
-
-#[derive(Serialize, Deserialize, Zeroize)]
-#[serde(deny_unknown_fields)]
-struct PermitJson {
-    day: u32,
-    permit: String,
-}
-
-impl Drop for PermitJson {
-    fn drop(&mut self) {
-        self.permit.zeroize();
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,10 +156,6 @@ impl DeviceCredentialFile {
 
     /// The JSON text (secret: it holds the keys).
     pub fn to_json(&self) -> Zeroizing<String> {
-        let permit = |day: u32, bytes: &[u8]| PermitJson {
-            day,
-            permit: hex::encode(bytes),
-        };
         let j = DeviceJson {
             version: 1,
             identity: self.identity.clone(),
@@ -197,12 +172,12 @@ impl DeviceCredentialFile {
             sender_permits: self
                 .sender_permits
                 .iter()
-                .map(|p| permit(p.day(), &p.to_bytes()))
+                .map(|p| PermitJson::new(p.day(), &p.to_bytes()))
                 .collect(),
             receiver_permits: self
                 .receiver_permits
                 .iter()
-                .map(|p| permit(p.day(), &p.to_bytes()))
+                .map(|p| PermitJson::new(p.day(), &p.to_bytes()))
                 .collect(),
         };
         Zeroizing::new(serde_json::to_string_pretty(&j).unwrap_or_default())
@@ -210,36 +185,16 @@ impl DeviceCredentialFile {
 
     /// Parses the JSON text; `file` names the source in errors.
     pub fn from_json(text: &[u8], file: &Path) -> Result<Self, FileError> {
-        let j: DeviceJson = serde_json::from_slice(text).map_err(|e| FileError::Json {
-            file: file.to_path_buf(),
-            what: "device credential",
-            why: e.to_string(),
-        })?;
-        if j.version != 1 {
-            return Err(field_err(file, "version", "unsupported (expected 1)"));
-        }
-        if j.identity.is_empty() || j.identity.len() > 1024 {
-            return Err(field_err(file, "identity", "must be 1 to 1024 bytes"));
-        }
-        if j.dtas.is_empty() {
-            return Err(field_err(file, "dtas", "empty"));
-        }
-        for (i, d) in j.dtas.iter().enumerate() {
-            d.to_string()
-                .parse::<DtaEndpoint>()
-                .map_err(|e| field_err(file, format!("dtas[{i}]"), e.to_string()))?;
-        }
-        if j.grant.kind != GrantKind::Device {
-            return Err(field_err(file, "grant.kind", "must be a device grant"));
-        }
-        let expected = hex::encode(mpin_kex::HashedId::of(j.identity.as_bytes()).as_bytes());
-        if j.grant.hashed_id.as_deref() != Some(expected.as_str()) {
-            return Err(field_err(
-                file,
-                "grant.hashed_id",
-                "is not the hash of `identity`",
-            ));
-        }
+        let j: DeviceJson = json_file::parse(text, file, "device credential")?;
+        json_file::check_header(file, j.version, &j.identity)?;
+        json_file::check_dtas_and_grant(
+            file,
+            &j.identity,
+            &j.dtas,
+            &j.grant,
+            GrantKind::Device,
+            "must be a device grant",
+        )?;
         let key = |name: &str, hex_str: &str| {
             hex::decode(hex_str)
                 .map(Zeroizing::new)
@@ -308,17 +263,12 @@ impl DeviceCredentialFile {
 
     /// Reads a device credential file (refused if group or others can read it).
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let bytes = fsutil::read_secret(path)?;
-        Self::from_json(&bytes, path)
+        json_file::load(path, Self::from_json)
     }
 
     /// Writes the device credential file atomically with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), FileError> {
-        Ok(fsutil::write_atomic(
-            path,
-            self.to_json().as_bytes(),
-            fsutil::SECRET_MODE,
-        )?)
+        json_file::save(path, &self.to_json())
     }
 }
 

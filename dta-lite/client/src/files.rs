@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::endpoint::DtaEndpoint;
-use crate::fsutil::{self, FsError};
+use crate::fsutil::FsError;
+use crate::json_file::{self, field_err, PermitJson};
 use crate::ra::{Grant, GrantKind};
 
 /// A client file could not be read, parsed or written.
@@ -39,27 +40,6 @@ pub enum FileError {
         /// Why.
         why: String,
     },
-}
-
-fn field_err(file: &Path, field: impl Into<String>, why: impl Into<String>) -> FileError {
-    FileError::Field {
-        file: file.to_path_buf(),
-        field: field.into(),
-        why: why.into(),
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PermitJson {
-    day: u32,
-    permit: String,
-}
-
-impl Drop for PermitJson {
-    fn drop(&mut self) {
-        self.permit.zeroize();
-    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,10 +143,7 @@ impl CredentialFile {
             permits: self
                 .permits
                 .iter()
-                .map(|p| PermitJson {
-                    day: p.day(),
-                    permit: hex::encode(&*p.to_bytes()),
-                })
+                .map(|p| PermitJson::new(p.day(), &p.to_bytes()))
                 .collect(),
         };
         Zeroizing::new(serde_json::to_string_pretty(&j).unwrap_or_default())
@@ -174,39 +151,19 @@ impl CredentialFile {
 
     /// Parses the JSON text; `file` names the source in errors.
     pub fn from_json(text: &[u8], file: &Path) -> Result<Self, FileError> {
-        let j: CredentialJson = serde_json::from_slice(text).map_err(|e| FileError::Json {
-            file: file.to_path_buf(),
-            what: "credential",
-            why: e.to_string(),
-        })?;
-        if j.version != 1 {
-            return Err(field_err(file, "version", "unsupported (expected 1)"));
-        }
-        if j.identity.is_empty() || j.identity.len() > 1024 {
-            return Err(field_err(file, "identity", "must be 1 to 1024 bytes"));
-        }
+        let j: CredentialJson = json_file::parse(text, file, "credential")?;
+        json_file::check_header(file, j.version, &j.identity)?;
         let tb =
             Zeroizing::new(hex::decode(&j.token).map_err(|_| field_err(file, "token", "not hex"))?);
         let token = Token::from_bytes(&tb).map_err(|e| field_err(file, "token", e.to_string()))?;
-        if j.dtas.is_empty() {
-            return Err(field_err(file, "dtas", "empty"));
-        }
-        for (i, d) in j.dtas.iter().enumerate() {
-            d.to_string()
-                .parse::<DtaEndpoint>()
-                .map_err(|e| field_err(file, format!("dtas[{i}]"), e.to_string()))?;
-        }
-        if j.grant.kind != GrantKind::Client {
-            return Err(field_err(file, "grant.kind", "must be a client grant"));
-        }
-        let expected = hex::encode(mpin_kex::HashedId::of(j.identity.as_bytes()).as_bytes());
-        if j.grant.hashed_id.as_deref() != Some(expected.as_str()) {
-            return Err(field_err(
-                file,
-                "grant.hashed_id",
-                "is not the hash of `identity`",
-            ));
-        }
+        json_file::check_dtas_and_grant(
+            file,
+            &j.identity,
+            &j.dtas,
+            &j.grant,
+            GrantKind::Client,
+            "must be a client grant",
+        )?;
         let mut permits = Vec::with_capacity(j.permits.len());
         for (i, p) in j.permits.iter().enumerate() {
             let b = Zeroizing::new(
@@ -235,17 +192,12 @@ impl CredentialFile {
 
     /// Reads a credential file (refused if group or others can read it).
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let bytes = fsutil::read_secret(path)?;
-        Self::from_json(&bytes, path)
+        json_file::load(path, Self::from_json)
     }
 
     /// Writes the credential file atomically with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), FileError> {
-        Ok(fsutil::write_atomic(
-            path,
-            self.to_json().as_bytes(),
-            fsutil::SECRET_MODE,
-        )?)
+        json_file::save(path, &self.to_json())
     }
 }
 
@@ -312,14 +264,8 @@ impl ServerSecretFile {
 
     /// Parses the JSON text; `file` names the source in errors.
     pub fn from_json(text: &[u8], file: &Path) -> Result<Self, FileError> {
-        let j: ServerSecretJson = serde_json::from_slice(text).map_err(|e| FileError::Json {
-            file: file.to_path_buf(),
-            what: "server-secret",
-            why: e.to_string(),
-        })?;
-        if j.version != 1 {
-            return Err(field_err(file, "version", "unsupported (expected 1)"));
-        }
+        let j: ServerSecretJson = json_file::parse(text, file, "server-secret")?;
+        json_file::check_version(file, j.version)?;
         let b = Zeroizing::new(
             hex::decode(&j.server_secret)
                 .map_err(|_| field_err(file, "server_secret", "not hex"))?,
@@ -335,17 +281,12 @@ impl ServerSecretFile {
 
     /// Reads the file (refused if group or others can read it).
     pub fn load(path: &Path) -> Result<Self, FileError> {
-        let bytes = fsutil::read_secret(path)?;
-        Self::from_json(&bytes, path)
+        json_file::load(path, Self::from_json)
     }
 
     /// Writes the file atomically with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), FileError> {
-        Ok(fsutil::write_atomic(
-            path,
-            self.to_json().as_bytes(),
-            fsutil::SECRET_MODE,
-        )?)
+        json_file::save(path, &self.to_json())
     }
 }
 

@@ -43,6 +43,7 @@ mod error;
 pub mod files;
 pub mod fsutil;
 pub mod grant;
+mod json_file;
 pub mod pin_input;
 pub mod ra;
 pub mod tls;

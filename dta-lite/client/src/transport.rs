@@ -226,3 +226,38 @@ pub(crate) async fn fan_out<T: Send + 'static>(
 pub(crate) fn body_of<T: Serialize>(v: &T) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(v).map_err(|e| ClientError::Grant(e.to_string()))
 }
+
+/// One day of permit shares: the day and each D-TA's share for it, with that D-TA.
+pub(crate) type DayShares<'a, T> = (u32, Vec<(&'a T, &'a DtaEndpoint)>);
+
+/// Lines up the per-D-TA answers of a permit request by day: for each of the `days` days
+/// from `from_day`, that day and the share of every D-TA for it (in `dtas` order). `day_of`
+/// tells the day a share is for; a D-TA whose answer has no share for a day is a bad answer.
+pub(crate) fn shares_by_day<'a, T>(
+    per_dta: &'a [Vec<T>],
+    dtas: &'a [DtaEndpoint],
+    from_day: u32,
+    days: u32,
+    day_of: impl Fn(&T) -> u32,
+) -> Result<Vec<DayShares<'a, T>>, ClientError> {
+    (from_day..from_day.saturating_add(days))
+        .enumerate()
+        .map(|(i, day)| {
+            let shares = per_dta
+                .iter()
+                .zip(dtas)
+                .map(|(list, ep)| {
+                    list.get(i)
+                        .filter(|s| day_of(s) == day)
+                        .map(|s| (s, ep))
+                        .ok_or_else(|| ClientError::BadAnswer {
+                            url: ep.url.clone(),
+                            field: "permits",
+                            why: format!("no share for day {day}"),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((day, shares))
+        })
+        .collect()
+}
