@@ -63,14 +63,15 @@ impl World {
 }
 
 /// Runs `conn` until it needs input or is established (true); jobs run on another thread.
-/// Returns the number of jobs run too.
-fn step(conn: &mut impl Handshake, jobs: &mut usize) -> Result<bool, MpinError> {
+/// Counts the jobs run, and those that said they wait on the network.
+fn step(conn: &mut impl Handshake, jobs: &mut Jobs) -> Result<bool, MpinError> {
     for _ in 0..64 {
         match conn.process()? {
             Status::NeedInput => return Ok(false),
             Status::Established => return Ok(true),
             Status::Compute(job) => {
-                *jobs += 1;
+                jobs.run += 1;
+                jobs.on_network += usize::from(job.waits_on_network());
                 let output = std::thread::spawn(move || job.run()).join().unwrap();
                 conn.complete(output)?;
             }
@@ -81,12 +82,19 @@ fn step(conn: &mut impl Handshake, jobs: &mut usize) -> Result<bool, MpinError> 
     panic!("no progress in 64 steps");
 }
 
+/// Jobs a pumped pair ran.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+struct Jobs {
+    run: usize,
+    on_network: usize,
+}
+
 /// What a pumped pair ended with.
 #[derive(Default)]
 struct Pumped {
     client: Option<MpinError>,
     server: Option<MpinError>,
-    jobs: usize,
+    jobs: Jobs,
 }
 
 /// Pumps bytes both ways until both ends are established or one fails (the other then gets
@@ -141,7 +149,7 @@ fn establish(
     server: &Arc<MpinServerConfig>,
     mode: Mode,
     tickets: &Arc<TicketCache>,
-) -> (ConnectionCommon, ConnectionCommon, Peer, usize) {
+) -> (ConnectionCommon, ConnectionCommon, Peer, Jobs) {
     let mut c = MpinClientConnection::new(Arc::new(w.client(1234, mode)), tickets.clone()).unwrap();
     let mut s = MpinServerConnection::new(server.clone(), Some(b"10.0.0.1"));
     let p = pump(&mut c, &mut s);
@@ -174,7 +182,11 @@ fn run_mode(mode: Mode) {
     // multi-pass: client hello, server challenge, client response, server decision;
     // one-pass: client hello, server decision, client reply
     let want = if mode == Mode::MultiPass { 4 } else { 3 };
-    assert_eq!(jobs, want, "every pairing/G1 computation is a job");
+    assert_eq!(jobs.run, want, "every pairing/G1 computation is a job");
+    assert_eq!(
+        jobs.on_network, 0,
+        "in-memory stores: every job may run inline"
+    );
     assert!(!c.resumed() && !s.resumed());
 }
 
@@ -199,7 +211,7 @@ fn resumption_in_memory_runs_no_job() {
     assert!(tickets.has_ticket(), "no ticket after the M-Pin handshake");
     let (mut c, mut s, peer, jobs) = establish(&w, &server, Mode::MultiPass, &tickets);
     exchange(&mut c, &mut s);
-    assert_eq!(jobs, 0, "a resumption computes nothing");
+    assert_eq!(jobs.run, 0, "a resumption computes nothing");
     assert!(c.resumed() && s.resumed());
     assert!(
         matches!(&peer, Peer::Mpin { identity, resumed: true, .. } if identity == ID),
@@ -219,7 +231,7 @@ fn static_psk_peer_is_dispatched_on_its_first_byte() {
     let mut c = ClientConnection::new(Arc::new(ClientConfig::new(psk)))
         .unwrap()
         .into_common();
-    let mut jobs = 0;
+    let mut jobs = Jobs::default();
     for _ in 0..8 {
         s.read_input(&c.take_tls());
         if step(&mut s, &mut jobs).unwrap() {
@@ -238,7 +250,7 @@ fn static_psk_peer_is_dispatched_on_its_first_byte() {
             identity: b"legacy".to_vec()
         }
     );
-    assert_eq!(jobs, 0);
+    assert_eq!(jobs.run, 0);
     exchange(&mut c, &mut sc);
 }
 
@@ -348,9 +360,9 @@ fn client_rejects_truncated_and_unexpected_server_frames() {
     let new_client = || {
         let cfg = Arc::new(w.client(1234, Mode::MultiPass));
         let mut c = MpinClientConnection::new(cfg, Arc::new(TicketCache::new())).unwrap();
-        let mut jobs = 0;
+        let mut jobs = Jobs::default();
         assert!(!step(&mut c, &mut jobs).unwrap());
-        assert_eq!(jobs, 1);
+        assert_eq!(jobs.run, 1);
         assert!(c.take_output().starts_with(b"MPIN\x01\x01"));
         c
     };
@@ -385,7 +397,7 @@ fn client_rejects_truncated_and_unexpected_server_frames() {
 fn server_waiting_for_a_job(w: &World) -> (MpinServerConnection, JobOutput) {
     let cfg = Arc::new(w.client(1234, Mode::MultiPass));
     let mut c = MpinClientConnection::new(cfg, Arc::new(TicketCache::new())).unwrap();
-    let mut jobs = 0;
+    let mut jobs = Jobs::default();
     step(&mut c, &mut jobs).unwrap();
     let mut s = MpinServerConnection::new(Arc::new(w.server()), None);
     s.read_input(&c.take_output());
@@ -423,4 +435,42 @@ fn job_output_fed_to_the_wrong_state_is_refused_and_changes_nothing() {
     };
     assert!(matches!(b.complete(job.run()), Err(MpinError::Internal(_))));
     let _ = b.take_output();
+}
+
+/// A failure store that says it answers over the network (as the Redis store does).
+struct Remote(MemoryFailureStore);
+
+impl FailureStore for Remote {
+    fn begin(&self, id: &HashedId, now: u64, rules: &LockoutRules) -> Gate {
+        self.0.begin(id, now, rules)
+    }
+    fn finish(&self, id: &HashedId, outcome: Outcome, now: u64, rules: &LockoutRules) {
+        self.0.finish(id, outcome, now, rules);
+    }
+    fn standing(&self, id: &HashedId, now: u64) -> Standing {
+        self.0.standing(id, now)
+    }
+    fn clear(&self, id: &HashedId) {
+        self.0.clear(id);
+    }
+    fn waits_on_network(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn server_jobs_say_they_wait_on_the_network_when_the_store_does() {
+    let w = World::new();
+    let mut server = w.server();
+    server.context.failures = Arc::new(Remote(MemoryFailureStore::default()));
+    let server = Arc::new(server);
+    let (_, _, _, jobs) = establish(&w, &server, Mode::MultiPass, &Arc::new(TicketCache::new()));
+    // the server's two jobs (hello, response) go to a blocking pool; the client's run inline
+    assert_eq!(
+        jobs,
+        Jobs {
+            run: 4,
+            on_network: 2
+        }
+    );
 }

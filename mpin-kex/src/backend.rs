@@ -36,6 +36,8 @@ use crate::error::PointError;
 
 mod fixed_base;
 pub(crate) use fixed_base::FixedBase;
+mod gt_pow;
+pub(crate) use gt_pow::GtTable;
 
 /// A G1 point multiplied by secret scalars in constant time: a plain point (blst's GLV) or
 /// the table of a point used on every run ([`FixedBase`]).
@@ -195,12 +197,10 @@ pub(crate) fn pairing_product(terms: &[(&G1, &G2Prepared)]) -> GtValue {
     product(terms)
 }
 
-/// The client's key pairing `e(Q, P)`, counted apart from the others (in
-/// [`crate::math::client_pairings_on_this_thread`]), so tests that run both sides on one
-/// thread still see whether the server paired.
-pub(crate) fn client_pairing(p: &G1) -> GtValue {
-    crate::math::count_client_pairing();
-    product(&[(p, q_prepared())])
+/// `e(P, Q)` over a prepared G2 point, not counted (the client's key table: see
+/// [`crate::math::count_pairing`]).
+pub(crate) fn uncounted_pairing(p: &G1, q: &G2Prepared) -> GtValue {
+    product(&[(p, q)])
 }
 
 fn product(terms: &[(&G1, &G2Prepared)]) -> GtValue {

@@ -15,7 +15,7 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::backend::{g1_decode, g1_from_miracl, FixedBase, MulBy, G1};
+use crate::backend::{g1_decode, g1_from_miracl, FixedBase, GtTable, MulBy, G1};
 use crate::curve::{big_from, big_to_bytes, random_scalar, scalar_canonical, G1_LEN, MB};
 use crate::error::{ClientError, DecodeError};
 use crate::identity::HashedId;
@@ -43,7 +43,8 @@ pub struct Credential {
 }
 
 /// What is fixed per (credential, PIN, permit day): `S = TOKEN + pin·A` and
-/// `SEC = S (+ TP)`, as fixed-base tables (secret: overwritten on drop, never printed).
+/// `SEC = S (+ TP)`, as fixed-base tables, and `e(Q, S)`'s GT table for the key (secret:
+/// overwritten on drop, never printed).
 /// Cached in the [`Credential`], so a run costs no PIN multiplication and its two secret
 /// multiplications use the tables; an entry is used only for the PIN (compared in constant
 /// time) and day it was made for, and a new permit drops it.
@@ -53,6 +54,8 @@ struct PinSecrets {
     s: FixedBase,
     /// `None` without a permit (`SEC = S`).
     sec: Option<FixedBase>,
+    /// `e(Q, S)`, raised to `r + h` for the key.
+    gs: GtTable,
 }
 
 impl PinSecrets {
@@ -60,16 +63,17 @@ impl PinSecrets {
         let tp = cred.permit.as_ref().map(TimePermit::point);
         let (s, sec) =
             math::client_secrets(&cred.token.point(), &cred.pts.a, pin.value(), tp.as_ref());
-        let table = |p| {
-            g1_from_miracl(p)
-                .map(|p| FixedBase::new(&p))
-                .map_err(|_| ClientError::Degenerate)
-        };
+        let fast = |p| g1_from_miracl(p).map_err(|_| ClientError::Degenerate);
+        let s = fast(&s)?;
         Ok(Self {
             pin: pin.clone(),
             day: permit_day(cred.permit.as_ref()),
-            s: table(&s)?,
-            sec: tp.is_some().then(|| table(&sec)).transpose()?,
+            gs: math::client_key_table(&s),
+            s: FixedBase::new(&s),
+            sec: tp
+                .is_some()
+                .then(|| fast(&sec).map(|p| FixedBase::new(&p)))
+                .transpose()?,
         })
     }
 
@@ -371,7 +375,7 @@ impl<C: Borrow<Credential>> Client<C> {
             &p.z,
             &t_bytes,
         );
-        let key = math::client_key(&p.secrets.s, &big_from(&p.r), &big_from(&p.x), &h, t)
+        let key = math::client_key(&p.secrets.gs, &big_from(&p.r), &big_from(&p.x), &h, t)
             .ok_or(ClientError::Degenerate)?;
         Ok(Session {
             identity: self.cred.borrow().identity.clone(),

@@ -90,7 +90,7 @@ pub use lockout::{
     distributed_key, known_source, source_pair, FailureStore, Gate, LockoutRules,
     MemoryFailureStore, Outcome, Standing,
 };
-pub use math::{client_pairings_on_this_thread, pairings_on_this_thread, KEY_LEN};
+pub use math::{client_keys_on_this_thread, pairings_on_this_thread, KEY_LEN};
 pub use messages::{Challenge, Hello, OnePassHello, OnePassReply, Response};
 pub use pin::{InvalidPin, Pin};
 pub use policy::ServerPolicy;

@@ -196,6 +196,12 @@ pub trait FailureStore: Send + Sync {
         let _ = (key, now, ttl);
         None
     }
+    /// Whether calls wait on the network (a shared store such as Redis), so the runs that
+    /// call it should not run on an async worker thread. The default, `false`, is an
+    /// in-process store.
+    fn waits_on_network(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -12,7 +12,7 @@ use miracl_core::bls12381::fp4::FP4;
 use miracl_core::bls12381::pair;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, FixedBase, GtValue, MulBy, G1};
+use crate::backend::{self, FixedBase, GtTable, GtValue, MulBy, G1};
 use crate::curve::{add_mod_q, fp4_to_bytes, neg_mod_q, q_generator, scalar_mod_q, G1_LEN, MB};
 use crate::error::{DecodeError, PointError};
 use crate::hash::hn;
@@ -21,25 +21,28 @@ use crate::pin::PIN_BITS;
 
 thread_local! {
     static PAIRINGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    static CLIENT_PAIRINGS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static CLIENT_KEYS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Counts one pairing (final exponentiation) on this thread. Every pairing of the crate, in
 /// either library, calls this (tests use the count to prove checks happen before any pairing),
-/// except the client's key pairing, which calls [`count_client_pairing`].
+/// except the client's own: the pairing of its key table, once per PIN and day
+/// ([`client_key_table`]); its per-run key is counted by [`client_keys_on_this_thread`].
 pub(crate) fn count_pairing() {
     PAIRINGS.with(|c| c.set(c.get() + 1));
 }
 
-/// Counts one client key pairing on this thread.
-pub(crate) fn count_client_pairing() {
-    CLIENT_PAIRINGS.with(|c| c.set(c.get() + 1));
+/// Counts one client key (the GT exponentiation of [`client_key`]) on this thread.
+fn count_client_key() {
+    CLIENT_KEYS.with(|c| c.set(c.get() + 1));
 }
 
-/// How many client key pairings ([`crate::Client`]'s last step) this thread has computed.
+/// How many client keys ([`crate::Client`]'s last step, a GT exponentiation) this thread has
+/// computed; counted apart from pairings, so tests that run both sides on one thread still
+/// see whether the server paired.
 #[doc(hidden)]
-pub fn client_pairings_on_this_thread() -> u64 {
-    CLIENT_PAIRINGS.with(std::cell::Cell::get)
+pub fn client_keys_on_this_thread() -> u64 {
+    CLIENT_KEYS.with(std::cell::Cell::get)
 }
 
 /// Final exponentiation of a miracl_core Miller-loop product (counted).
@@ -274,21 +277,23 @@ pub(crate) fn precompute(token: &ECP, a: &ECP) -> (FP12, FP12) {
 }
 
 /// `K_C = H(Tr((G1·G2^pin)^(r+h)) ‖ x·T)`, where `G1·G2^pin = e(Q, TOKEN)·e(Q, A)^pin =
-/// e(Q, S)` with `S = TOKEN + pin·A`: computed as the one pairing `e(Q, (r+h)·S)` on blst
-/// (GLV multiplication, fixed Miller loop with `Q`'s prepared lines and final
-/// exponentiation, all constant time in the secret `S` and `r`) instead of miracl_core's GT
-/// exponentiation (1.4× the instructions). `None` only if the GT value could not be read back.
-pub(crate) fn client_key(
-    s: &impl MulBy,
-    r: &BIG,
-    x: &BIG,
-    h: &BIG,
-    t: &G1,
-) -> Option<[u8; KEY_LEN]> {
-    let zs = s.mul_by(&add_mod_q(r, h));
-    let mut g = backend::client_pairing(&zs).to_miracl()?;
-    let c = g.trace();
+/// e(Q, S)` with `S = TOKEN + pin·A`: `gs` is the fixed-base table of `e(Q, S)`, made once per
+/// PIN and day ([`client_key_table`]), and `e(Q, S)^(r+h)` is one GLS exponentiation on blst
+/// (constant time in the secret `r`), about half the pairing `e(Q, (r+h)·S)` it replaces.
+/// `None` only if the GT value could not be read back.
+pub(crate) fn client_key(gs: &GtTable, r: &BIG, x: &BIG, h: &BIG, t: &G1) -> Option<[u8; KEY_LEN]> {
+    let mut k = backend::scalar(&add_mod_q(r, h)).to_bytes_le();
+    let g = gs.pow(&k);
+    zeroize::Zeroize::zeroize(&mut k);
+    count_client_key();
+    let c = g.to_miracl()?.trace();
     Some(key_hash(&c, &t.mul(x).to_bytes()))
+}
+
+/// The table of `e(Q, S)`, `S = TOKEN + pin·A`, for [`client_key`] (one pairing, not counted:
+/// see [`count_pairing`]).
+pub(crate) fn client_key_table(s: &G1) -> GtTable {
+    GtTable::new(&backend::uncounted_pairing(s, backend::q_prepared()))
 }
 
 /// The server's commitment `T = w·A'` (constant time in the secret `w`).

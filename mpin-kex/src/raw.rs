@@ -197,8 +197,14 @@ pub fn client_key(
         source,
     })?;
     let t = g1_fast("T", t)?;
-    math::client_key(&s, &scalar_mod_q(r), &scalar_mod_q(x), &scalar_mod_q(h), &t)
-        .ok_or(UNREADABLE_GT)
+    math::client_key(
+        &math::client_key_table(&s),
+        &scalar_mod_q(r),
+        &scalar_mod_q(x),
+        &scalar_mod_q(h),
+        &t,
+    )
+    .ok_or(UNREADABLE_GT)
 }
 
 /// `SERVER_KEY`: the server's M-Pin Full key (`u_prime` is `UT` with permits, else `U`).

@@ -20,6 +20,12 @@ pub trait ReplayCache: Send + Sync {
     /// already present (a replay) or cannot be recorded (the caller then refuses: fail
     /// closed).
     fn insert_new(&self, key: [u8; 32], now: u64, expires: u64) -> bool;
+    /// Whether calls wait on the network (a shared cache such as Redis); see
+    /// [`FailureStore::waits_on_network`](crate::FailureStore::waits_on_network). Default
+    /// `false`.
+    fn waits_on_network(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Default)]

@@ -131,19 +131,21 @@ fn a_bad_t_is_refused_before_the_clients_key_pairing() {
     off_curve[96] ^= 1;
     let mut c = Client::new(&cred, Pin::new(1234).unwrap());
     c.hello(&mut OsRng).unwrap();
-    let before = client_pairings_on_this_thread();
+    let before = client_keys_on_this_thread();
     let err = c
         .challenge(&Challenge {
             y: ch.y,
             t: off_curve,
         })
         .unwrap_err();
-    assert_eq!(client_pairings_on_this_thread(), before, "paired a bad T");
+    assert_eq!(client_keys_on_this_thread(), before, "a key from a bad T");
     assert!(matches!(
         err,
         ClientError::Decode(DecodeError::Point { field: "T", .. })
     ));
-    // the genuine challenge costs exactly one client pairing
+    // the genuine challenge costs exactly one client key, and no pairing
+    let pairings = pairings_on_this_thread();
     client.challenge(&ch).unwrap();
-    assert_eq!(client_pairings_on_this_thread(), before + 1);
+    assert_eq!(client_keys_on_this_thread(), before + 1);
+    assert_eq!(pairings_on_this_thread(), pairings);
 }

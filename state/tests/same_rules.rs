@@ -124,6 +124,8 @@ fn memory_store_passes_the_table() {
     let m = memory();
     table(&m);
     replay_table(&m);
+    // in process: the runs that call it may run on an async worker thread
+    assert!(!FailureStore::waits_on_network(&m) && !ReplayCache::waits_on_network(&m));
 }
 
 #[test]
@@ -134,6 +136,8 @@ fn redis_store_passes_the_same_table() {
     replay_table(&r);
     assert!(r.health().is_ok());
     assert_eq!(r.failed_calls(), 0);
+    // the runs that call it go to a blocking pool
+    assert!(FailureStore::waits_on_network(&r) && ReplayCache::waits_on_network(&r));
 }
 
 /// A small deterministic generator (xorshift), so the sequence is the same on every run.

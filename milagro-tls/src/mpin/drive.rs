@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::job::{Handshake, Status};
+use super::job::{Handshake, Job, JobOutput, Status};
 use super::MpinError;
 use crate::conn::ConnectionCommon;
 use crate::stream::TlsStream;
@@ -42,18 +42,38 @@ fn pairing_permits() -> &'static Arc<Semaphore> {
     })
 }
 
-/// Runs a CPU-heavy closure (pairings) off the async reactor, at most one per core at a time
-/// (process-wide, first come first served), so a flood of handshakes cannot grow the blocking
-/// pool or starve the reactor. Waiting for a core counts against the caller's handshake
-/// timeout; the permit is held until the computation ends, even if the caller gave up.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, MpinError> {
-    let permit = pairing_permits()
+/// Runs a job, at most one per core at a time process-wide (first come first served), so a
+/// flood of handshakes cannot take more than the cores nor grow a thread pool. A job that
+/// never waits runs inline, on this task's worker thread (as tokio-rustls runs a handshake's
+/// signature): a job is about a millisecond of CPU, and a hand-off to another thread and
+/// back cost about a quarter of a full M-Pin connection's CPU (measured, see
+/// `scripts/bench_tunnel.sh --rate`). A job that may wait on the network (a Redis store)
+/// runs on tokio's blocking pool, so no worker thread idles through the round trips. Waiting
+/// for a core counts against the caller's handshake timeout; the permit is held until the
+/// computation ends, even if the caller gave up.
+async fn compute(job: Job) -> Result<JobOutput, MpinError> {
+    if job.waits_on_network() {
+        blocking(move || job.run()).await
+    } else {
+        let _permit = pairing_permit().await?;
+        Ok(job.run())
+    }
+}
+
+/// One of the process-wide pairing permits (one per core).
+async fn pairing_permit() -> Result<OwnedSemaphorePermit, MpinError> {
+    pairing_permits()
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| MpinError::Internal("pairing limiter closed"))?;
+        .map_err(|_| MpinError::Internal("pairing limiter closed"))
+}
+
+/// Runs `f` on tokio's blocking pool under a pairing permit (see [`compute`]).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, MpinError> {
+    let permit = pairing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         f()
@@ -92,10 +112,7 @@ async fn run<IO: AsyncRead + AsyncWrite + Unpin>(
                 *last_read = Instant::now();
                 conn.read_input(&buf[..n]);
             }
-            Status::Compute(job) => {
-                let output = blocking(move || job.run()).await?;
-                conn.complete(output)?;
-            }
+            Status::Compute(job) => conn.complete(compute(job).await?)?,
             Status::RetryAfter(pause) => tokio::time::sleep(pause).await,
             Status::Established => return Ok(()),
         }
@@ -176,36 +193,56 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
-    fn pairing_work_runs_at_most_one_per_core() {
+    fn pairing_work_runs_at_most_one_per_core_inline_or_on_the_blocking_pool() {
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(4)
             .max_blocking_threads(64)
             .enable_all()
             .build()
             .unwrap();
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..4 * cores + 8)
-                .map(|_| {
-                    let (running, most) = (running.clone(), most.clone());
-                    tokio::spawn(blocking(move || {
-                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(20));
-                        running.fetch_sub(1, Ordering::SeqCst);
-                    }))
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap().unwrap();
-            }
-        });
-        let most = most.load(Ordering::SeqCst);
-        assert!(
-            most >= 1 && most <= cores,
-            "{most} ran at once on {cores} cores"
-        );
+        for on_network in [false, true] {
+            let running = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..4 * cores + 8)
+                    .map(|_| {
+                        let (running, most) = (running.clone(), most.clone());
+                        let job = Job::new(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .on_network(on_network);
+                        tokio::spawn(compute(job))
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap().unwrap();
+                }
+            });
+            let most = most.load(Ordering::SeqCst);
+            assert!(
+                most >= 1 && most <= cores,
+                "{most} ran at once on {cores} cores (on_network: {on_network})"
+            );
+        }
+    }
+
+    #[test]
+    fn jobs_run_inline_unless_they_wait_on_the_network() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let here = std::thread::current().id();
+        for (on_network, inline) in [(false, true), (true, false)] {
+            let job = Job::new(|| std::thread::current().id()).on_network(on_network);
+            let out = rt.block_on(compute(job)).unwrap();
+            let id = out.id();
+            let ran_on = out.take::<std::thread::ThreadId>(Some(id)).unwrap();
+            assert_eq!(ran_on == here, inline, "on_network: {on_network}");
+        }
     }
 }

@@ -16,9 +16,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// so it can run on a worker thread, a blocking pool or inline. Run it with [`Job::run`] and
 /// give the output back to the connection that produced it
 /// (`complete`).
+///
+/// A job takes about a millisecond of CPU and, unless [`Job::waits_on_network`] says so,
+/// never waits: like a TLS handshake's signature in tokio-rustls, it can run inline on the
+/// task that drives the connection, which saves two thread hand-offs per job.
 #[must_use = "the connection waits until the job's output is fed back"]
 pub struct Job {
     id: u64,
+    waits_on_network: bool,
     work: Box<dyn FnOnce() -> Box<dyn Any + Send> + Send + 'static>,
 }
 
@@ -27,8 +32,24 @@ impl Job {
     pub(crate) fn new<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Self {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            waits_on_network: false,
             work: Box::new(move || Box::new(work()) as Box<dyn Any + Send>),
         }
+    }
+
+    /// Marks the job as one that calls a store over the network (see
+    /// [`Job::waits_on_network`]).
+    pub(crate) fn on_network(mut self, waits: bool) -> Self {
+        self.waits_on_network = waits;
+        self
+    }
+
+    /// Whether the job may wait on the network: it calls a shared state store (the failure
+    /// counts, replay cache or revocations on Redis) that answers over a socket. Run such a
+    /// job on a blocking pool (`tokio::task::spawn_blocking`), never on an async worker
+    /// thread, which would sit idle for the store's round trips.
+    pub fn waits_on_network(&self) -> bool {
+        self.waits_on_network
     }
 
     /// The id the connection checks the output against.
@@ -60,6 +81,12 @@ pub struct JobOutput {
 }
 
 impl JobOutput {
+    /// The id of the job this answers.
+    #[cfg(test)]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The result, if this output answers the job `expected` (the one the connection is
     /// waiting for) and holds a `T`; otherwise the output is handed back unchanged with the
     /// error a caller can act on.

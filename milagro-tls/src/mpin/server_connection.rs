@@ -196,11 +196,14 @@ impl MpinServerConnection {
                 }
                 let decides = step.decides();
                 let clock: Clock = self.config.options.clock.clone();
+                let ctx = &self.config.context;
+                let remote = ctx.failures.waits_on_network() || ctx.replay.waits_on_network();
                 let job = Job::new(move || -> StepDone {
                     let mut server = server;
                     let result = step.run(&mut server, clock());
                     (server, step, result)
-                });
+                })
+                .on_network(remote);
                 self.floor = decides;
                 self.state = State::Computing(job.id());
                 return Ok(Some(Status::Compute(job)));

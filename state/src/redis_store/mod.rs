@@ -331,6 +331,10 @@ impl FailureStore for RedisState {
         let last = self.get_number("known_at", self.keys.known(key)).ok()??;
         (now.saturating_sub(last) < ttl.as_secs()).then_some(last)
     }
+
+    fn waits_on_network(&self) -> bool {
+        true
+    }
 }
 
 impl ReplayCache for RedisState {
@@ -344,6 +348,10 @@ impl ReplayCache for RedisState {
 
     fn insert_new(&self, key: [u8; 32], now: u64, expires: u64) -> bool {
         self.claim_key("replay_insert", self.keys.replay(&key), now, expires)
+    }
+
+    fn waits_on_network(&self) -> bool {
+        true
     }
 }
 
