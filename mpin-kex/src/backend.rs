@@ -1,5 +1,9 @@
-//! The blst backend (through the safe `blstrs` wrapper) for the server's per-handshake
-//! arithmetic, and the one place where values cross between blst and miracl_core.
+//! The blst backend (through the safe `blstrs` wrapper) for the per-handshake arithmetic of
+//! both sides (the client's fixed-base G1 tables in `fixed_base`, its key's GT exponentiation
+//! in `gt_pow`), and the one place where values cross between blst and miracl_core. `gt_pow`
+//! uses blstrs' `Fp12` (Frobenius, conjugate, constant-time select), which blstrs exports
+//! under its `__private_bench` feature; the version is pinned in `Cargo.lock` and the tests
+//! pin the results.
 //!
 //! Byte layouts (each pinned by a test against miracl_core):
 //! - G1: Milagro's `04 ‖ X ‖ Y` is ZCash's uncompressed form with a `04` prefix.
