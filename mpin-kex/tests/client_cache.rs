@@ -119,7 +119,7 @@ fn concurrent_runs_with_different_pins_each_use_their_own_pin() {
 }
 
 #[test]
-fn a_bad_t_is_refused_before_the_clients_key_pairing() {
+fn a_bad_t_is_refused_before_the_clients_key() {
     let w = MpinWorld::new(2);
     let ctx = w.context(ServerPolicy::default());
     let cred = w.credential(ID, 1234, Some(today()));
