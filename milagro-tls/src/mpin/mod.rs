@@ -5,7 +5,9 @@
 //! in ([`Handshake::read_input`]), give bytes out ([`Handshake::take_output`]) and say what
 //! they need next ([`Status`]); the pairing work comes out as a [`Job`] to run on any thread.
 //! With the `tokio` feature (default), [`MpinConnector`] and [`MpinAcceptor`] drive them over
-//! async sockets. Both ends in memory, each job on a thread of its own:
+//! async sockets, running each job inline on the connection's worker thread (at most one per
+//! core), or on tokio's blocking pool when [`Job::waits_on_network`] says it calls a store over
+//! the network. Both ends in memory, each job on a thread of its own:
 //!
 //! ```
 //! use std::sync::Arc;
