@@ -9,12 +9,13 @@
 
 use mpin_kex::wcc::P2pMasterShare;
 
-use super::{counter, parse, refuse, Dta, Refusal};
+use super::{parse, refuse, Dta, Refusal};
 use crate::api::{
     DeviceKeysRequest, DeviceKeysResponse, DevicePermitShare, DevicePermitsRequest,
     DevicePermitsResponse,
 };
 use crate::audit::AuditEvent;
+use crate::db::counter;
 use crate::ra::GrantKind;
 
 impl Dta {

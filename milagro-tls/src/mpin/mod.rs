@@ -112,6 +112,7 @@ pub(crate) mod phase;
 mod resume;
 mod server_connection;
 mod server_step;
+mod server_tls;
 
 use std::io;
 

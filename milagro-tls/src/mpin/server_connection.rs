@@ -9,16 +9,14 @@ use mpin_kex::{Hello, OnePassHello, Response, Server, Session};
 use rand_core::{OsRng, RngCore};
 
 use super::frame::{self, FrameType, PREFACE};
-use super::importer::{self, SESSION_ID_LEN};
+use super::importer::SESSION_ID_LEN;
 use super::job::{Handshake, Job, JobOutput, Status};
 use super::peer::Peer;
 use super::phase;
-use super::resume::MpinBinding;
-use super::server_step::{check_bound, Outcome, Step, StepDone};
+use super::server_step::{Outcome, Step, StepDone};
+use super::server_tls::TlsKind;
 use super::{Clock, MpinError, MpinServerConfig};
 use crate::conn::ConnectionCommon;
-use crate::psk::{PskStore, StaticPskStore};
-use crate::server::ServerConnection;
 
 /// First pause before asking again when the lockout gate says other attempts of the same
 /// identity are being verified; it doubles up to [`BUSY_RETRY_MAX`] (the caller's handshake
@@ -30,7 +28,7 @@ const BUSY_RETRY_MAX: Duration = Duration::from_millis(16);
 /// check and its PIN-error classification, ≈4 ms, on an idle server).
 pub const REFUSAL_FLOOR: Duration = Duration::from_millis(25);
 
-enum State {
+pub(super) enum State {
     /// Waiting for the first byte, which picks the protocol.
     Dispatch,
     /// `M`: waiting for the rest of the M-Pin preface.
@@ -52,14 +50,6 @@ enum State {
     Done,
 }
 
-/// Which checks the TLS handshake must pass before the peer is reported.
-enum TlsKind {
-    /// After an M-Pin exchange: only the imported PSK (its identity) in a full handshake.
-    Bound { psk_identity: Vec<u8>, peer: Peer },
-    /// A ClientHello first: a static-PSK peer, or an M-Pin client resuming a ticket.
-    Plain,
-}
-
 /// The server end of one M-Pin channel connection, sans-IO: feed it the client's bytes
 /// ([`read_input`](Handshake::read_input)), send what [`take_output`](Handshake::take_output)
 /// returns, and act on the [`Status`] from [`process`](Handshake::process) until
@@ -77,12 +67,12 @@ enum TlsKind {
 /// [`refusal_floor`](Self::refusal_floor) after the deciding message arrived), closes and
 /// drains. TLS failures queue the TLS alert.
 pub struct MpinServerConnection {
-    config: Arc<MpinServerConfig>,
+    pub(super) config: Arc<MpinServerConfig>,
     source: Option<Vec<u8>>,
-    state: State,
-    input: Vec<u8>,
+    pub(super) state: State,
+    pub(super) input: Vec<u8>,
     output: Vec<u8>,
-    session_id: [u8; SESSION_ID_LEN],
+    pub(super) session_id: [u8; SESSION_ID_LEN],
     pause: Duration,
     retry: Option<Duration>,
     refused: bool,
@@ -234,38 +224,6 @@ impl MpinServerConnection {
         Ok(None)
     }
 
-    /// The protocol arms of the first-byte dispatch (one more channel is one more arm).
-    fn dispatch(&mut self, first: u8) -> Result<(), MpinError> {
-        let cfg = &self.config;
-        match first {
-            0x16 if cfg.static_psks.is_some() || cfg.tickets.is_some() => {
-                let store: Arc<dyn PskStore> = match &cfg.static_psks {
-                    Some(s) => s.clone(),
-                    None => Arc::new(StaticPskStore::new()),
-                };
-                self.start_tls(store, None, TlsKind::Plain)
-            }
-            b'M' => {
-                self.state = State::Preface;
-                Ok(())
-            }
-            other => Err(MpinError::UnknownProtocol(other)),
-        }
-    }
-
-    /// Starts the TLS server handshake on what is buffered.
-    fn start_tls(
-        &mut self,
-        store: Arc<dyn PskStore>,
-        binding: Option<&MpinBinding>,
-        kind: TlsKind,
-    ) -> Result<(), MpinError> {
-        let mut conn = ServerConnection::new(self.config.tls(store, binding))?.into_common();
-        conn.read_tls(&std::mem::take(&mut self.input));
-        self.state = State::Tls(conn, kind);
-        Ok(())
-    }
-
     /// Runs an M-Pin phase step; a failure queues the generic failure frame.
     fn auth<T>(
         &mut self,
@@ -347,65 +305,6 @@ impl MpinServerConnection {
             }
         };
         Ok(Some(session))
-    }
-
-    /// The TLS handshake after an M-Pin exchange: only the imported PSK may be used.
-    fn start_bound_tls(&mut self, session: Session) -> Result<(), MpinError> {
-        let imported = importer::imported_identity(
-            &self.session_id,
-            &session.transcript_hash,
-            &session.identity,
-            &self.config.server_label,
-        );
-        let psk = importer::import(session.key.as_bytes(), &imported)?;
-        let psk_identity = psk.identity().to_vec();
-        // the only key this handshake may use: no ticket, no static PSK
-        let store: StaticPskStore = [psk].into_iter().collect();
-        let binding = MpinBinding {
-            identity: session.identity.clone(),
-            mode: session.mode,
-            day: session.day,
-        };
-        let peer = Peer::Mpin {
-            identity: session.identity.clone(),
-            hashed_id: session.hashed_id,
-            mode: session.mode,
-            day: session.day,
-            resumed: false,
-        };
-        let kind = TlsKind::Bound { psk_identity, peer };
-        self.start_tls(Arc::new(store), Some(&binding), kind)
-    }
-
-    /// The checks after the TLS handshake; the peer to report.
-    fn finish_tls(&self, conn: &ConnectionCommon, kind: TlsKind) -> Result<Peer, MpinError> {
-        match kind {
-            TlsKind::Bound { psk_identity, peer } => {
-                check_bound(conn.psk_identity(), conn.resumed(), &psk_identity)?;
-                Ok(peer)
-            }
-            TlsKind::Plain => {
-                let Some(app_data) = conn.resumption_app_data() else {
-                    let identity = conn.psk_identity().unwrap_or_default().to_vec();
-                    return Ok(Peer::Psk { identity });
-                };
-                let cfg = &self.config;
-                let binding = MpinBinding::decode(app_data)?;
-                // the ticket is spent; a refused peer just sees the connection close
-                let hashed_id = binding.admit(
-                    &cfg.context.policy,
-                    cfg.context.failures.as_ref(),
-                    (cfg.options.clock)(),
-                )?;
-                Ok(Peer::Mpin {
-                    identity: binding.identity,
-                    hashed_id,
-                    mode: binding.mode,
-                    day: binding.day,
-                    resumed: true,
-                })
-            }
-        }
     }
 }
 
