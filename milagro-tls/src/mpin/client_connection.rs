@@ -242,13 +242,7 @@ impl MpinClientConnection {
             }
             Done::Reply(r) => r?,
         };
-        let imported = importer::imported_identity(
-            &self.session_id,
-            &session.transcript_hash,
-            &session.identity,
-            &self.config.server_label,
-        );
-        let psk = importer::import(session.key.as_bytes(), &imported)?;
+        let psk = importer::session_psk(&self.session_id, &session, &self.config.server_label)?;
         let tls = self.tls_config(ClientConfig::new(psk));
         let mut conn = ClientConnection::new(Arc::new(tls))?.into_common();
         self.output.extend_from_slice(&conn.take_tls());

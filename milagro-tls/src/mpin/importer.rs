@@ -72,6 +72,23 @@ pub fn import(epsk: &[u8], imported_identity: &[u8]) -> Result<Psk, Error> {
     Ok(Psk::new(imported_identity, &ipskx, alg)?.with_binder_label(BinderLabel::Imported))
 }
 
+/// The one-time PSK of an M-Pin session: its key imported under its [`imported_identity`]
+/// (session id, transcript hash, client identity, server label). Both ends call this with
+/// their own M-Pin results.
+pub(crate) fn session_psk(
+    session_id: &[u8; SESSION_ID_LEN],
+    session: &mpin_kex::Session,
+    server_label: &[u8],
+) -> Result<Psk, Error> {
+    let imported = imported_identity(
+        session_id,
+        &session.transcript_hash,
+        &session.identity,
+        server_label,
+    );
+    import(session.key.as_bytes(), &imported)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

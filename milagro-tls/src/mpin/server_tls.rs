@@ -57,13 +57,7 @@ impl MpinServerConnection {
     }
     /// The TLS handshake after an M-Pin exchange: only the imported PSK may be used.
     pub(super) fn start_bound_tls(&mut self, session: Session) -> Result<(), MpinError> {
-        let imported = importer::imported_identity(
-            &self.session_id,
-            &session.transcript_hash,
-            &session.identity,
-            &self.config.server_label,
-        );
-        let psk = importer::import(session.key.as_bytes(), &imported)?;
+        let psk = importer::session_psk(&self.session_id, &session, &self.config.server_label)?;
         let psk_identity = psk.identity().to_vec();
         // the only key this handshake may use: no ticket, no static PSK
         let store: StaticPskStore = [psk].into_iter().collect();
