@@ -6,6 +6,8 @@
 //! - [`free_port`], [`wait_for_port`], [`wait_until`]: loopback ports and bounded polling;
 //! - [`MpinWorld`]: D-TAs (master shares) in process, and what they issue: credentials,
 //!   PINs, the server secret, time permits; [`static_psk_store`] for plain TLS-PSK peers;
+//! - [`P2pWorld`]: D-TAs with P2P master shares (fresh or from a seeded RNG) and the device
+//!   keys, permits and responders they issue;
 //! - [`target_bin`] / [`example_bin`]: paths of binaries built in this workspace's target
 //!   folder (`env!("CARGO_BIN_EXE_…")` only works inside the binary's own crate);
 //! - [`RedisServer`]: a `redis-server` on a free 127.0.0.1 port without persistence.
@@ -27,6 +29,7 @@
 mod bins;
 mod dirs;
 mod net;
+mod p2p;
 mod process;
 mod redis;
 mod world;
@@ -34,6 +37,7 @@ mod world;
 pub use bins::{example_bin, target_bin};
 pub use dirs::TempDir;
 pub use net::{free_port, wait_for_port, wait_until, LOOPBACK};
+pub use p2p::P2pWorld;
 pub use process::ProcessGuard;
 pub use redis::RedisServer;
 pub use world::{static_psk_store, today, MpinWorld};
