@@ -9,9 +9,9 @@ use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::importer::{import, imported_identity_with_context};
 use milagro_tls::p2p::PREFACE;
 use mpin_kex::wcc::*;
-use mpin_kex::HashedId;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use test_support::P2pWorld;
 
 const DOC: &str = include_str!("../PROTOCOL.md");
 
@@ -40,42 +40,11 @@ struct Example {
 
 fn example() -> Example {
     let mut rng = StdRng::seed_from_u64(10);
-    let dtas: Vec<P2pMasterShare> = (0..3).map(|_| P2pMasterShare::generate(&mut rng)).collect();
+    let world = P2pWorld::seeded(3, &mut rng);
     let (alice, bob, day) = (&b"device:alice"[..], &b"device:bob"[..], 20_400u32);
-    let (ha, hb) = (HashedId::of(alice), HashedId::of(bob));
-    let a_key = SenderKey::combine(
-        &dtas
-            .iter()
-            .map(|d| d.sender_key_share(&ha))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let a_permit = SenderPermit::combine(
-        &dtas
-            .iter()
-            .map(|d| d.sender_permit_share(&ha, day).unwrap())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let b_key = ReceiverKey::combine(
-        &dtas
-            .iter()
-            .map(|d| d.receiver_key_share(&hb))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let b_permit = ReceiverPermit::combine(
-        &dtas
-            .iter()
-            .map(|d| d.receiver_permit_share(&hb, day).unwrap())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let (a_key, a_permit) = (world.sender_key(alice), world.sender_permit(alice, day));
     let mut initiator = Initiator::new(alice, &a_key, Some(&a_permit), bob).unwrap();
-    let responder = Responder::new(bob, &b_key)
-        .unwrap()
-        .with_permits(&[b_permit], true)
-        .unwrap();
+    let responder = world.responder(bob, Some(day));
     let hello = initiator.hello(&mut rng).unwrap();
     let (reply, r_session) = responder.respond(&hello, &mut rng).unwrap();
     let i_session = initiator.reply(&reply).unwrap();
