@@ -20,9 +20,9 @@ use blstrs::{G1Affine, G2Affine};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use group::prime::PrimeCurveAffine;
 use mpin_kex::wcc::*;
-use mpin_kex::HashedId;
 use rand::rngs::{OsRng, StdRng};
 use rand::{RngCore, SeedableRng};
+use test_support::P2pWorld;
 
 const ALICE: &[u8] = b"device:alice";
 const BOB: &[u8] = b"device:bob";
@@ -36,46 +36,12 @@ struct Keys {
 }
 
 fn keys() -> Keys {
-    let dtas: Vec<P2pMasterShare> = (0..2)
-        .map(|_| P2pMasterShare::generate(&mut OsRng))
-        .collect();
-    let (ha, hb) = (HashedId::of(ALICE), HashedId::of(BOB));
-    let a_key = SenderKey::combine(
-        &dtas
-            .iter()
-            .map(|d| d.sender_key_share(&ha))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let a_permit = SenderPermit::combine(
-        &dtas
-            .iter()
-            .map(|d| d.sender_permit_share(&ha, DAY).unwrap())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let b_key = ReceiverKey::combine(
-        &dtas
-            .iter()
-            .map(|d| d.receiver_key_share(&hb))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let b_permit = ReceiverPermit::combine(
-        &dtas
-            .iter()
-            .map(|d| d.receiver_permit_share(&hb, DAY).unwrap())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let world = P2pWorld::new(2);
     Keys {
-        responder: Responder::new(BOB, &b_key).unwrap(),
-        responder_permit: Responder::new(BOB, &b_key)
-            .unwrap()
-            .with_permits(&[b_permit], true)
-            .unwrap(),
-        a_key,
-        a_permit,
+        a_key: world.sender_key(ALICE),
+        a_permit: world.sender_permit(ALICE, DAY),
+        responder: world.responder(BOB, None),
+        responder_permit: world.responder(BOB, Some(DAY)),
     }
 }
 
