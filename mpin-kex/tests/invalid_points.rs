@@ -4,39 +4,12 @@
 
 mod common;
 
+use common::points::g1_variants;
 use common::*;
 use miracl_core::bls12381::big::BIG;
-use miracl_core::bls12381::ecp::ECP;
 use miracl_core::bls12381::rom;
 use mpin_kex::*;
 use rand_core::OsRng;
-
-/// The four kinds of bad point built from a valid encoding, with the error each must give.
-fn bad_variants(valid: &[u8; 97]) -> Vec<(&'static str, [u8; 97], PointError)> {
-    // Off the curve: change Y by one.
-    let mut off = *valid;
-    off[96] ^= 1;
-    // The identity, as the legacy format would write it.
-    let mut identity = [0u8; 97];
-    identity[0] = 4;
-    // Add the order-3 point (0, 2) of y² = x³ + 4: on the curve, outside the prime-order subgroup.
-    let mut p = ECP::frombytes(valid);
-    p.add(&ECP::new_bigs(&BIG::new_int(0), &BIG::new_int(2)));
-    let mut small = [0u8; 97];
-    p.tobytes(&mut small, false);
-    // Non-canonical: X + p instead of X (same point for a decoder that reduces silently).
-    let mut x = BIG::frombytes(&valid[1..49]);
-    x.add(&BIG::new_ints(&rom::MODULUS));
-    x.norm();
-    let mut noncanon = *valid;
-    x.tobytes(&mut noncanon[1..49]);
-    vec![
-        ("off-curve", off, PointError::NotOnCurve),
-        ("identity", identity, PointError::Identity),
-        ("small-subgroup component", small, PointError::NotInSubgroup),
-        ("non-canonical", noncanon, PointError::NonCanonical),
-    ]
-}
 
 fn expect_point_error(got: AuthError, field: &'static str, want: PointError, what: &str) {
     let want = AuthError::Decode(DecodeError::Point {
@@ -65,7 +38,7 @@ fn bad_u_ut_z_in_a_multi_pass_hello_are_refused_before_pairing() {
             "UT" => hello.ut.unwrap(),
             _ => hello.z,
         };
-        for (what, bad, want) in bad_variants(&valid) {
+        for (what, bad, want) in g1_variants(&valid) {
             let mut h = hello.clone();
             match field {
                 "U" => h.u = bad,
@@ -92,7 +65,7 @@ fn bad_v_in_a_response_is_refused_before_pairing() {
     let mut server = Server::new(ctx.clone());
     let ch = server.hello(&hello, NOW, &mut OsRng).unwrap();
     let (resp, _) = client.challenge(&ch).unwrap();
-    for (what, bad, want) in bad_variants(&resp.v) {
+    for (what, bad, want) in g1_variants(&resp.v) {
         // A fresh server in the same state for every variant.
         let mut s = Server::new(ctx.clone());
         let mut c = Client::new(&cred, Pin::new(1234).unwrap());
@@ -130,7 +103,7 @@ fn bad_points_in_a_one_pass_hello_are_refused_before_pairing() {
             "V" => hello.v,
             _ => hello.z,
         };
-        for (what, bad, want) in bad_variants(&valid) {
+        for (what, bad, want) in g1_variants(&valid) {
             let mut h = hello.clone();
             match field {
                 "U" => h.u = bad,
@@ -155,7 +128,7 @@ fn bad_t_is_refused_by_the_client_before_pairing() {
     let ch = Server::new(ctx.clone())
         .hello(&client.hello(&mut OsRng).unwrap(), NOW, &mut OsRng)
         .unwrap();
-    for (what, bad, want) in bad_variants(&ch.t) {
+    for (what, bad, want) in g1_variants(&ch.t) {
         let mut c = Client::new(&cred, Pin::new(1234).unwrap());
         c.hello(&mut OsRng).unwrap();
         let before = pairings_on_this_thread();

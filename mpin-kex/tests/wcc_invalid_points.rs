@@ -4,38 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/points.rs"]
+mod points;
 mod wcc_common;
 
 use miracl_core::bls12381::big::BIG;
-use miracl_core::bls12381::ecp::ECP;
 use miracl_core::bls12381::rom;
 use mpin_kex::wcc::*;
 use mpin_kex::{pairings_on_this_thread, DecodeError, HashedId, PointError};
+use points::g1_variants;
 use rand_core::OsRng;
 use wcc_common::*;
-
-fn g1_variants(valid: &[u8; 97]) -> Vec<(&'static str, [u8; 97], PointError)> {
-    let mut off = *valid;
-    off[96] ^= 1;
-    let mut identity = [0u8; 97];
-    identity[0] = 4;
-    // Add the order-3 point (0, 2) of y² = x³ + 4.
-    let mut p = ECP::frombytes(valid);
-    p.add(&ECP::new_bigs(&BIG::new_int(0), &BIG::new_int(2)));
-    let mut small = [0u8; 97];
-    p.tobytes(&mut small, false);
-    let mut x = BIG::frombytes(&valid[1..49]);
-    x.add(&BIG::new_ints(&rom::MODULUS));
-    x.norm();
-    let mut noncanon = *valid;
-    x.tobytes(&mut noncanon[1..49]);
-    vec![
-        ("off-curve", off, PointError::NotOnCurve),
-        ("identity", identity, PointError::Identity),
-        ("small-subgroup component", small, PointError::NotInSubgroup),
-        ("non-canonical", noncanon, PointError::NonCanonical),
-    ]
-}
 
 fn g2_variants(valid: &[u8; 192]) -> Vec<(&'static str, [u8; 192], PointError)> {
     let mut off = *valid;

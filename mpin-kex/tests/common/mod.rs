@@ -1,11 +1,13 @@
-//! Shared setup: the fixed clock and identity, exchanges through encoded bytes; the D-TAs
-//! and what they issue are `test_support::MpinWorld`.
+//! Shared setup: the fixed clock and identity, exchanges through encoded bytes, the bad-point
+//! variants of a G1 encoding; the D-TAs and what they issue are `test_support::MpinWorld`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use mpin_kex::*;
 use rand_core::{OsRng, RngCore};
 pub use test_support::MpinWorld;
+
+pub mod points;
 
 /// A fixed clock: 2027-01-15 12:00 UTC.
 pub const NOW: u64 = 1_800_000_000 - (1_800_000_000 % 86_400) + 43_200;
