@@ -3,13 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod channel_common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_common::{echo_until_closed, legacy_psk, legacy_store};
 use milagro_tls::mpin::{
     mpin_error, MpinAcceptor, MpinClientConfig, MpinConnector, MpinError, MpinServerConfig, Peer,
 };
-use milagro_tls::{ClientConfig, Connector, HashAlgorithm, Psk, StaticPskStore};
+use milagro_tls::{ClientConfig, Connector};
 use mpin_kex::*;
 use test_support::MpinWorld;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,15 +55,7 @@ async fn serve_once(
     let task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await?;
         let (mut tls, peer) = acceptor.accept(tcp).await?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = tls.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            tls.write_all(&buf[..n]).await?;
-        }
-        tls.shutdown().await?;
+        echo_until_closed(&mut tls).await?;
         Ok(peer)
     });
     (addr, task)
@@ -203,19 +198,11 @@ async fn different_server_labels_fail_at_the_psk_binder() {
 #[tokio::test]
 async fn plain_tls_psk_peers_share_the_port() {
     let w = World::new();
-    let psk = Psk::new(
-        b"legacy",
-        b"0123456789abcdef0123456789abcdef",
-        HashAlgorithm::Sha256,
-    )
-    .unwrap();
     let mut scfg = w.server(ServerPolicy::default());
-    scfg.static_psks = Some(Arc::new(
-        [psk.clone()].into_iter().collect::<StaticPskStore>(),
-    ));
+    scfg.static_psks = Some(legacy_store());
     let (addr, server) = serve_once(scfg).await;
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = Connector::new(Arc::new(ClientConfig::new(psk)))
+    let mut tls = Connector::new(Arc::new(ClientConfig::new(legacy_psk())))
         .connect(tcp)
         .await
         .unwrap();
@@ -230,24 +217,28 @@ async fn plain_tls_psk_peers_share_the_port() {
     );
 }
 
+/// A plain TLS-PSK peer with [`legacy_psk`] tries `server` (2 s handshake timeout); the
+/// server's error.
+async fn plain_tls_to(
+    (addr, server): (
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<Result<Peer, std::io::Error>>,
+    ),
+) -> std::io::Error {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let _ = Connector::new(Arc::new(ClientConfig::new(legacy_psk())))
+        .with_handshake_timeout(Duration::from_secs(2))
+        .connect(tcp)
+        .await;
+    server.await.unwrap().unwrap_err()
+}
+
 #[tokio::test]
 async fn without_a_static_store_plain_tls_is_refused() {
     let w = World::new();
     // with tickets on (the default) a ClientHello is accepted as a possible resumption, and an
     // unknown identity fails the TLS handshake with decrypt_error
-    let (addr, server) = serve_once(w.server(ServerPolicy::default())).await;
-    let psk = Psk::new(
-        b"legacy",
-        b"0123456789abcdef0123456789abcdef",
-        HashAlgorithm::Sha256,
-    )
-    .unwrap();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let _ = Connector::new(Arc::new(ClientConfig::new(psk)))
-        .with_handshake_timeout(Duration::from_secs(2))
-        .connect(tcp)
-        .await;
-    let err = server.await.unwrap().unwrap_err();
+    let err = plain_tls_to(serve_once(w.server(ServerPolicy::default())).await).await;
     assert!(
         matches!(
             mpin_error(&err),
@@ -258,19 +249,7 @@ async fn without_a_static_store_plain_tls_is_refused() {
     // with tickets off, TLS is not spoken at all
     let mut scfg = w.server(ServerPolicy::default());
     scfg.tickets = None;
-    let (addr, server) = serve_once(scfg).await;
-    let psk = Psk::new(
-        b"legacy",
-        b"0123456789abcdef0123456789abcdef",
-        HashAlgorithm::Sha256,
-    )
-    .unwrap();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let _ = Connector::new(Arc::new(ClientConfig::new(psk)))
-        .with_handshake_timeout(Duration::from_secs(2))
-        .connect(tcp)
-        .await;
-    let err = server.await.unwrap().unwrap_err();
+    let err = plain_tls_to(serve_once(scfg).await).await;
     assert!(
         matches!(mpin_error(&err), Some(MpinError::UnknownProtocol(0x16))),
         "{err}"
@@ -347,15 +326,7 @@ async fn serve_n(
                     Peer::Mpin { identity, .. } => Some(identity.clone()),
                     Peer::Psk { .. } | Peer::P2p { .. } => None,
                 };
-                let mut buf = vec![0u8; 4096];
-                loop {
-                    let n = tls.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    tls.write_all(&buf[..n]).await?;
-                }
-                tls.shutdown().await?;
+                echo_until_closed(&mut tls).await?;
                 Ok(Accepted {
                     first_byte: first[0],
                     peer,

@@ -5,9 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod channel_common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_common::echo_until_closed;
 use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{
     mpin_error, MpinAcceptor, MpinClientConfig, MpinConnector, MpinError, MpinServerConfig,
@@ -73,15 +76,7 @@ async fn serve(
                     }
                     _ => acceptor.accept(tcp).await?,
                 };
-                let mut buf = vec![0u8; 4096];
-                loop {
-                    let n = tls.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    tls.write_all(&buf[..n]).await?;
-                }
-                tls.shutdown().await
+                echo_until_closed(&mut tls).await
             }));
         }
         let mut results = Vec::new();

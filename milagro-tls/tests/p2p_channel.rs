@@ -5,20 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod channel_common;
 mod p2p_common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_common::{echo_until_closed, legacy_psk, legacy_store};
 use milagro_tls::mpin::frame::{self, FrameType};
 use milagro_tls::mpin::{
     mpin_error, MpinClientConfig, MpinConnector, MpinError, MpinServerConfig, Peer,
 };
 use milagro_tls::p2p::{P2pAcceptor, P2pConnector, P2pServerConfig, PREFACE};
-use milagro_tls::{ClientConfig, Connector, HashAlgorithm, Psk, StaticPskStore};
+use milagro_tls::{ClientConfig, Connector};
 use mpin_kex::wcc::{P2pHello, WccError};
 use p2p_common::*;
-use rand_core::OsRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -42,15 +43,7 @@ async fn serve(
             let (tcp, _) = listener.accept().await.unwrap();
             let r = async {
                 let (mut tls, peer) = acceptor.accept(tcp).await?;
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let k = tls.read(&mut buf).await?;
-                    if k == 0 {
-                        break;
-                    }
-                    tls.write_all(&buf[..k]).await?;
-                }
-                tls.shutdown().await?;
+                echo_until_closed(&mut tls).await?;
                 Ok(peer)
             }
             .await;
@@ -200,51 +193,53 @@ async fn an_impostor_and_an_n_minus_1_share_key_fail_on_both_sides() {
     }
 }
 
-/// An M-Pin server configuration with one enrolled client (PIN 1234, no permits) and a
-/// static PSK; the client's config.
-fn mpin_world(psk: &Psk) -> (MpinServerConfig, MpinClientConfig) {
+/// An M-Pin server configuration with one enrolled client (PIN 1234, no permits) and the
+/// static [`legacy_psk`]; the client's config.
+fn mpin_world() -> (MpinServerConfig, MpinClientConfig) {
     use mpin_kex::*;
     const ID: &[u8] = b"user@example.com";
-    let dtas: Vec<_> = (0..2).map(|_| MasterShare::generate(&mut OsRng)).collect();
-    let ss: Vec<_> = dtas.iter().map(MasterShare::server_secret_share).collect();
-    let h = HashedId::of(ID);
-    let cs: Vec<_> = dtas.iter().map(|d| d.client_secret_share(&h)).collect();
-    let cs = ClientSecret::combine(&cs).unwrap();
-    let token = Token::extract(&cs, ID, &Pin::new(1234).unwrap()).unwrap();
-    let cred = Arc::new(Credential::new(ID, token, None).unwrap());
+    let w = test_support::MpinWorld::new(2);
+    let cred = Arc::new(w.credential(ID, 1234, None));
     let policy = ServerPolicy {
         require_permits: false,
         ..ServerPolicy::default()
     };
-    let key = ServerKey::new(ServerSecret::combine(&ss).unwrap()).unwrap();
-    let mut server = MpinServerConfig::new(ServerContext::new(key, policy));
-    server.static_psks = Some(Arc::new(
-        [psk.clone()].into_iter().collect::<StaticPskStore>(),
-    ));
+    let mut server = MpinServerConfig::new(w.context(policy));
+    server.static_psks = Some(legacy_store());
     (server, MpinClientConfig::new(cred, Pin::new(1234).unwrap()))
 }
 
-#[tokio::test]
-async fn one_listener_serves_p2p_mpin_and_static_psk_peers() {
-    let d = Dtas::new();
-    let psk = Psk::new(
-        b"legacy",
-        b"0123456789abcdef0123456789abcdef",
-        HashAlgorithm::Sha256,
-    )
-    .unwrap();
-    let (mpin_server, mpin_client) = mpin_world(&psk);
-    let mut cfg = d.server(BOB);
-    cfg.mpin = Some(Arc::new(mpin_server));
-    let (addr, task) = serve(cfg, 3).await;
-
+/// Alice links to Bob at `addr`, echoes `len` bytes and shuts the link down.
+async fn link_and_echo(d: &Dtas, addr: std::net::SocketAddr, len: usize) {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (mut tls, _) = P2pConnector::new(Arc::new(d.client(ALICE, BOB)))
         .connect(tcp)
         .await
         .unwrap();
-    echo_through(&mut tls, 4096).await;
+    echo_through(&mut tls, len).await;
     tls.shutdown().await.unwrap();
+}
+
+/// A plain TLS-PSK peer with [`legacy_psk`] connects to `addr`, echoes `len` bytes and closes.
+async fn psk_echo(addr: std::net::SocketAddr, len: usize) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = Connector::new(Arc::new(ClientConfig::new(legacy_psk())))
+        .connect(tcp)
+        .await
+        .unwrap();
+    echo_through(&mut tls, len).await;
+    tls.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_listener_serves_p2p_mpin_and_static_psk_peers() {
+    let d = Dtas::new();
+    let (mpin_server, mpin_client) = mpin_world();
+    let mut cfg = d.server(BOB);
+    cfg.mpin = Some(Arc::new(mpin_server));
+    let (addr, task) = serve(cfg, 3).await;
+
+    link_and_echo(&d, addr, 4096).await;
 
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut tls = MpinConnector::new(Arc::new(mpin_client))
@@ -254,13 +249,7 @@ async fn one_listener_serves_p2p_mpin_and_static_psk_peers() {
     echo_through(&mut tls, 4096).await;
     tls.shutdown().await.unwrap();
 
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = Connector::new(Arc::new(ClientConfig::new(psk)))
-        .connect(tcp)
-        .await
-        .unwrap();
-    echo_through(&mut tls, 4096).await;
-    tls.shutdown().await.unwrap();
+    psk_echo(addr, 4096).await;
 
     let peers: Vec<Peer> = task
         .await
@@ -285,34 +274,14 @@ async fn one_listener_serves_p2p_mpin_and_static_psk_peers() {
 #[tokio::test]
 async fn a_listener_without_mpin_serves_p2p_and_static_psk_and_refuses_mpin() {
     let d = Dtas::new();
-    let psk = Psk::new(
-        b"legacy",
-        b"0123456789abcdef0123456789abcdef",
-        HashAlgorithm::Sha256,
-    )
-    .unwrap();
-    let (_, mpin_client) = mpin_world(&psk);
+    let (_, mpin_client) = mpin_world();
     let mut cfg = d.server(BOB);
-    cfg.static_psks = Some(Arc::new(
-        [psk.clone()].into_iter().collect::<StaticPskStore>(),
-    ));
+    cfg.static_psks = Some(legacy_store());
     let (addr, task) = serve(cfg, 3).await;
 
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut tls, _) = P2pConnector::new(Arc::new(d.client(ALICE, BOB)))
-        .connect(tcp)
-        .await
-        .unwrap();
-    echo_through(&mut tls, 1000).await;
-    tls.shutdown().await.unwrap();
+    link_and_echo(&d, addr, 1000).await;
 
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = Connector::new(Arc::new(ClientConfig::new(psk)))
-        .connect(tcp)
-        .await
-        .unwrap();
-    echo_through(&mut tls, 1000).await;
-    tls.shutdown().await.unwrap();
+    psk_echo(addr, 1000).await;
 
     let tcp = TcpStream::connect(addr).await.unwrap();
     assert!(MpinConnector::new(Arc::new(mpin_client))
