@@ -271,6 +271,14 @@ fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) ->
     })
 }
 
+/// Alice's credential from `path`, after she logged in from her usual address 127.0.0.6
+/// through the server tunnel at `addr`.
+fn usual_login(addr: &str, path: &Path) -> Arc<Credential> {
+    let cred = Arc::new(load_credential(path));
+    assert!(login_from([127, 0, 0, 6], addr, cred.clone(), b"usual"));
+    cred
+}
+
 #[test]
 fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
     let dir = TempDir::new("lock-source");
@@ -312,15 +320,8 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
             "3",
         ],
     );
-    let cred = load_credential(&path);
-    let cred = Arc::new(cred);
     // The genuine user's usual address: a verified login marks it known.
-    assert!(login_from(
-        [127, 0, 0, 6],
-        &srv_addr,
-        cred.clone(),
-        b"usual"
-    ));
+    let cred = usual_login(&srv_addr, &path);
     srv.wait_log("identity=alice method=mpin");
     assert_eq!(echo.accepted(), 1);
     // One wrong guess from each of 127.0.0.2..4: no address reaches its pair lockout (3).
@@ -375,14 +376,7 @@ fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_addre
             "0",
         ],
     );
-    let cred = load_credential(&path);
-    let cred = Arc::new(cred);
-    assert!(login_from(
-        [127, 0, 0, 6],
-        &srv_addr,
-        cred.clone(),
-        b"usual"
-    ));
+    let cred = usual_login(&srv_addr, &path);
     wrong_guesses_then_wait(&srv, &srv_addr, THREE_ADDRESSES, &cred);
     // No source is known: the earlier login's address is refused like any other.
     assert!(!login_from([127, 0, 0, 6], &srv_addr, cred, b"x"));
