@@ -215,13 +215,20 @@ fn sighup_reload_keeps_live_connections() {
     assert_eq!(echo_once(&mut live, b"live"), b"live");
 }
 
+/// An echo behind a server tunnel with `--drain-timeout secs`, a client tunnel to it, and a
+/// live connection through both that has echoed `hello` once.
+fn live_connection(dir: &TempDir, secs: &str) -> (Echo, Tunnel, String, Tunnel, TcpStream) {
+    let (echo, psk, srv, srv_addr) = echo_server(dir, &["--drain-timeout", secs]);
+    let mut cli = client(dir, "client", &psk, &srv_addr, &[]);
+    let mut live = connect(&cli.addr("client"));
+    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    (echo, srv, srv_addr, cli, live)
+}
+
 #[test]
 fn sigterm_drains_live_connections_then_exits_0() {
     let dir = TempDir::new("drain");
-    let (_echo, psk, mut srv, srv_addr) = echo_server(&dir, &["--drain-timeout", "20"]);
-    let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
-    let mut live = connect(&cli.addr("client"));
-    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    let (_echo, mut srv, srv_addr, _cli, mut live) = live_connection(&dir, "20");
 
     srv.signal("TERM");
     srv.wait_log("draining");
@@ -246,10 +253,7 @@ fn sigterm_drains_live_connections_then_exits_0() {
 #[test]
 fn sigterm_drain_deadline() {
     let dir = TempDir::new("deadline");
-    let (_echo, psk, mut srv, srv_addr) = echo_server(&dir, &["--drain-timeout", "1"]);
-    let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
-    let mut live = connect(&cli.addr("client"));
-    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    let (_echo, mut srv, _srv_addr, _cli, mut live) = live_connection(&dir, "1");
     let start = Instant::now();
     srv.signal("TERM");
     let st = srv.wait_exit(WAIT).expect("did not exit at the deadline");
