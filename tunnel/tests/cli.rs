@@ -20,6 +20,20 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs the tunnel with `args`, asserts exit status 2 (a usage error) and returns its stderr.
+fn exit_2(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(2));
+    stderr(&o)
+}
+
+/// As [`exit_2`] for `mode --accept 127.0.0.1:0 --connect CONNECT` followed by `extra`.
+fn service_exit_2(mode: &str, connect: &str, extra: &[&str]) -> String {
+    let mut args = vec![mode, "--accept", "127.0.0.1:0", "--connect", connect];
+    args.extend_from_slice(extra);
+    exit_2(&args)
+}
+
 #[test]
 fn config_error_exits_2_naming_file_line_service_field() {
     let dir = TempDir::new("cfgerr");
@@ -29,9 +43,7 @@ fn config_error_exits_2_naming_file_line_service_field() {
         "# tunnel\n\n[[service]]\nname = \"db\"\nmode = \"server\"\naccept = \"127.0.0.1:0\"\nconect = \"127.0.0.1:1\"\n",
     )
     .unwrap();
-    let o = run(&["run", "--config", s(&conf)]);
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
+    let e = exit_2(&["run", "--config", s(&conf)]);
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(
         e.contains("tunnel.toml line 7: service \"db\": unknown field `conect`"),
@@ -48,9 +60,7 @@ fn config_error_exits_2_naming_file_line_service_field() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&psk, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = run(&["run", "--config", s(&conf)]);
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
+    let e = exit_2(&["run", "--config", s(&conf)]);
     assert!(
         e.contains("tunnel.toml line 6: service \"db\": psk_secrets: "),
         "{e}"
@@ -61,118 +71,54 @@ fn config_error_exits_2_naming_file_line_service_field() {
     let o = run(&["run", "--config", s(&conf), "--check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
-    let o = run(&["run", "--config", s(&dir.path("missing.toml"))]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("missing.toml: "));
+    let e = exit_2(&["run", "--config", s(&dir.path("missing.toml"))]);
+    assert!(e.contains("missing.toml: "));
 }
 
 #[test]
 fn flag_errors_exit_2_naming_the_flag() {
     let dir = TempDir::new("flagerr");
     let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let o = run(&[
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "127.0.0.1:1",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let e = service_exit_2("client", "127.0.0.1:1", &[]);
+    assert!(e.contains("command line: --psk-secrets: missing"), "{e}");
+
+    let e = service_exit_2("client", "nope", &["--psk-secrets", s(&psk)]);
     assert!(
-        stderr(&o).contains("command line: --psk-secrets: missing"),
-        "{}",
-        stderr(&o)
+        e.contains("command line: --connect: invalid address \"nope\""),
+        "{e}"
     );
 
-    let o = run(&[
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "nope",
-        "--psk-secrets",
-        s(&psk),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("command line: --connect: invalid address \"nope\""),
-        "{}",
-        stderr(&o)
-    );
-
-    let o = run(&[
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "127.0.0.1:1",
-        "--psk-secrets",
-        s(&psk),
-        "--psk-identity",
-        "bob",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no line for PSK identity \"bob\""),
-        "{}",
-        stderr(&o)
-    );
+    let flags = ["--psk-secrets", s(&psk), "--psk-identity", "bob"];
+    let e = service_exit_2("client", "127.0.0.1:1", &flags);
+    assert!(e.contains("no line for PSK identity \"bob\""), "{e}");
 
     // M-Pin flags are parsed but not wired yet
-    let o = run(&[
-        "client",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "127.0.0.1:1",
-        "--credential",
-        "c.bin",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let e = service_exit_2("client", "127.0.0.1:1", &["--credential", "c.bin"]);
     assert!(
-        stderr(&o).contains("command line: --credential: ") && stderr(&o).contains("c.bin"),
-        "a missing credential file is named: {}",
-        stderr(&o)
+        e.contains("command line: --credential: ") && e.contains("c.bin"),
+        "a missing credential file is named: {e}"
     );
-    let o = run(&[
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "127.0.0.1:1",
+    let flags = [
         "--server-secret",
         "s.bin",
         "--require-permits",
         "--allow",
         "*@x",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    ];
+    let e = service_exit_2("server", "127.0.0.1:1", &flags);
     assert!(
-        stderr(&o).contains("--server-secret") && stderr(&o).contains("s.bin"),
-        "a missing server secret is named: {}",
-        stderr(&o)
+        e.contains("--server-secret") && e.contains("s.bin"),
+        "a missing server secret is named: {e}"
     );
 
-    let o = run(&[
-        "server",
-        "--accept",
-        "127.0.0.1:0",
-        "--connect",
-        "127.0.0.1:1",
-        "--psk-secrets",
-        s(&psk),
-        "--log-level",
-        "no=such=level",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let flags = ["--psk-secrets", s(&psk), "--log-level", "no=such=level"];
+    let e = service_exit_2("server", "127.0.0.1:1", &flags);
     assert!(
-        stderr(&o).contains("command line: --log-level: invalid filter"),
-        "{}",
-        stderr(&o)
+        e.contains("command line: --log-level: invalid filter"),
+        "{e}"
     );
 
-    let o = run(&["client", "--bogus"]);
-    assert_eq!(o.status.code(), Some(2));
+    exit_2(&["client", "--bogus"]);
 }
 
 #[test]

@@ -10,8 +10,8 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::path::Path;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,19 +45,15 @@ fn mpin_client(dir: &TempDir, tag: &str, cred: &Path, pin: &str, connect: &str) 
     tunnel(dir, tag, "client", connect, ("--credential", cred), &flags)
 }
 
-/// True when `msg` comes back through the tunnel at `addr`; false when it is closed first.
-fn login(addr: &str, msg: &[u8], limit: Duration) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    s.set_read_timeout(Some(limit)).unwrap();
-    s.set_write_timeout(Some(limit)).unwrap();
-    if s.write_all(msg).is_err() {
-        return false;
-    }
-    let _ = s.shutdown(Shutdown::Write);
-    let mut back = Vec::new();
-    s.read_to_end(&mut back).is_ok() && back == msg
+/// An echo service, an M-Pin server tunnel to it with `extra` flags and its address, and
+/// alice's credential file (PIN 1234, today's permit), from one `FileWorld`.
+fn alice_server(dir: &TempDir, extra: &[&str]) -> (Echo, Tunnel, String, PathBuf) {
+    let w = FileWorld::new();
+    let echo = Echo::start();
+    let mut srv = mpin_server(dir, &w.server_secret(dir), &echo.addr, extra);
+    let srv_addr = srv.addr("server");
+    let path = w.credential_as(dir, "alice", "alice", 1234);
+    (echo, srv, srv_addr, path)
 }
 
 #[test]
@@ -73,7 +69,7 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
     let attacker_addr = attacker.addr("client");
     for i in 0..10 {
         assert!(
-            !login(&attacker_addr, b"x", WAIT),
+            !login(&attacker_addr, b"x"),
             "forged attempt {i} got through"
         );
     }
@@ -99,33 +95,25 @@ fn a_foreign_credential_failing_10_times_does_not_lock_out_the_real_user() {
 #[test]
 fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
     let dir = TempDir::new("lock-pin");
-    let w = FileWorld::new();
-    let echo = Echo::start();
-    let mut srv = mpin_server(
-        &dir,
-        &w.server_secret(&dir),
-        &echo.addr,
-        &["--lockout-after", "3", "--lockout-for", "2s"],
-    );
-    let srv_addr = srv.addr("server");
-    let cred = w.credential_as(&dir, "alice", "alice", 1234);
+    let (echo, srv, srv_addr, cred) =
+        alice_server(&dir, &["--lockout-after", "3", "--lockout-for", "2s"]);
     let mut wrong = mpin_client(&dir, "wrong", &cred, "4321", &srv_addr);
     let wrong_addr = wrong.addr("client");
     for _ in 0..3 {
-        assert!(!login(&wrong_addr, b"x", WAIT));
+        assert!(!login(&wrong_addr, b"x"));
     }
     srv.wait_log_count("wrong PIN with the identity's token", 3);
     let mut right = mpin_client(&dir, "right", &cred, "1234", &srv_addr);
     let right_addr = right.addr("client");
     assert!(
-        !login(&right_addr, b"x", WAIT),
+        !login(&right_addr, b"x"),
         "a locked identity got in with the right PIN"
     );
     srv.wait_log("identity locked out after 3 wrong-PIN attempts");
     assert_eq!(echo.accepted(), 0);
     thread::sleep(Duration::from_millis(2200));
     assert!(
-        login(&right_addr, b"back", WAIT),
+        login(&right_addr, b"back"),
         "not accepted after the lockout expired:\n{}",
         srv.log_text()
     );
@@ -136,16 +124,7 @@ fn three_wrong_pins_lock_the_user_until_lockout_for_has_passed() {
 #[test]
 fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
     let dir = TempDir::new("lock-par");
-    let w = FileWorld::new();
-    let echo = Echo::start();
-    let mut srv = mpin_server(
-        &dir,
-        &w.server_secret(&dir),
-        &echo.addr,
-        &["--handshake-timeout", "60"],
-    );
-    let srv_addr = srv.addr("server");
-    let cred = w.credential_as(&dir, "alice", "alice", 1234);
+    let (_echo, srv, srv_addr, cred) = alice_server(&dir, &["--handshake-timeout", "60"]);
     let mut cli = mpin_client(&dir, "alice", &cred, "1234", &srv_addr);
     let addr = cli.addr("client");
     let started = Instant::now();
@@ -153,7 +132,7 @@ fn fifty_concurrent_genuine_logins_of_one_identity_all_succeed() {
     let threads: Vec<_> = (0..50u8)
         .map(|i| {
             let addr = addr.clone();
-            thread::spawn(move || login(&addr, &[i; 32], limit))
+            thread::spawn(move || login_within(&addr, &[i; 32], limit))
         })
         .collect();
     let ok = threads
@@ -198,10 +177,7 @@ fn thief(addr: &str, cred: &Credential, pin: u32) -> Option<u8> {
 /// A TCP connection to `addr` from the loopback address `source` (bound before connect).
 fn connect_from(source: [u8; 4], addr: &str) -> TcpStream {
     let addr: std::net::SocketAddr = addr.parse().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let tcp = rt.block_on(async {
         let sock = tokio::net::TcpSocket::new_v4()?;
         sock.bind((source, 0).into())?;
@@ -242,24 +218,25 @@ fn load_credential(path: &std::path::Path) -> Credential {
         .unwrap()
 }
 
-/// One wrong PIN with the genuine token and a random `U` from each of 127.0.0.2..4: each
-/// refused, none reaching its address's pair lockout.
-fn wrong_guesses_from_three_addresses(addr: &str, cred: &Credential) {
-    for (i, pin) in [1111, 2222, 3333].into_iter().enumerate() {
+/// 127.0.0.2..4: one address each for three guesses, none reaching its pair lockout.
+const THREE_ADDRESSES: [[u8; 4]; 3] = [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]];
+
+/// Wrong PINs 1111, 2222, 3333 with the genuine token and a random `U`, one from each of
+/// `sources`, each refused; then waits until the server `srv` (at `addr`) logged all three.
+fn wrong_guesses_then_wait(srv: &Tunnel, addr: &str, sources: [[u8; 4]; 3], cred: &Credential) {
+    for (source, pin) in sources.into_iter().zip([1111, 2222, 3333]) {
         assert_eq!(
-            thief_from([127, 0, 0, 2 + i as u8], addr, cred, pin),
+            thief_from(source, addr, cred, pin),
             Some(FrameType::Failure as u8)
         );
     }
+    srv.wait_log_count("not made with this identity's token", 3);
 }
 
 /// The genuine user logging in with `cred` from `source` (a loopback address: Linux routes
 /// all of 127/8 to lo) through the server tunnel at `addr`; true when `msg` echoes back.
 fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) -> bool {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let addr: std::net::SocketAddr = addr.parse().unwrap();
     rt.block_on(async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -279,24 +256,20 @@ fn login_from(source: [u8; 4], addr: &str, cred: Arc<Credential>, msg: &[u8]) ->
     })
 }
 
+/// Alice's credential from `path`, after she logged in from her usual address 127.0.0.6
+/// through the server tunnel at `addr`.
+fn usual_login(addr: &str, path: &Path) -> Arc<Credential> {
+    let cred = Arc::new(load_credential(path));
+    assert!(login_from([127, 0, 0, 6], addr, cred.clone(), b"usual"));
+    cred
+}
+
 #[test]
 fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
     let dir = TempDir::new("lock-source");
-    let w = FileWorld::new();
-    let echo = Echo::start();
-    let mut srv = mpin_server(
-        &dir,
-        &w.server_secret(&dir),
-        &echo.addr,
-        &["--lockout-after", "3"],
-    );
-    let srv_addr = srv.addr("server");
-    let path = w.credential_as(&dir, "alice", "alice", 1234);
+    let (echo, srv, srv_addr, path) = alice_server(&dir, &["--lockout-after", "3"]);
     let cred = load_credential(&path);
-    for pin in [1111, 2222, 3333] {
-        assert_eq!(thief(&srv_addr, &cred, pin), Some(FrameType::Failure as u8));
-    }
-    srv.wait_log_count("not made with this identity's token", 3);
+    wrong_guesses_then_wait(&srv, &srv_addr, [[127, 0, 0, 1]; 3], &cred);
     assert_eq!(
         thief(&srv_addr, &cred, 1234),
         Some(FrameType::Failure as u8),
@@ -321,12 +294,8 @@ fn a_permit_thief_with_random_u_is_locked_only_for_its_source_address() {
 #[test]
 fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distributed_budget() {
     let dir = TempDir::new("lock-distributed");
-    let w = FileWorld::new();
-    let echo = Echo::start();
-    let mut srv = mpin_server(
+    let (echo, srv, srv_addr, path) = alice_server(
         &dir,
-        &w.server_secret(&dir),
-        &echo.addr,
         &[
             "--lockout-after",
             "3",
@@ -336,23 +305,13 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
             "3",
         ],
     );
-    let srv_addr = srv.addr("server");
-    let path = w.credential_as(&dir, "alice", "alice", 1234);
-    let cred = load_credential(&path);
-    let cred = Arc::new(cred);
     // The genuine user's usual address: a verified login marks it known.
-    assert!(login_from(
-        [127, 0, 0, 6],
-        &srv_addr,
-        cred.clone(),
-        b"usual"
-    ));
+    let cred = usual_login(&srv_addr, &path);
     srv.wait_log("identity=alice method=mpin");
     assert_eq!(echo.accepted(), 1);
     // One wrong guess from each of 127.0.0.2..4: no address reaches its pair lockout (3).
-    wrong_guesses_from_three_addresses(&srv_addr, &cred);
+    wrong_guesses_then_wait(&srv, &srv_addr, THREE_ADDRESSES, &cred);
     let locked_at = Instant::now();
-    srv.wait_log_count("not made with this identity's token", 3);
     // The budget is spent: the right PIN from a fresh address is refused, unverified.
     assert_eq!(
         thief_from([127, 0, 0, 5], &srv_addr, &cred, 1234),
@@ -391,12 +350,8 @@ fn a_permit_thief_spreading_guesses_over_many_addresses_is_stopped_by_the_distri
 #[test]
 fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_address() {
     let dir = TempDir::new("lock-known-off");
-    let w = FileWorld::new();
-    let echo = Echo::start();
-    let mut srv = mpin_server(
+    let (echo, srv, srv_addr, path) = alice_server(
         &dir,
-        &w.server_secret(&dir),
-        &echo.addr,
         &[
             "--lockout-for",
             "1h",
@@ -406,18 +361,8 @@ fn known_source_days_0_lets_the_distributed_lockout_refuse_the_users_usual_addre
             "0",
         ],
     );
-    let srv_addr = srv.addr("server");
-    let path = w.credential_as(&dir, "alice", "alice", 1234);
-    let cred = load_credential(&path);
-    let cred = Arc::new(cred);
-    assert!(login_from(
-        [127, 0, 0, 6],
-        &srv_addr,
-        cred.clone(),
-        b"usual"
-    ));
-    wrong_guesses_from_three_addresses(&srv_addr, &cred);
-    srv.wait_log_count("not made with this identity's token", 3);
+    let cred = usual_login(&srv_addr, &path);
+    wrong_guesses_then_wait(&srv, &srv_addr, THREE_ADDRESSES, &cred);
     // No source is known: the earlier login's address is refused like any other.
     assert!(!login_from([127, 0, 0, 6], &srv_addr, cred, b"x"));
     srv.wait_log("identity locked out for permit-mode logins after 3 failed proofs");

@@ -12,18 +12,9 @@ use common::*;
 #[test]
 fn healthz_and_metrics() {
     let dir = TempDir::new("metrics");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
+    let (_echo, psk, mut srv, srv_addr) = echo_server(&dir, &["--status", "127.0.0.1:0"]);
     let wrong = psk_file(&dir, "wrong.txt", "client1", KEY2);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &["--status", "127.0.0.1:0"],
-    );
     let status = srv.status_addr();
-    let srv_addr = srv.addr("server");
     let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
     let mut bad = client(&dir, "bad", &wrong, &srv_addr, &[]);
 
@@ -57,10 +48,7 @@ fn healthz_and_metrics() {
 #[test]
 fn connection_limit_closes_excess_connections() {
     let dir = TempDir::new("limit");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(&dir, "server", &psk, &echo.addr, &[]);
-    let srv_addr = srv.addr("server");
+    let (_echo, psk, _srv, srv_addr) = echo_server(&dir, &[]);
     let mut cli = client(
         &dir,
         "client",
@@ -99,17 +87,9 @@ fn connection_limit_closes_excess_connections() {
 #[test]
 fn handshake_timeout_drops_silent_clients() {
     let dir = TempDir::new("hstimeout");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &["--handshake-timeout", "0.5", "--status", "127.0.0.1:0"],
-    );
+    let flags = ["--handshake-timeout", "0.5", "--status", "127.0.0.1:0"];
+    let (echo, _psk, mut srv, addr) = echo_server(&dir, &flags);
     let status = srv.status_addr();
-    let addr = srv.addr("server");
     let start = Instant::now();
     let mut silent = connect(&addr);
     assert!(
@@ -130,10 +110,7 @@ fn handshake_timeout_drops_silent_clients() {
 #[test]
 fn idle_timeout_closes_quiet_connections() {
     let dir = TempDir::new("idle");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(&dir, "server", &psk, &echo.addr, &["--idle-timeout", "0.6"]);
-    let srv_addr = srv.addr("server");
+    let (_echo, psk, srv, srv_addr) = echo_server(&dir, &["--idle-timeout", "0.6"]);
     let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
     let mut c = connect(&cli.addr("client"));
     // traffic keeps it open
@@ -153,17 +130,9 @@ fn idle_timeout_closes_quiet_connections() {
 #[test]
 fn rate_limit_applies_per_source_before_the_handshake() {
     let dir = TempDir::new("rate");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &["--rate-limit", "0.01", "--status", "127.0.0.1:0"],
-    );
+    let flags = ["--rate-limit", "0.01", "--status", "127.0.0.1:0"];
+    let (echo, psk, mut srv, srv_addr) = echo_server(&dir, &flags);
     let status = srv.status_addr();
-    let srv_addr = srv.addr("server");
     let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
     let addr = cli.addr("client");
     assert_eq!(roundtrip(&addr, b"first").unwrap(), b"first");
@@ -246,16 +215,20 @@ fn sighup_reload_keeps_live_connections() {
     assert_eq!(echo_once(&mut live, b"live"), b"live");
 }
 
+/// An echo behind a server tunnel with `--drain-timeout secs`, a client tunnel to it, and a
+/// live connection through both that has echoed `hello` once.
+fn live_connection(dir: &TempDir, secs: &str) -> (Echo, Tunnel, String, Tunnel, TcpStream) {
+    let (echo, psk, srv, srv_addr) = echo_server(dir, &["--drain-timeout", secs]);
+    let mut cli = client(dir, "client", &psk, &srv_addr, &[]);
+    let mut live = connect(&cli.addr("client"));
+    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    (echo, srv, srv_addr, cli, live)
+}
+
 #[test]
 fn sigterm_drains_live_connections_then_exits_0() {
     let dir = TempDir::new("drain");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(&dir, "server", &psk, &echo.addr, &["--drain-timeout", "20"]);
-    let srv_addr = srv.addr("server");
-    let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
-    let mut live = connect(&cli.addr("client"));
-    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    let (_echo, mut srv, srv_addr, _cli, mut live) = live_connection(&dir, "20");
 
     srv.signal("TERM");
     srv.wait_log("draining");
@@ -280,13 +253,7 @@ fn sigterm_drains_live_connections_then_exits_0() {
 #[test]
 fn sigterm_drain_deadline() {
     let dir = TempDir::new("deadline");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(&dir, "server", &psk, &echo.addr, &["--drain-timeout", "1"]);
-    let srv_addr = srv.addr("server");
-    let mut cli = client(&dir, "client", &psk, &srv_addr, &[]);
-    let mut live = connect(&cli.addr("client"));
-    assert_eq!(echo_once(&mut live, b"hello"), b"hello");
+    let (_echo, mut srv, _srv_addr, _cli, mut live) = live_connection(&dir, "1");
     let start = Instant::now();
     srv.signal("TERM");
     let st = srv.wait_exit(WAIT).expect("did not exit at the deadline");
@@ -325,12 +292,9 @@ fn unreachable_target_is_logged_and_counted() {
 #[test]
 fn sighup_rereads_the_psk_file_in_flag_mode() {
     let dir = TempDir::new("hupflags");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
+    let (_echo, _psk, srv, srv_addr) = echo_server(&dir, &[]);
     let old = psk_file(&dir, "old.txt", "client1", KEY1);
     let new = psk_file(&dir, "new.txt", "client1", KEY2);
-    let mut srv = server(&dir, "server", &psk, &echo.addr, &[]);
-    let srv_addr = srv.addr("server");
     let mut old_cli = client(&dir, "old", &old, &srv_addr, &[]);
     let mut new_cli = client(&dir, "new", &new, &srv_addr, &[]);
     let (old_addr, new_addr) = (old_cli.addr("client"), new_cli.addr("client"));

@@ -113,10 +113,7 @@ fn idle_sockets_and_junk_do_not_keep_a_valid_client_out_with_default_limits() {
         have >= NOFILE_NEEDED,
         "this test holds ~4,500 sockets: raise the open-files limit (ulimit -n {NOFILE_NEEDED}); it is {have}"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let dir = TempDir::new("preauth");
     let echo = Echo::start();
     let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
@@ -171,10 +168,7 @@ fn idle_sockets_and_junk_do_not_keep_a_valid_client_out_with_default_limits() {
     let junk = {
         let (addr, sent) = (srv_addr.clone(), junk_sent.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = runtime();
             let deadline = Instant::now() + Duration::from_secs(4);
             for i in 0..400u64 {
                 if Instant::now() >= deadline {
@@ -266,26 +260,15 @@ fn idle_sockets_and_junk_do_not_keep_a_valid_client_out_with_default_limits() {
 #[test]
 fn per_source_handshake_cap_refuses_the_newest_connection() {
     let dir = TempDir::new("percap");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &[
-            "--max-handshakes-per-source",
-            "3",
-            "--status",
-            "127.0.0.1:0",
-        ],
-    );
+    let flags = [
+        "--max-handshakes-per-source",
+        "3",
+        "--status",
+        "127.0.0.1:0",
+    ];
+    let (_echo, psk, mut srv, addr) = echo_server(&dir, &flags);
     let status = srv.status_addr();
-    let addr = srv.addr("server");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let idle: Vec<TcpStream> = (0..3)
         .map(|_| connect_from(&rt, "127.0.0.2", &addr))
         .collect();
@@ -312,21 +295,10 @@ fn per_source_handshake_cap_refuses_the_newest_connection() {
 #[test]
 fn a_full_handshake_table_evicts_the_oldest_handshake() {
     let dir = TempDir::new("evict");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &["--max-handshakes", "3", "--status", "127.0.0.1:0"],
-    );
+    let flags = ["--max-handshakes", "3", "--status", "127.0.0.1:0"];
+    let (_echo, psk, mut srv, addr) = echo_server(&dir, &flags);
     let status = srv.status_addr();
-    let addr = srv.addr("server");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut idle = Vec::new();
     for i in 1..=3 {
         idle.push(connect_from(&rt, "127.0.0.2", &addr));
@@ -393,10 +365,7 @@ fn tls_eof_without_close_notify_resets_the_plaintext_side() {
     );
     let status = srv.status_addr();
     let addr = srv.addr("server");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
 
     // truncation: the TLS peer drops TCP without close_notify
     let seen = target_once(target.try_clone().unwrap());
@@ -440,28 +409,17 @@ fn tls_eof_without_close_notify_resets_the_plaintext_side() {
 #[test]
 fn failed_handshakes_cost_their_source_more_of_its_rate_limit() {
     let dir = TempDir::new("charge");
-    let echo = Echo::start();
-    let psk = psk_file(&dir, "psk.txt", "client1", KEY1);
-    let mut srv = server(
-        &dir,
-        "server",
-        &psk,
-        &echo.addr,
-        &[
-            "--rate-limit",
-            "0.1",
-            "--rate-burst",
-            "10",
-            "--status",
-            "127.0.0.1:0",
-        ],
-    );
+    let flags = [
+        "--rate-limit",
+        "0.1",
+        "--rate-burst",
+        "10",
+        "--status",
+        "127.0.0.1:0",
+    ];
+    let (_echo, psk, mut srv, addr) = echo_server(&dir, &flags);
     let status = srv.status_addr();
-    let addr = srv.addr("server");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     // 10 tokens: without the extra cost 10 junk handshakes would run;
     // each failure costs 5, so only 2 do
     let mut m = String::new();

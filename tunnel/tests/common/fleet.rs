@@ -59,11 +59,16 @@ pub fn mpin_client_on(
 
 /// True when `msg` comes back through the tunnel at `addr`.
 pub fn login(addr: &str, msg: &[u8]) -> bool {
+    login_within(addr, msg, WAIT)
+}
+
+/// As [`login`], each read and write bounded by `limit`; false when it is closed first.
+pub fn login_within(addr: &str, msg: &[u8], limit: Duration) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else {
         return false;
     };
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.set_write_timeout(Some(WAIT)).unwrap();
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.set_write_timeout(Some(limit)).unwrap();
     if s.write_all(msg).is_err() {
         return false;
     }

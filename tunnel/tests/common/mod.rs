@@ -268,6 +268,24 @@ pub fn client(dir: &TempDir, tag: &str, psk: &Path, connect: &str, extra: &[&str
     tunnel(dir, tag, "client", connect, ("--psk-secrets", psk), extra)
 }
 
+/// A fresh echo service, the PSK file `psk.txt` (client1 with KEY1) and the server tunnel
+/// `server` to the echo with `extra` flags, with its address; bind the echo (`_echo`, not `_`).
+pub fn echo_server(dir: &TempDir, extra: &[&str]) -> (Echo, PathBuf, Tunnel, String) {
+    let echo = Echo::start();
+    let psk = psk_file(dir, "psk.txt", "client1", KEY1);
+    let mut srv = server(dir, "server", &psk, &echo.addr, extra);
+    let addr = srv.addr("server");
+    (echo, psk, srv, addr)
+}
+
+/// A current-thread tokio runtime with I/O and timers, for blocking on sockets in a test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Pseudo-random bytes (xorshift; no extra dependency needed).
 pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
