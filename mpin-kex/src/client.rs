@@ -42,18 +42,17 @@ pub struct Credential {
     pin_secrets: Mutex<Option<Arc<PinSecrets>>>,
 }
 
-/// What is fixed per (credential, PIN, permit day): `S = TOKEN + pin·A` and
-/// `SEC = S (+ TP)`, as fixed-base tables, and `e(Q, S)`'s GT table for the key (secret:
-/// overwritten on drop, never printed).
+/// What is fixed per (credential, PIN, permit day): `SEC = S (+ TP)` with
+/// `S = TOKEN + pin·A`, as a fixed-base table, and `e(Q, S)`'s GT table for the key (secret:
+/// overwritten on drop, never printed). `S` itself is not kept: the key needs only `e(Q, S)`.
 /// Cached in the [`Credential`], so a run costs no PIN multiplication and its two secret
-/// multiplications use the tables; an entry is used only for the PIN (compared in constant
+/// computations use the tables; an entry is used only for the PIN (compared in constant
 /// time) and day it was made for, and a new permit drops it.
 struct PinSecrets {
     pin: Pin,
     day: u32,
-    s: FixedBase,
-    /// `None` without a permit (`SEC = S`).
-    sec: Option<FixedBase>,
+    /// `SEC` (`= S` without a permit), multiplied for `V`.
+    sec: FixedBase,
     /// `e(Q, S)`, raised to `r + h` for the key.
     gs: GtTable,
 }
@@ -64,21 +63,12 @@ impl PinSecrets {
         let (s, sec) =
             math::client_secrets(&cred.token.point(), &cred.pts.a, pin.value(), tp.as_ref());
         let fast = |p| g1_from_miracl(p).map_err(|_| ClientError::Degenerate);
-        let s = fast(&s)?;
         Ok(Self {
             pin: pin.clone(),
             day: permit_day(cred.permit.as_ref()),
-            gs: math::client_key_table(&s),
-            s: FixedBase::new(&s),
-            sec: tp
-                .is_some()
-                .then(|| fast(&sec).map(|p| FixedBase::new(&p)))
-                .transpose()?,
+            gs: math::client_key_table(&fast(&s)?),
+            sec: FixedBase::new(&fast(&sec)?),
         })
-    }
-
-    fn sec(&self) -> &FixedBase {
-        self.sec.as_ref().unwrap_or(&self.s)
     }
 
     fn is_for(&self, pin: &Pin, day: u32) -> bool {
@@ -284,7 +274,7 @@ impl<C: Borrow<Credential>> Client<C> {
             scalar_canonical(&msg.y).map_err(|source| DecodeError::Point { field: "y", source })?;
         let t = g1_decode(&msg.t).map_err(|source| DecodeError::Point { field: "T", source })?;
         let v =
-            math::response(&big_from(&p.x), &y, p.secrets.sec()).ok_or(ClientError::Degenerate)?;
+            math::response(&big_from(&p.x), &y, &p.secrets.sec).ok_or(ClientError::Degenerate)?;
         let v = v.to_bytes();
         let session = self.finish(&p, &v, &msg.y, &t, Mode::MultiPass)?;
         Ok((Response { v }, session))
@@ -319,7 +309,7 @@ impl<C: Borrow<Credential>> Client<C> {
             let (mut p, u) = self.commit(rng)?;
             let y = math::one_pass_y(time, &p.u_prime, message);
             // x + y ≡ 0 would make V the identity: draw a fresh x (MPIN-SPEC §8.1).
-            let Some(v) = math::response(&big_from(&p.x), &y, p.secrets.sec()) else {
+            let Some(v) = math::response(&big_from(&p.x), &y, &p.secrets.sec) else {
                 continue;
             };
             let v = v.to_bytes();
