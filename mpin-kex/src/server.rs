@@ -163,6 +163,12 @@ impl ServerContext {
             failures: Arc::new(MemoryFailureStore::default()),
         }
     }
+
+    /// Whether a run's calls into the stores may wait on the network (a Redis store): runners
+    /// then keep the run off async worker threads.
+    pub fn waits_on_network(&self) -> bool {
+        self.failures.waits_on_network() || self.replay.waits_on_network()
+    }
 }
 
 /// A validated point with the exact bytes it was received as (those are what is hashed).

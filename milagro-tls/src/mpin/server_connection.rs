@@ -186,8 +186,7 @@ impl MpinServerConnection {
                 }
                 let decides = step.decides();
                 let clock: Clock = self.config.options.clock.clone();
-                let ctx = &self.config.context;
-                let remote = ctx.failures.waits_on_network() || ctx.replay.waits_on_network();
+                let remote = self.config.context.waits_on_network();
                 let job = Job::new(move || -> StepDone {
                     let mut server = server;
                     let result = step.run(&mut server, clock());
