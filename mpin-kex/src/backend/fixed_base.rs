@@ -1,7 +1,7 @@
 //! Fixed-base G1 multiplication for the points a client multiplies on every run (`A`,
 //! `A + A_T(d)`, `SEC`), and the server for frequent identities: a table of `j·16^i·P`
-//! (64 windows of 4 bits, `1 ≤ j ≤ 15`, affine, ≈ 92 KiB), so `k·P` is 64 mixed additions instead of blst's GLV
-//! ladder: 0.46 M instructions against 0.92 M (callgrind). Building a table costs about 40
+//! (64 windows of 4 bits, `1 ≤ j ≤ 15`, affine, ≈ 92 KiB), so `k·P` is 64 mixed additions
+//! instead of blst's GLV ladder: 0.46 M instructions against 0.92 M (callgrind). Building a table costs about 40
 //! multiplications (960 affine conversions, blstrs has no batch inversion), once per
 //! credential and permit day, or per PIN and day.
 //!
